@@ -1,0 +1,88 @@
+//! Reference programs for `cargo xtask bench`: the cost floor (an XDP program
+//! that does nothing) and a minimal 5-tuple per-CPU LRU counter, so the
+//! flowwatch programs' per-packet cost is compared on the same machine and
+//! in the same run rather than against absolute numbers.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    bindings::xdp_action,
+    macros::{map, xdp},
+    maps::LruPerCpuHashMap,
+    programs::XdpContext,
+};
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct FiveTuple {
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    _pad: [u8; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Count {
+    packets: u64,
+    bytes: u64,
+}
+
+#[map(name = "REF_FLOWS")]
+static REF_FLOWS: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+#[xdp]
+pub fn reference_empty(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
+#[xdp]
+pub fn reference_counter(ctx: XdpContext) -> u32 {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    // Ethernet (14) + IPv4 without options (20) + ports (4), IPv4 only.
+    if start + 38 > end {
+        return xdp_action::XDP_PASS;
+    }
+    // SAFETY: 38 bytes were bounds-checked above.
+    let (ethertype, proto, ihl, src, dst, sport, dport) = unsafe {
+        let p = start as *const u8;
+        (
+            u16::from_be_bytes([*p.add(12), *p.add(13)]),
+            *p.add(23),
+            *p.add(14) & 0x0f,
+            core::ptr::read_unaligned(p.add(26) as *const u32),
+            core::ptr::read_unaligned(p.add(30) as *const u32),
+            core::ptr::read_unaligned(p.add(34) as *const u16),
+            core::ptr::read_unaligned(p.add(36) as *const u16),
+        )
+    };
+    if ethertype != 0x0800 || ihl != 5 {
+        return xdp_action::XDP_PASS;
+    }
+    let key = FiveTuple { src, dst, sport, dport, proto, _pad: [0; 3] };
+    let len = (end - start) as u64;
+    match REF_FLOWS.get_ptr_mut(&key) {
+        // SAFETY: per-CPU value.
+        Some(count) => unsafe {
+            (*count).packets += 1;
+            (*count).bytes += len;
+        },
+        None => {
+            let _ = REF_FLOWS.insert(&key, &Count { packets: 1, bytes: len }, 0);
+        }
+    }
+    xdp_action::XDP_PASS
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

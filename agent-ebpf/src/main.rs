@@ -1,0 +1,56 @@
+//! The flowwatch kernel programs. Both are thin wrappers: they describe the
+//! frame and hand it to [`agent_ebpf::record::record_frame`]. They never drop
+//! or modify traffic.
+#![no_std]
+#![no_main]
+
+use agent_common::counters::Hook;
+use agent_ebpf::{
+    frame::{SkbFrame, XdpFrame},
+    record::{Observation, record_frame},
+};
+use aya_ebpf::{
+    bindings::{TC_ACT_PIPE, xdp_action},
+    macros::{classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+
+#[xdp]
+pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
+    let frame = XdpFrame::new(&ctx);
+    let obs = Observation {
+        hook: Hook::Ingress,
+        ifindex: ctx.ingress_ifindex() as u32,
+        frame_len: frame.len(),
+        segments: 1,
+        metadata_vlan: None,
+    };
+    record_frame(&frame, &obs);
+    xdp_action::XDP_PASS
+}
+
+#[classifier]
+pub fn flowwatch_egress(ctx: TcContext) -> i32 {
+    // SAFETY: the context pointer is valid for the program's run.
+    let skb = unsafe { &*ctx.skb.skb };
+    let metadata_vlan = if skb.vlan_present != 0 { Some(skb.vlan_tci as u16) } else { None };
+    let obs = Observation {
+        hook: Hook::Egress,
+        ifindex: skb.ifindex,
+        frame_len: skb.len,
+        segments: skb.gso_segs,
+        metadata_vlan,
+    };
+    record_frame(&SkbFrame::new(&ctx), &obs);
+    TC_ACT_PIPE
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,76 @@
+//! Live capture: the kernel programs loaded from the binary, attached to
+//! interfaces, and their maps read as a [`crate::flow::FlowMapSource`].
+
+mod attach;
+mod error;
+mod maps;
+mod privileges;
+
+pub use attach::{AttachedInterface, XdpModeChoice};
+pub use error::CaptureError;
+pub use maps::KernelFlowMap;
+
+use aya::{Ebpf, EbpfLoader};
+use agent_common::names::{DEFAULT_FLOW_MAP_ENTRIES, FLOWS_MAP};
+
+/// The kernel object built by `build.rs`, embedded so the agent never loads
+/// programs from a path at run time.
+static KERNEL_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/flowwatch"));
+
+/// The reference programs used by `cargo xtask bench` (see agent-ebpf/src/bench_reference.rs).
+pub static BENCH_REFERENCE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/bench-reference"));
+
+#[derive(Clone, Debug)]
+pub struct CaptureConfig {
+    pub interfaces: Vec<String>,
+    pub map_entries: u32,
+    pub xdp_mode: XdpModeChoice,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self { interfaces: Vec::new(), map_entries: DEFAULT_FLOW_MAP_ENTRIES, xdp_mode: XdpModeChoice::Auto }
+    }
+}
+
+/// Loaded and attached programs. Dropping it detaches everything (aya
+/// releases the links), so every exit path — error, signal, `-c` — cleans up.
+pub struct LiveCapture {
+    // Field order matters for drop: the map handle goes before the object.
+    flow_map: KernelFlowMap,
+    attached: Vec<AttachedInterface>,
+    _ebpf: Ebpf,
+}
+
+impl LiveCapture {
+    pub fn start(config: &CaptureConfig) -> Result<Self, CaptureError> {
+        privileges::check()?;
+        privileges::check_kernel()?;
+        // Resolve names before loading so a typo fails fast and clearly.
+        let indexes = config
+            .interfaces
+            .iter()
+            .map(|name| crate::iface::index_of(name).map(|index| (name.clone(), index)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CaptureError::Interface)?;
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(FLOWS_MAP, config.map_entries)
+            .load(KERNEL_OBJECT)
+            .map_err(CaptureError::Load)?;
+        attach::load_programs(&mut ebpf)?;
+        let mut attached = Vec::with_capacity(indexes.len());
+        for (name, index) in indexes {
+            attached.push(attach::attach_interface(&mut ebpf, &name, index, config.xdp_mode)?);
+        }
+        let flow_map = KernelFlowMap::take(&mut ebpf)?;
+        Ok(Self { flow_map, attached, _ebpf: ebpf })
+    }
+
+    pub fn attached(&self) -> &[AttachedInterface] {
+        &self.attached
+    }
+
+    pub fn flow_map(&mut self) -> &mut KernelFlowMap {
+        &mut self.flow_map
+    }
+}

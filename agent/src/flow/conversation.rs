@@ -1,0 +1,122 @@
+//! Which two directions belong to one conversation.
+
+use agent_common::{
+    flow::FlowKey,
+    parse::{IPPROTO_ICMP, IPPROTO_ICMPV6},
+};
+
+/// Direction-free identity of a conversation: the endpoints in canonical
+/// order plus everything else that separates flows (interface, VLANs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConversationKey {
+    low_addr: [u8; 16],
+    low_port: u16,
+    high_addr: [u8; 16],
+    high_port: u16,
+    protocol: u8,
+    ifindex: u32,
+    vlan_id: u16,
+    inner_vlan_id: u16,
+}
+
+/// ICMP replies carry a different type than their requests; Zeek pairs them
+/// into one connection by the request's type. Returns the request type.
+pub fn icmp_request_type(protocol: u8, icmp_type: u16) -> u16 {
+    match (protocol, icmp_type) {
+        (IPPROTO_ICMP, 0) => 8,   // echo reply → echo request
+        (IPPROTO_ICMP, 14) => 13, // timestamp reply
+        (IPPROTO_ICMP, 16) => 15, // information reply
+        (IPPROTO_ICMP, 18) => 17, // address mask reply
+        (IPPROTO_ICMPV6, 129) => 128, // echo reply → echo request
+        (_, t) => t,
+    }
+}
+
+pub fn is_icmp(protocol: u8) -> bool {
+    protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6
+}
+
+impl ConversationKey {
+    pub fn of(key: &FlowKey) -> Self {
+        let (src_port, dst_port, icmp) = if is_icmp(key.protocol) {
+            // Type and code describe the exchange, not an endpoint.
+            (icmp_request_type(key.protocol, key.src_port), key.dst_port, true)
+        } else {
+            (key.src_port, key.dst_port, false)
+        };
+        let src = (key.src_addr, if icmp { 0 } else { src_port });
+        let dst = (key.dst_addr, if icmp { 0 } else { dst_port });
+        let (low, high) = if src <= dst { (src, dst) } else { (dst, src) };
+        let (low_port, high_port) = if icmp { (src_port, dst_port) } else { (low.1, high.1) };
+        Self {
+            low_addr: low.0,
+            low_port,
+            high_addr: high.0,
+            high_port,
+            protocol: key.protocol,
+            ifindex: key.ifindex,
+            vlan_id: key.vlan_id,
+            inner_vlan_id: key.inner_vlan_id,
+        }
+    }
+}
+
+/// Whether `key` travels in the same direction as `originator`.
+pub fn is_originator_direction(originator: &FlowKey, key: &FlowKey) -> bool {
+    if is_icmp(key.protocol) {
+        key.src_addr == originator.src_addr
+    } else {
+        key.src_addr == originator.src_addr && key.src_port == originator.src_port
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_common::parse::{IPPROTO_TCP, ipv4_mapped};
+
+    fn flow(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
+        FlowKey {
+            src_addr: ipv4_mapped(src),
+            dst_addr: ipv4_mapped(dst),
+            src_port: sport,
+            dst_port: dport,
+            protocol,
+            ifindex: 3,
+            ..FlowKey::default()
+        }
+    }
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let a = flow([10, 0, 0, 1], 40000, [10, 0, 0, 2], 443, IPPROTO_TCP);
+        let b = flow([10, 0, 0, 2], 443, [10, 0, 0, 1], 40000, IPPROTO_TCP);
+        assert_eq!(ConversationKey::of(&a), ConversationKey::of(&b));
+        assert!(is_originator_direction(&a, &a));
+        assert!(!is_originator_direction(&a, &b));
+    }
+
+    #[test]
+    fn different_ports_are_different_conversations() {
+        let a = flow([10, 0, 0, 1], 40000, [10, 0, 0, 2], 443, IPPROTO_TCP);
+        let b = flow([10, 0, 0, 1], 40001, [10, 0, 0, 2], 443, IPPROTO_TCP);
+        assert_ne!(ConversationKey::of(&a), ConversationKey::of(&b));
+    }
+
+    #[test]
+    fn echo_reply_pairs_with_request() {
+        let request = flow([10, 0, 0, 1], 8, [10, 0, 0, 2], 0, IPPROTO_ICMP);
+        let reply = flow([10, 0, 0, 2], 0, [10, 0, 0, 1], 0, IPPROTO_ICMP);
+        assert_eq!(ConversationKey::of(&request), ConversationKey::of(&reply));
+        assert!(!is_originator_direction(&request, &reply));
+        let unreachable = flow([10, 0, 0, 2], 3, [10, 0, 0, 1], 1, IPPROTO_ICMP);
+        assert_ne!(ConversationKey::of(&request), ConversationKey::of(&unreachable));
+    }
+
+    #[test]
+    fn same_key_on_other_vlan_is_separate() {
+        let a = flow([10, 0, 0, 1], 1, [10, 0, 0, 2], 2, IPPROTO_TCP);
+        let b = FlowKey { vlan_id: 7, ..a };
+        assert_ne!(ConversationKey::of(&a), ConversationKey::of(&b));
+    }
+}

@@ -1,0 +1,20 @@
+//! The flow engine: turns cumulative per-direction counters from any
+//! [`FlowMapSource`] into bidirectional flow records with idle and active
+//! timeouts. Live capture and replay both feed it, so what is tested
+//! offline is what runs live.
+
+mod accounting;
+mod conversation;
+mod delta;
+mod engine;
+mod record;
+mod source;
+mod table;
+
+pub use accounting::Accounting;
+pub use conversation::{ConversationKey, icmp_request_type};
+pub use delta::{DeltaTracker, Drained};
+pub use engine::{EngineConfig, FlowEngine, PollOutput};
+pub use record::{DirectionStats, EmitReason, FlowRecord, HookCountersRecord, StatsRecord, addr_to_ip};
+pub use source::{FlowMapSource, SourceError};
+pub use table::{BiflowTable, Expired};

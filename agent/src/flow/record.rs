@@ -1,0 +1,251 @@
+//! The NDJSON records flowwatch writes. Field names and meanings are the
+//! documented schema (README "Flow records"); bump [`SCHEMA_VERSION`] on
+//! any incompatible change.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use agent_common::{
+    counters::HookCounters,
+    flow::{DIRECTION_EGRESS, FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PKT_QINQ},
+};
+use serde::Serialize;
+
+use super::table::Expired;
+use crate::{clock::Clock, iface::InterfaceNames};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why a flow record was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmitReason {
+    /// No packets in either direction for the idle timeout; the flow ended.
+    Idle,
+    /// Interim record of a flow still running (active timeout).
+    Active,
+    /// The agent stopped (signal, `-c`, `-t`, end of input).
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlowRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema_version: u32,
+    pub flow_id: u64,
+    pub reason: EmitReason,
+    pub start: String,
+    pub end: String,
+    /// Seconds.
+    pub duration: f64,
+    pub interface: String,
+    pub ifindex: u32,
+    pub vlan: u16,
+    pub inner_vlan: u16,
+    pub proto: u8,
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    pub orig_direction: &'static str,
+    pub orig_packets: u64,
+    pub orig_bytes: u64,
+    pub resp_packets: u64,
+    pub resp_bytes: u64,
+    pub tcp_flags: String,
+    pub orig: DirectionStats,
+    pub resp: DirectionStats,
+}
+
+/// Per-direction detail. Length and inter-arrival minima and maxima are over
+/// the flow's life so far; sums, means and deviations over this record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DirectionStats {
+    pub tcp_flags: String,
+    pub syn: u32,
+    pub fin: u32,
+    pub rst: u32,
+    pub len_min: u32,
+    pub len_max: u32,
+    pub len_mean: f64,
+    pub len_stddev: f64,
+    pub iat_min_ms: f64,
+    pub iat_max_ms: f64,
+    pub iat_mean_ms: f64,
+    pub iat_stddev_ms: f64,
+    /// Packet properties seen: fragment, first_fragment, ip_options, qinq, gso.
+    pub flags: Vec<&'static str>,
+}
+
+/// IPv4-mapped addresses print as IPv4.
+pub fn addr_to_ip(addr: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(addr);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// tcpdump-style letters in the order F S R P A U E C.
+pub fn tcp_flag_letters(flags: u8) -> String {
+    const LETTERS: [char; 8] = ['F', 'S', 'R', 'P', 'A', 'U', 'E', 'C'];
+    LETTERS.iter().enumerate().filter(|(bit, _)| flags & (1 << bit) != 0).map(|(_, c)| *c).collect()
+}
+
+fn packet_flag_names(flags: u8) -> Vec<&'static str> {
+    [
+        (PKT_FRAGMENT, "fragment"),
+        (PKT_FIRST_FRAGMENT, "first_fragment"),
+        (PKT_IP_OPTIONS, "ip_options"),
+        (PKT_QINQ, "qinq"),
+        (PKT_GSO, "gso"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| flags & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+fn stddev(sum: f64, sum_sq: f64, n: f64) -> f64 {
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = sum / n;
+    (sum_sq / n - mean * mean).max(0.0).sqrt()
+}
+
+impl DirectionStats {
+    pub fn from_stats(s: &FlowStats) -> Self {
+        let n = s.packets as f64;
+        let iat_n = s.iat_count as f64;
+        let has_iat = s.iat_count > 0;
+        let ns_to_ms = |ns: u64| ns as f64 / 1e6;
+        Self {
+            tcp_flags: tcp_flag_letters(s.tcp_flags),
+            syn: s.syn_count,
+            fin: s.fin_count,
+            rst: s.rst_count,
+            len_min: if s.packets > 0 { s.len_min } else { 0 },
+            len_max: s.len_max,
+            len_mean: if s.packets > 0 { s.bytes as f64 / n } else { 0.0 },
+            len_stddev: stddev(s.bytes as f64, s.len_sum_sq as f64, n),
+            iat_min_ms: if has_iat { ns_to_ms(s.iat_min_ns) } else { 0.0 },
+            iat_max_ms: if has_iat { ns_to_ms(s.iat_max_ns) } else { 0.0 },
+            iat_mean_ms: if has_iat { ns_to_ms(s.iat_sum_ns) / iat_n } else { 0.0 },
+            // Squares are kept in µs²; the deviation is computed in µs.
+            iat_stddev_ms: stddev(s.iat_sum_ns as f64 / 1e3, s.iat_sum_sq_us as f64, iat_n) / 1e3,
+            flags: packet_flag_names(s.pkt_flags),
+        }
+    }
+}
+
+impl FlowRecord {
+    pub fn new(expired: &Expired, clock: &Clock, names: &mut InterfaceNames) -> Self {
+        let key = &expired.originator;
+        Self {
+            kind: "flow",
+            schema_version: SCHEMA_VERSION,
+            flow_id: expired.flow_id,
+            reason: expired.reason,
+            start: clock.format(expired.start_ns),
+            end: clock.format(expired.end_ns),
+            duration: expired.end_ns.saturating_sub(expired.start_ns) as f64 / 1e9,
+            interface: names.name(key.ifindex).to_owned(),
+            ifindex: key.ifindex,
+            vlan: key.vlan_id,
+            inner_vlan: key.inner_vlan_id,
+            proto: key.protocol,
+            src_ip: addr_to_ip(key.src_addr),
+            src_port: key.src_port,
+            dst_ip: addr_to_ip(key.dst_addr),
+            dst_port: key.dst_port,
+            orig_direction: if key.direction == DIRECTION_EGRESS { "egress" } else { "ingress" },
+            orig_packets: expired.orig.packets,
+            orig_bytes: expired.orig.bytes,
+            resp_packets: expired.resp.packets,
+            resp_bytes: expired.resp.bytes,
+            tcp_flags: tcp_flag_letters(expired.orig.tcp_flags | expired.resp.tcp_flags),
+            orig: DirectionStats::from_stats(&expired.orig),
+            resp: DirectionStats::from_stats(&expired.resp),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HookCountersRecord {
+    pub packets: u64,
+    pub bytes: u64,
+    pub non_ip: u64,
+    pub malformed_truncated: u64,
+    pub malformed_header: u64,
+    pub malformed_too_deep: u64,
+    pub map_update_failed: u64,
+    pub flows_inserted: u64,
+    pub fragments: u64,
+}
+
+impl From<&HookCounters> for HookCountersRecord {
+    fn from(c: &HookCounters) -> Self {
+        Self {
+            packets: c.packets,
+            bytes: c.bytes,
+            non_ip: c.non_ip,
+            malformed_truncated: c.malformed_truncated,
+            malformed_header: c.malformed_header,
+            malformed_too_deep: c.malformed_too_deep,
+            map_update_failed: c.map_update_failed,
+            flows_inserted: c.flows_inserted,
+            fragments: c.fragments,
+        }
+    }
+}
+
+/// Totals and losses: everything the hooks counted is either in a flow
+/// record, in a non-IP/malformed/map-failure counter, or in
+/// `packets_unaccounted` (lost to LRU eviction before a drain).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatsRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema_version: u32,
+    pub time: String,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub ingress: HookCountersRecord,
+    pub egress: HookCountersRecord,
+    pub flows_emitted: u64,
+    pub flow_packets: u64,
+    pub flows_active: u64,
+    pub flows_evicted: u64,
+    pub flows_unseen: u64,
+    pub packets_unaccounted: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_addresses_print_as_ipv4() {
+        let addr = agent_common::parse::ipv4_mapped([192, 0, 2, 7]);
+        assert_eq!(addr_to_ip(addr).to_string(), "192.0.2.7");
+        let mut v6 = [0u8; 16];
+        v6[0] = 0x20;
+        v6[1] = 0x01;
+        v6[15] = 1;
+        assert_eq!(addr_to_ip(v6).to_string(), "2001::1");
+    }
+
+    #[test]
+    fn flag_letters_follow_tcpdump_order() {
+        assert_eq!(tcp_flag_letters(0x12), "SA");
+        assert_eq!(tcp_flag_letters(0x11), "FA");
+        assert_eq!(tcp_flag_letters(0), "");
+    }
+
+    #[test]
+    fn deviation_of_constant_series_is_zero() {
+        assert_eq!(stddev(300.0, 30000.0, 3.0), 0.0);
+        assert!((stddev(3.0, 5.0, 2.0) - 0.5).abs() < 1e-9);
+    }
+}

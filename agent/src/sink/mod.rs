@@ -1,0 +1,5 @@
+//! Where records go.
+
+mod ndjson;
+
+pub use ndjson::{NdjsonWriter, OutputPath};

@@ -1,0 +1,1 @@
+//! Feature schema and anomaly models (grows with the models issue).
