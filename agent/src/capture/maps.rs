@@ -42,8 +42,12 @@ impl KernelFlowMap {
         })
     }
 
-    /// Writes entries directly (used by the drain benchmark to fill the map).
-    pub fn insert(&mut self, key: &FlowKey, per_cpu: Vec<FlowStats>) -> Result<(), SourceError> {
+    /// Writes an entry directly, as if CPU 0 had counted it (used by the
+    /// drain benchmark to fill the map without traffic).
+    pub fn insert(&mut self, key: &FlowKey, stats: FlowStats) -> Result<(), SourceError> {
+        let cpus = aya::util::nr_cpus().map_err(|(context, e)| SourceError { context, message: e.to_string() })?;
+        let mut per_cpu = vec![FlowStats::default(); cpus];
+        per_cpu[0] = stats;
         let values = aya::maps::PerCpuValues::try_from(per_cpu).map_err(|e| SourceError {
             context: "building per-CPU values",
             message: e.to_string(),

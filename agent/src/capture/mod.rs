@@ -5,13 +5,14 @@ mod attach;
 mod error;
 mod maps;
 mod privileges;
+pub mod reference;
 
 pub use attach::{AttachedInterface, XdpModeChoice};
 pub use error::CaptureError;
 pub use maps::KernelFlowMap;
 
 use aya::{Ebpf, EbpfLoader};
-use agent_common::names::{DEFAULT_FLOW_MAP_ENTRIES, FLOWS_MAP};
+use agent_common::names::{DEFAULT_FLOW_MAP_ENTRIES, EGRESS_PROGRAM, FLOWS_MAP, INGRESS_PROGRAM};
 
 /// The kernel object built by `build.rs`, embedded so the agent never loads
 /// programs from a path at run time.
@@ -39,7 +40,31 @@ pub struct LiveCapture {
     // Field order matters for drop: the map handle goes before the object.
     flow_map: KernelFlowMap,
     attached: Vec<AttachedInterface>,
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
+}
+
+/// Kernel run statistics of one program (needs `kernel.bpf_stats_enabled=1`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    pub name: &'static str,
+    pub run_time_ns: u64,
+    pub run_count: u64,
+}
+
+impl ProgramStats {
+    pub fn ns_per_run(&self) -> Option<f64> {
+        (self.run_count > 0).then(|| self.run_time_ns as f64 / self.run_count as f64)
+    }
+}
+
+fn program_stats(ebpf: &Ebpf, names: &[&'static str]) -> Vec<ProgramStats> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let info = ebpf.program(name)?.info().ok()?;
+            Some(ProgramStats { name, run_time_ns: info.run_time().as_nanos() as u64, run_count: info.run_count() })
+        })
+        .collect()
 }
 
 impl LiveCapture {
@@ -63,7 +88,7 @@ impl LiveCapture {
             attached.push(attach::attach_interface(&mut ebpf, &name, index, config.xdp_mode)?);
         }
         let flow_map = KernelFlowMap::take(&mut ebpf)?;
-        Ok(Self { flow_map, attached, _ebpf: ebpf })
+        Ok(Self { flow_map, attached, ebpf })
     }
 
     pub fn attached(&self) -> &[AttachedInterface] {
@@ -72,5 +97,10 @@ impl LiveCapture {
 
     pub fn flow_map(&mut self) -> &mut KernelFlowMap {
         &mut self.flow_map
+    }
+
+    /// Run time and count of the ingress and egress programs.
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        program_stats(&self.ebpf, &[INGRESS_PROGRAM, EGRESS_PROGRAM])
     }
 }

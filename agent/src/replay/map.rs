@@ -1,0 +1,156 @@
+//! The replay counterpart of the kernel's flow map and hook counters.
+
+use std::collections::{HashMap, hash_map::Entry};
+
+use agent_common::{
+    counters::{Hook, HookCounters},
+    flow::{FlowKey, FlowStats, PKT_FRAGMENT, PacketSample},
+    parse::ParseError,
+};
+
+use super::{link::LinkType, reader::Packet};
+use crate::flow::{FlowMapSource, SourceError};
+
+/// Every replayed packet is treated as seen by the ingress hook.
+const HOOK: Hook = Hook::Ingress;
+
+/// Per-direction cumulative counters keyed like the kernel map, filled by
+/// [`ReplayFlowMap::record`]. Unbounded: the engine deletes ended flows, so
+/// it holds the flows live at the current capture time.
+#[derive(Debug, Default)]
+pub struct ReplayFlowMap {
+    flows: HashMap<FlowKey, FlowStats>,
+    hooks: [HookCounters; 2],
+}
+
+impl ReplayFlowMap {
+    /// Parse → count → update for one packet: what `agent-ebpf/src/record.rs`
+    /// does in the kernel, with the capture's timestamp as the clock, the
+    /// original wire length as the frame length (also when the capture's
+    /// snaplen cut the frame) and one segment per packet.
+    pub fn record(&mut self, link: LinkType, packet: &Packet<'_>) {
+        let counters = &mut self.hooks[HOOK as usize];
+        let frame_len = packet.orig_len;
+        let parsed = match link.parse(packet.data) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                counters.packets += 1;
+                counters.bytes += u64::from(frame_len);
+                match err {
+                    ParseError::NonIp => counters.non_ip += 1,
+                    ParseError::Truncated => counters.malformed_truncated += 1,
+                    ParseError::BadHeader => counters.malformed_header += 1,
+                    ParseError::TooDeep => counters.malformed_too_deep += 1,
+                }
+                return;
+            }
+        };
+        let sample = PacketSample {
+            frame_len,
+            segments: 1,
+            header_len: parsed.header_len,
+            now_ns: packet.timestamp_ns,
+            tcp_flags: parsed.tcp_flags,
+            pkt_flags: parsed.pkt_flags,
+        };
+        counters.packets += 1;
+        counters.bytes += sample.wire_bytes();
+        if parsed.pkt_flags & PKT_FRAGMENT != 0 {
+            counters.fragments += 1;
+        }
+        match self.flows.entry(parsed.flow_key(packet.ifindex, HOOK.direction())) {
+            Entry::Occupied(mut entry) => entry.get_mut().record(&sample),
+            Entry::Vacant(entry) => {
+                entry.insert(FlowStats::first(&sample));
+                counters.flows_inserted += 1;
+            }
+        }
+    }
+
+    /// Entries not yet deleted by the engine.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}
+
+impl FlowMapSource for ReplayFlowMap {
+    fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError> {
+        out.clear();
+        out.extend(self.flows.iter().map(|(key, stats)| (*key, *stats)));
+        Ok(())
+    }
+
+    fn remove_if_unchanged(&mut self, key: &FlowKey, seen_packets: u64) -> Result<bool, SourceError> {
+        match self.flows.get(key) {
+            Some(stats) if stats.packets != seen_packets => Ok(false),
+            Some(_) => {
+                self.flows.remove(key);
+                Ok(true)
+            }
+            None => Ok(true),
+        }
+    }
+
+    fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {
+        Ok(self.hooks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp_frame(payload: usize) -> Vec<u8> {
+        let total = (28 + payload) as u16;
+        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        ip.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 8, 0, 0]);
+        ip.resize(total as usize, 0);
+        ip
+    }
+
+    fn packet(data: &[u8], orig_len: u32, timestamp_ns: u64) -> Packet<'_> {
+        Packet { timestamp_ns, orig_len, data, ifindex: 1 }
+    }
+
+    #[test]
+    fn counts_like_the_kernel() -> Result<(), SourceError> {
+        let mut map = ReplayFlowMap::default();
+        let frame = udp_frame(100);
+        map.record(LinkType::RawIp, &packet(&frame, 128, 1_000));
+        // Cut by the snaplen: still counts its original length.
+        map.record(LinkType::RawIp, &packet(&frame[..40], 1_500, 2_000));
+        map.record(LinkType::RawIp, &packet(&[0x45, 0, 0], 3, 3_000));
+        map.record(LinkType::Ethernet, &packet(&[0; 60], 60, 4_000));
+        let hooks = map.hook_counters()?;
+        let ingress = hooks[0];
+        assert_eq!((ingress.packets, ingress.bytes), (4, 128 + 1_500 + 3 + 60));
+        assert_eq!((ingress.malformed_truncated, ingress.non_ip, ingress.flows_inserted), (1, 1, 1));
+        assert_eq!(hooks[1], HookCounters::default());
+        let mut snapshot = Vec::new();
+        map.snapshot(&mut snapshot)?;
+        assert_eq!(snapshot.len(), 1);
+        let (key, stats) = snapshot[0];
+        assert_eq!((key.ifindex, key.direction, key.src_port), (1, 0, 5000));
+        assert_eq!((stats.packets, stats.bytes, stats.first_seen_ns, stats.last_seen_ns), (2, 1_628, 1_000, 2_000));
+        Ok(())
+    }
+
+    #[test]
+    fn removes_only_unchanged_entries() -> Result<(), SourceError> {
+        let mut map = ReplayFlowMap::default();
+        let frame = udp_frame(0);
+        map.record(LinkType::RawIp, &packet(&frame, 28, 1));
+        let mut snapshot = Vec::new();
+        map.snapshot(&mut snapshot)?;
+        let key = snapshot[0].0;
+        assert!(!map.remove_if_unchanged(&key, 0)?);
+        assert!(map.remove_if_unchanged(&key, 1)?);
+        assert!(map.is_empty());
+        assert!(map.remove_if_unchanged(&key, 1)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! Per-packet cost of the kernel programs (from `kernel.bpf_stats_enabled`)
+//! against two reference programs in the same run, and the highest rate
+//! trafgen pushes through a veth with the agent's programs attached.
+
+use std::fs;
+
+use agent::{
+    capture::{
+        CaptureConfig, LiveCapture, ProgramStats, XdpModeChoice,
+        reference::{REFERENCE_COUNTER, REFERENCE_EMPTY, ReferencePrograms},
+    },
+    flow::FlowMapSource,
+};
+use anyhow::{Context, Result};
+use integration_tests::{netns::NetNs, veth::VethPair};
+
+use crate::{report::Report, trafgen};
+
+const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+/// Turns on the kernel's per-program run statistics and restores the
+/// previous setting when dropped.
+struct BpfStats {
+    previous: String,
+}
+
+impl BpfStats {
+    fn enable() -> Result<Self> {
+        let previous = fs::read_to_string(BPF_STATS).context("reading kernel.bpf_stats_enabled")?;
+        fs::write(BPF_STATS, "1").context("enabling kernel.bpf_stats_enabled")?;
+        Ok(Self { previous: previous.trim().to_owned() })
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = fs::write(BPF_STATS, &self.previous);
+    }
+}
+
+fn ns_per_packet(stats: &[ProgramStats], name: &str) -> f64 {
+    stats.iter().find(|s| s.name == name).and_then(ProgramStats::ns_per_run).unwrap_or(f64::NAN)
+}
+
+pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
+    eprintln!("kernel: {packets} packets over {flows} UDP flows per program");
+    let a = NetNs::new()?;
+    let b = NetNs::new()?;
+    let agent_pair = VethPair::new(&a, &b)?;
+    let empty_pair = VethPair::new(&a, &b)?;
+    let counter_pair = VethPair::new(&a, &b)?;
+    let _stats = BpfStats::enable()?;
+
+    a.run_in(|| -> Result<()> {
+        let mut capture = LiveCapture::start(&CaptureConfig {
+            interfaces: vec![agent_pair.a_if.clone()],
+            xdp_mode: XdpModeChoice::Driver,
+            ..CaptureConfig::default()
+        })?;
+        let mut references = ReferencePrograms::load()?;
+        references.attach(REFERENCE_EMPTY, &empty_pair.a_if)?;
+        references.attach(REFERENCE_COUNTER, &counter_pair.a_if)?;
+
+        let ingress = trafgen::flood(&b, &agent_pair, false, packets, flows, false)?;
+        trafgen::flood(&b, &empty_pair, false, packets, flows, false)?;
+        trafgen::flood(&b, &counter_pair, false, packets, flows, false)?;
+        let egress = trafgen::flood(&a, &agent_pair, true, packets / 4, flows, true)?;
+
+        let ours = capture.program_stats();
+        let refs = references.stats();
+        let hooks = capture.flow_map().hook_counters()?;
+        let ingress_ns = ns_per_packet(&ours, agent_common::names::INGRESS_PROGRAM);
+        let egress_ns = ns_per_packet(&ours, agent_common::names::EGRESS_PROGRAM);
+        let empty_ns = ns_per_packet(&refs, REFERENCE_EMPTY);
+        let counter_ns = ns_per_packet(&refs, REFERENCE_COUNTER);
+
+        report.add("kernel", "reference: empty XDP program", empty_ns, "ns/pkt").note("cost floor on this VM");
+        report.add("kernel", "reference: minimal 5-tuple per-CPU LRU counter", counter_ns, "ns/pkt");
+        report
+            .add("kernel", "flowwatch XDP ingress", ingress_ns, "ns/pkt")
+            .note("full parser + 104-byte stats per flow");
+        report
+            .add("kernel", "flowwatch XDP ingress / minimal counter", ingress_ns / counter_ns, "x")
+            .target("<= 1.5x");
+        report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("trafgen via qdisc path");
+        report
+            .add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s")
+            .note(format!("{} packets in {:.2} s, 1 sender core", ingress.sent, ingress.elapsed.as_secs_f64()));
+        report
+            .add("kernel", "ingress packets counted by agent", hooks[0].packets as f64, "pkts")
+            .target(format!("= {} sent", ingress.sent))
+            .note(if hooks[0].packets == ingress.sent { "exact" } else { "MISMATCH" });
+        report
+            .add("kernel", "egress packets counted by agent", hooks[1].packets as f64, "pkts")
+            .target(format!("= {} sent", egress.sent))
+            .note(if hooks[1].packets == egress.sent { "exact" } else { "MISMATCH" });
+        report
+            .add("kernel", "distinct flows inserted (ingress)", hooks[0].flows_inserted as f64, "flows")
+            .target(format!("= {flows}"));
+        Ok(())
+    })??;
+    Ok(())
+}

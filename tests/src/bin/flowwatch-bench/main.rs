@@ -1,0 +1,59 @@
+//! `flowwatch-bench`: the measurements behind `cargo xtask bench`. Each
+//! section prints rows into one table; nothing here asserts timings (tests
+//! never do), it measures and reports, with the target next to each figure.
+//! Needs root: it creates its own network namespaces and loads eBPF.
+
+mod drain;
+mod kernel;
+mod report;
+mod trafgen;
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use report::Report;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Section {
+    Kernel,
+    Drain,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "flowwatch benchmarks (run through `cargo xtask bench`)")]
+struct Args {
+    /// Sections to run (default: all).
+    #[arg(long, value_enum)]
+    only: Vec<Section>,
+    /// Packets per trafgen run in the kernel section.
+    #[arg(long, default_value_t = 2_000_000)]
+    packets: u64,
+    /// Distinct UDP flows in the kernel section's flood.
+    #[arg(long, default_value_t = 10_000)]
+    flows: u32,
+    /// Flows in the drain section.
+    #[arg(long, default_value_t = 100_000)]
+    drain_flows: u32,
+    /// Also write the rows as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if !integration_tests::root::require_root() {
+        anyhow::bail!("flowwatch-bench needs root (it creates namespaces and loads eBPF)");
+    }
+    let wants = |s: Section| args.only.is_empty() || args.only.contains(&s);
+    let mut report = Report::default();
+    if wants(Section::Kernel) {
+        kernel::run(&mut report, args.packets, args.flows)?;
+    }
+    if wants(Section::Drain) {
+        drain::run(&mut report, args.drain_flows)?;
+    }
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report.rows)?)?;
+    }
+    Ok(())
+}
