@@ -64,14 +64,14 @@ pub fn reference_counter(ctx: XdpContext) -> u32 {
     }
     let key = FiveTuple { src, dst, sport, dport, proto, _pad: [0; 3] };
     let len = (end - start) as u64;
-    match REF_FLOWS.get_ptr_mut(&key) {
+    match REF_FLOWS.get_ptr_mut(key) {
         // SAFETY: per-CPU value.
         Some(count) => unsafe {
             (*count).packets += 1;
             (*count).bytes += len;
         },
         None => {
-            let _ = REF_FLOWS.insert(&key, &Count { packets: 1, bytes: len }, 0);
+            let _ = REF_FLOWS.insert(key, Count { packets: 1, bytes: len }, 0);
         }
     }
     xdp_action::XDP_PASS

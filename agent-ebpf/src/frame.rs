@@ -17,7 +17,7 @@ impl XdpFrame {
     }
 
     #[inline(always)]
-    pub fn len(&self) -> u32 {
+    pub fn frame_len(&self) -> u32 {
         (self.end - self.start) as u32
     }
 }

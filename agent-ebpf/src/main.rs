@@ -21,7 +21,7 @@ pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
     let obs = Observation {
         hook: Hook::Ingress,
         ifindex: ctx.ingress_ifindex() as u32,
-        frame_len: frame.len(),
+        frame_len: frame.frame_len(),
         segments: 1,
         metadata_vlan: None,
     };
