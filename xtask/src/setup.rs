@@ -25,7 +25,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("netsniff-ng", "trafgen packet generator"),
     ("bpftool", "bpf_stats per-program cost"),
     ("python3", "raw frame injection helpers"),
-    ("python3-scapy", "VLAN-tagged and crafted frames"),
+    ("iputils-ping", "ICMP echo traffic in the privileged tests"),
 ];
 
 /// Which parts of setup a command needs.
