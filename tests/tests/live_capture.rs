@@ -380,3 +380,35 @@ fn missing_interface_fails_naming_it() -> Result<()> {
     assert!(run.stderr.contains("nonexistent0"), "the error does not name the interface; stderr:\n{}", run.stderr);
     Ok(())
 }
+
+/// A second XDP program on the same interface is refused, never replaced:
+/// the second agent fails with a message naming the interface, and the
+/// first keeps capturing exactly.
+#[test]
+fn existing_xdp_program_is_not_replaced() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let lab = Lab::new()?;
+    let first = Agent::start(&lab.a, &lab.veth.a_if, &[])?;
+    let second = agent::run_to_completion(
+        &lab.a,
+        &["run", "-i", &lab.veth.a_if, "--flows", "/dev/null", "-t", "5"],
+        agent::START_TIMEOUT,
+    )?;
+    assert!(!second.status.success(), "second agent must fail:\n{}", second.stderr);
+    assert!(
+        second.stderr.contains("already has an XDP program attached") && second.stderr.contains(&lab.veth.a_if),
+        "unexpected error:\n{}",
+        second.stderr
+    );
+    let sink = lab.a_addr(false, 7200);
+    let src = lab.b_addr(false, 7201);
+    let sink_sock = traffic::udp_socket(&lab.a, sink)?;
+    traffic::udp_send(&traffic::udp_socket(&lab.b, src)?, sink, 4, 64)?;
+    traffic::udp_expect(&sink_sock, 4, 64)?;
+    let out = first.stop()?;
+    let t = out.flow(&FlowKey::udp(src, sink))?;
+    assert_eq!((t.orig_packets, t.orig_bytes), (4, 4 * (ETH + IPV4 + UDP + 64)), "{}", out.describe());
+    assert_lossless(&out)
+}
