@@ -63,13 +63,9 @@ impl HookCounters {
         self.packets = self.packets.wrapping_add(other.packets);
         self.bytes = self.bytes.wrapping_add(other.bytes);
         self.non_ip = self.non_ip.wrapping_add(other.non_ip);
-        self.malformed_truncated = self
-            .malformed_truncated
-            .wrapping_add(other.malformed_truncated);
+        self.malformed_truncated = self.malformed_truncated.wrapping_add(other.malformed_truncated);
         self.malformed_header = self.malformed_header.wrapping_add(other.malformed_header);
-        self.malformed_too_deep = self
-            .malformed_too_deep
-            .wrapping_add(other.malformed_too_deep);
+        self.malformed_too_deep = self.malformed_too_deep.wrapping_add(other.malformed_too_deep);
         self.map_update_failed = self.map_update_failed.wrapping_add(other.map_update_failed);
         self.flows_inserted = self.flows_inserted.wrapping_add(other.flows_inserted);
         self.fragments = self.fragments.wrapping_add(other.fragments);

@@ -114,11 +114,7 @@ impl PacketSample {
     /// Per-wire-packet length used for the length statistics.
     #[inline(always)]
     fn per_packet_len(&self) -> u32 {
-        if self.segments > 1 {
-            (self.wire_bytes() / self.segments as u64) as u32
-        } else {
-            self.frame_len
-        }
+        if self.segments > 1 { (self.wire_bytes() / self.segments as u64) as u32 } else { self.frame_len }
     }
 }
 
@@ -175,11 +171,7 @@ impl FlowStats {
 
     #[inline(always)]
     fn record_counts(&mut self, sample: &PacketSample) {
-        let segments = if sample.segments == 0 {
-            1
-        } else {
-            sample.segments
-        };
+        let segments = if sample.segments == 0 { 1 } else { sample.segments };
         let len = sample.per_packet_len();
         self.packets = self.packets.wrapping_add(segments as u64);
         self.bytes = self.bytes.wrapping_add(sample.wire_bytes());
@@ -187,9 +179,7 @@ impl FlowStats {
         // and needs no 128-bit multiply (which BPF cannot do).
         let len = len.min(u16::MAX as u32 * 2);
         let len_sq = (len as u64) * (len as u64);
-        self.len_sum_sq = self
-            .len_sum_sq
-            .saturating_add(len_sq * (segments.min(u16::MAX as u32) as u64));
+        self.len_sum_sq = self.len_sum_sq.saturating_add(len_sq * (segments.min(u16::MAX as u32) as u64));
         if len < self.len_min {
             self.len_min = len;
         }

@@ -87,9 +87,7 @@ fn be16(bytes: [u8; 2]) -> u16 {
 /// IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
 #[inline(always)]
 pub fn ipv4_mapped(v4: [u8; 4]) -> [u8; 16] {
-    [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3],
-    ]
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]]
 }
 
 /// Parses an Ethernet frame.
@@ -118,10 +116,7 @@ pub fn parse_ethernet<P: PacketBytes + ?Sized>(
     }
     // One more iteration than tags allowed, so a third tag is seen and refused.
     for _ in 0..=MAX_VLAN_TAGS {
-        if ethertype != ETHERTYPE_VLAN
-            && ethertype != ETHERTYPE_QINQ
-            && ethertype != ETHERTYPE_QINQ_LEGACY
-        {
+        if ethertype != ETHERTYPE_VLAN && ethertype != ETHERTYPE_QINQ && ethertype != ETHERTYPE_QINQ_LEGACY {
             break;
         }
         if tag_count >= MAX_VLAN_TAGS {

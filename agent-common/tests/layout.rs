@@ -13,8 +13,8 @@ use core::mem::{align_of, offset_of, size_of};
 
 use agent_common::counters::{HOOK_COUNT, Hook, HookCounters};
 use agent_common::flow::{
-    DIRECTION_EGRESS, DIRECTION_INGRESS, FlowKey, FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT,
-    PKT_GSO, PKT_IP_OPTIONS, PKT_QINQ,
+    DIRECTION_EGRESS, DIRECTION_INGRESS, FlowKey, FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS,
+    PKT_QINQ,
 };
 use agent_common::names;
 
@@ -103,10 +103,7 @@ fn flow_stats_has_no_implicit_padding() {
         field_size(|s: &FlowStats| &s.pkt_flags),
         field_size(|s: &FlowStats| &s._pad),
     ];
-    assert_eq!(
-        fields,
-        [8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 1, 1, 6]
-    );
+    assert_eq!(fields, [8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 1, 1, 6]);
     assert_eq!(fields.iter().sum::<usize>(), size_of::<FlowStats>());
 }
 
@@ -161,9 +158,8 @@ fn flow_key_golden_bytes() {
     };
     // SAFETY: FlowKey is repr(C) with integer fields and no implicit padding
     // (pinned above), so all 48 bytes are initialised.
-    let bytes: &[u8] = unsafe {
-        core::slice::from_raw_parts((&key as *const FlowKey).cast::<u8>(), size_of::<FlowKey>())
-    };
+    let bytes: &[u8] =
+        unsafe { core::slice::from_raw_parts((&key as *const FlowKey).cast::<u8>(), size_of::<FlowKey>()) };
     let mut expected = Vec::new();
     expected.extend_from_slice(&[0xa0; 16]);
     expected.extend_from_slice(&[0xb0; 16]);
@@ -184,16 +180,7 @@ fn boundary_constants() {
     assert_eq!(Hook::Ingress.index(), 0);
     assert_eq!(Hook::Egress.index(), 1);
     assert_eq!(HOOK_COUNT as usize, Hook::ALL.len());
-    assert_eq!(
-        [
-            PKT_FRAGMENT,
-            PKT_FIRST_FRAGMENT,
-            PKT_IP_OPTIONS,
-            PKT_QINQ,
-            PKT_GSO
-        ],
-        [0x01, 0x02, 0x04, 0x08, 0x10]
-    );
+    assert_eq!([PKT_FRAGMENT, PKT_FIRST_FRAGMENT, PKT_IP_OPTIONS, PKT_QINQ, PKT_GSO], [0x01, 0x02, 0x04, 0x08, 0x10]);
     // Names the loader looks up in the object.
     assert_eq!(names::FLOWS_MAP, "FLOWS");
     assert_eq!(names::COUNTERS_MAP, "COUNTERS");

@@ -3,9 +3,7 @@
 
 mod common;
 
-use agent_common::flow::{
-    PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_IP_OPTIONS, PKT_QINQ, tcp_flags::SYN,
-};
+use agent_common::flow::{PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_IP_OPTIONS, PKT_QINQ, tcp_flags::SYN};
 use agent_common::parse::{ParseError, ParsedPacket, parse_ethernet, parse_ip};
 use common::*;
 use proptest::prelude::*;
@@ -18,41 +16,20 @@ const PARSER_FLAGS: u8 = PKT_FRAGMENT | PKT_FIRST_FRAGMENT | PKT_IP_OPTIONS | PK
 /// smallest possible L3 end (Ethernet + IPv4 = 34, raw IPv4 = 20).
 fn check_invariants(p: &ParsedPacket, min_header_len: u32) -> Result<(), TestCaseError> {
     if p.pkt_flags & PKT_FRAGMENT != 0 {
-        prop_assert_eq!(
-            (p.src_port, p.dst_port, p.tcp_flags),
-            (0, 0, 0),
-            "fragment with ports: {:?}",
-            p
-        );
+        prop_assert_eq!((p.src_port, p.dst_port, p.tcp_flags), (0, 0, 0), "fragment with ports: {:?}", p);
     }
-    if !matches!(
-        p.protocol,
-        PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6
-    ) {
-        prop_assert_eq!(
-            (p.src_port, p.dst_port),
-            (0, 0),
-            "ports without L4: {:?}",
-            p
-        );
+    if !matches!(p.protocol, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6) {
+        prop_assert_eq!((p.src_port, p.dst_port), (0, 0), "ports without L4: {:?}", p);
     }
     if p.protocol != PROTO_TCP {
         prop_assert_eq!(p.tcp_flags, 0, "tcp flags on non-TCP: {:?}", p);
     }
-    prop_assert!(
-        p.vlan_id <= 0x0fff && p.inner_vlan_id <= 0x0fff,
-        "vlan id over 12 bits: {:?}",
-        p
-    );
+    prop_assert!(p.vlan_id <= 0x0fff && p.inner_vlan_id <= 0x0fff, "vlan id over 12 bits: {:?}", p);
     if p.pkt_flags & PKT_QINQ == 0 {
         prop_assert_eq!(p.inner_vlan_id, 0, "inner vlan without QinQ: {:?}", p);
     }
     prop_assert_eq!(p.pkt_flags & !PARSER_FLAGS, 0, "unknown pkt flag: {:?}", p);
-    prop_assert!(
-        p.header_len >= min_header_len,
-        "header_len too small: {:?}",
-        p
-    );
+    prop_assert!(p.header_len >= min_header_len, "header_len too small: {:?}", p);
     Ok(())
 }
 
@@ -76,15 +53,7 @@ fn check_ip(packet: &[u8]) -> Result<(), TestCaseError> {
 /// A frame with an interesting ethertype and (usually) a plausible IP version
 /// and next-header byte, so random tails reach deep into the parser.
 fn structured_frame() -> impl Strategy<Value = Vec<u8>> {
-    let ethertypes = select(vec![
-        ETH_IPV4,
-        ETH_IPV6,
-        TPID_8021Q,
-        TPID_8021AD,
-        TPID_LEGACY,
-        ETH_ARP,
-        0x0042,
-    ]);
+    let ethertypes = select(vec![ETH_IPV4, ETH_IPV6, TPID_8021Q, TPID_8021AD, TPID_LEGACY, ETH_ARP, 0x0042]);
     let protocols = select(vec![
         PROTO_HOPOPTS,
         PROTO_ICMP,
@@ -97,25 +66,20 @@ fn structured_frame() -> impl Strategy<Value = Vec<u8>> {
         PROTO_DSTOPTS,
         PROTO_GRE,
     ]);
-    (
-        ethertypes,
-        protocols,
-        prop::collection::vec(any::<u8>(), 0..400),
-    )
-        .prop_map(|(ethertype, proto, mut tail)| {
-            match ethertype {
-                ETH_IPV4 if tail.len() >= 20 => {
-                    tail[0] = 0x40 | (tail[0] & 0x0f);
-                    tail[9] = proto;
-                }
-                ETH_IPV6 if tail.len() >= 40 => {
-                    tail[0] = 0x60 | (tail[0] & 0x0f);
-                    tail[6] = proto;
-                }
-                _ => {}
+    (ethertypes, protocols, prop::collection::vec(any::<u8>(), 0..400)).prop_map(|(ethertype, proto, mut tail)| {
+        match ethertype {
+            ETH_IPV4 if tail.len() >= 20 => {
+                tail[0] = 0x40 | (tail[0] & 0x0f);
+                tail[9] = proto;
             }
-            [eth(ethertype), tail].concat()
-        })
+            ETH_IPV6 if tail.len() >= 40 => {
+                tail[0] = 0x60 | (tail[0] & 0x0f);
+                tail[6] = proto;
+            }
+            _ => {}
+        }
+        [eth(ethertype), tail].concat()
+    })
 }
 
 /// A valid IPv6 TCP frame that exercises every part of the parser: a VLAN tag,
@@ -128,10 +92,7 @@ fn valid_ipv6_tcp() -> Vec<u8> {
         &tcp(443, 50123, SYN, &[2, 4, 5, 0xb4, 1, 1, 4, 2]),
         b"data",
     ]);
-    frame(&[
-        &eth_tagged(&[(TPID_8021Q, 0x2000 | 77)], ETH_IPV6),
-        &ipv6(PROTO_HOPOPTS, &payload),
-    ])
+    frame(&[&eth_tagged(&[(TPID_8021Q, 0x2000 | 77)], ETH_IPV6), &ipv6(PROTO_HOPOPTS, &payload)])
 }
 
 fn valid_ipv6_tcp_parsed() -> ParsedPacket {
@@ -153,10 +114,7 @@ fn valid_ipv4_tcp() -> Vec<u8> {
 
 #[test]
 fn valid_frames_parse_as_expected() {
-    assert_eq!(
-        parse_ethernet(&valid_ipv6_tcp()[..], None),
-        Ok(valid_ipv6_tcp_parsed())
-    );
+    assert_eq!(parse_ethernet(&valid_ipv6_tcp()[..], None), Ok(valid_ipv6_tcp_parsed()));
     let expected = ParsedPacket {
         vlan_id: 5,
         inner_vlan_id: 6,
@@ -173,25 +131,11 @@ fn valid_frames_parse_as_expected() {
 #[test]
 fn every_prefix_is_truncated_or_identical() {
     let frames = [
-        frame(&[
-            &eth(ETH_IPV4),
-            &ipv4(PROTO_UDP, 0, &[1; 12], &udp(1, 2, b"abc")),
-        ]),
-        frame(&[
-            &eth_tagged(&[(TPID_8021Q, 9)], ETH_IPV4),
-            &ipv4(PROTO_TCP, 0, &[], &tcp(3, 4, SYN, &[])),
-        ]),
+        frame(&[&eth(ETH_IPV4), &ipv4(PROTO_UDP, 0, &[1; 12], &udp(1, 2, b"abc"))]),
+        frame(&[&eth_tagged(&[(TPID_8021Q, 9)], ETH_IPV4), &ipv4(PROTO_TCP, 0, &[], &tcp(3, 4, SYN, &[]))]),
         frame(&[
             &eth_tagged(&[(TPID_8021AD, 1), (TPID_8021Q, 2)], ETH_IPV6),
-            &ipv6(
-                PROTO_HOPOPTS,
-                &[
-                    ext6(PROTO_ROUTING, 1),
-                    ext6(PROTO_UDP, 0),
-                    udp(5, 6, b"xyz"),
-                ]
-                .concat(),
-            ),
+            &ipv6(PROTO_HOPOPTS, &[ext6(PROTO_ROUTING, 1), ext6(PROTO_UDP, 0), udp(5, 6, b"xyz")].concat()),
         ]),
     ];
     for f in &frames {

@@ -8,25 +8,11 @@ use agent_common::flow::{
 };
 
 fn sample(now_ns: u64, frame_len: u32, tcp_flags: u8) -> PacketSample {
-    PacketSample {
-        frame_len,
-        segments: 1,
-        header_len: 54,
-        now_ns,
-        tcp_flags,
-        pkt_flags: 0,
-    }
+    PacketSample { frame_len, segments: 1, header_len: 54, now_ns, tcp_flags, pkt_flags: 0 }
 }
 
 fn gso(now_ns: u64, frame_len: u32, segments: u32, header_len: u32) -> PacketSample {
-    PacketSample {
-        frame_len,
-        segments,
-        header_len,
-        now_ns,
-        tcp_flags: ACK,
-        pkt_flags: 0,
-    }
+    PacketSample { frame_len, segments, header_len, now_ns, tcp_flags: ACK, pkt_flags: 0 }
 }
 
 fn record_all(samples: &[PacketSample]) -> FlowStats {
@@ -40,10 +26,7 @@ fn record_all(samples: &[PacketSample]) -> FlowStats {
 
 #[test]
 fn first_packet() {
-    let s = PacketSample {
-        pkt_flags: PKT_IP_OPTIONS,
-        ..sample(1_000, 60, SYN)
-    };
+    let s = PacketSample { pkt_flags: PKT_IP_OPTIONS, ..sample(1_000, 60, SYN) };
     assert_eq!(
         FlowStats::first(&s),
         FlowStats {
@@ -71,10 +54,7 @@ fn first_packet() {
 
 #[test]
 fn record_into_empty_value_equals_first() {
-    let s = PacketSample {
-        pkt_flags: PKT_FRAGMENT,
-        ..sample(77_000, 1514, 0)
-    };
+    let s = PacketSample { pkt_flags: PKT_FRAGMENT, ..sample(77_000, 1514, 0) };
     let mut stats = FlowStats::default();
     stats.record(&s);
     assert_eq!(stats, FlowStats::first(&s));
@@ -116,18 +96,10 @@ fn lengths_and_inter_arrival_times() {
 #[test]
 fn iat_squares_are_whole_microseconds() {
     // 999 ns rounds down to 0 µs, 1_500 ns to 1 µs, 2_999 ns to 2 µs.
-    let stats = record_all(&[
-        sample(0, 60, 0),
-        sample(999, 60, 0),
-        sample(2_499, 60, 0),
-        sample(5_498, 60, 0),
-    ]);
+    let stats = record_all(&[sample(0, 60, 0), sample(999, 60, 0), sample(2_499, 60, 0), sample(5_498, 60, 0)]);
     assert_eq!(stats.iat_sum_sq_us, 1 + 4);
     assert_eq!(stats.iat_sum_ns, 5_498);
-    assert_eq!(
-        (stats.iat_min_ns, stats.iat_max_ns, stats.iat_count),
-        (999, 2_999, 3)
-    );
+    assert_eq!((stats.iat_min_ns, stats.iat_max_ns, stats.iat_count), (999, 2_999, 3));
 }
 
 #[test]
@@ -156,24 +128,15 @@ fn tcp_flags_are_ored_and_counted() {
         sample(7, 54, RST | ACK),
     ]);
     assert_eq!(stats.tcp_flags, SYN | ACK | PSH | FIN | RST);
-    assert_eq!(
-        (stats.syn_count, stats.fin_count, stats.rst_count),
-        (2, 2, 1)
-    );
+    assert_eq!((stats.syn_count, stats.fin_count, stats.rst_count), (2, 2, 1));
     assert_eq!(stats.packets, 7);
 }
 
 #[test]
 fn pkt_flags_are_ored() {
     let stats = record_all(&[
-        PacketSample {
-            pkt_flags: PKT_FIRST_FRAGMENT,
-            ..sample(1, 1514, 0)
-        },
-        PacketSample {
-            pkt_flags: PKT_FRAGMENT,
-            ..sample(2, 600, 0)
-        },
+        PacketSample { pkt_flags: PKT_FIRST_FRAGMENT, ..sample(1, 1514, 0) },
+        PacketSample { pkt_flags: PKT_FRAGMENT, ..sample(2, 600, 0) },
         sample(3, 60, 0),
     ]);
     assert_eq!(stats.pkt_flags, PKT_FIRST_FRAGMENT | PKT_FRAGMENT);
@@ -245,10 +208,7 @@ fn gso_uneven_last_segment_uses_mean_length() {
 fn segments_zero_counts_as_one_packet() {
     let s = gso(0, 1514, 0, 66);
     let stats = FlowStats::first(&s);
-    assert_eq!(
-        (stats.packets, stats.bytes, stats.len_min, stats.len_max),
-        (1, 1514, 1514, 1514)
-    );
+    assert_eq!((stats.packets, stats.bytes, stats.len_min, stats.len_max), (1, 1514, 1514, 1514));
     assert_eq!(stats.len_sum_sq, 1514 * 1514);
     assert_eq!(stats.pkt_flags, 0);
 }
@@ -262,20 +222,14 @@ fn extreme_sample_does_not_overflow() {
     assert_eq!(stats.packets, 2 * u64::from(u32::MAX));
     // Two near-u64::MAX byte counts: the counter wraps rather than panicking.
     assert_eq!(stats.bytes, s.wire_bytes().wrapping_add(s.wire_bytes()));
-    assert_eq!(
-        (stats.len_min, stats.len_max),
-        (u32::from(u16::MAX) * 2, u32::from(u16::MAX) * 2)
-    );
+    assert_eq!((stats.len_min, stats.len_max), (u32::from(u16::MAX) * 2, u32::from(u16::MAX) * 2));
 }
 
 #[test]
 fn out_of_order_timestamp_is_a_zero_gap() {
     let mut stats = record_all(&[sample(10_000, 60, 0), sample(20_000, 60, 0)]);
     stats.record(&sample(15_000, 60, 0));
-    assert_eq!(
-        stats.last_seen_ns, 20_000,
-        "last_seen must not move backwards"
-    );
+    assert_eq!(stats.last_seen_ns, 20_000, "last_seen must not move backwards");
     assert_eq!(stats.first_seen_ns, 10_000);
     assert_eq!(stats.iat_min_ns, 0);
     assert_eq!(stats.iat_max_ns, 10_000);
@@ -287,19 +241,12 @@ fn out_of_order_timestamp_is_a_zero_gap() {
     // Older than the first packet: first_seen stays the earliest timestamp seen.
     stats.record(&sample(5_000, 60, 0));
     assert_eq!((stats.first_seen_ns, stats.last_seen_ns), (5_000, 20_000));
-    assert_eq!(
-        (stats.iat_count, stats.iat_sum_ns, stats.iat_min_ns),
-        (3, 10_000, 0)
-    );
+    assert_eq!((stats.iat_count, stats.iat_sum_ns, stats.iat_min_ns), (3, 10_000, 0));
 }
 
 /// Two per-CPU values of one flow, checked in full so `merge` starts from known values.
 fn per_cpu_pair() -> (FlowStats, FlowStats) {
-    let a = record_all(&[
-        sample(100_000, 60, SYN),
-        sample(300_000, 1500, ACK),
-        sample(500_000, 40, FIN | ACK),
-    ]);
+    let a = record_all(&[sample(100_000, 60, SYN), sample(300_000, 1500, ACK), sample(500_000, 40, FIN | ACK)]);
     assert_eq!(
         a,
         FlowStats {
@@ -323,13 +270,8 @@ fn per_cpu_pair() -> (FlowStats, FlowStats) {
             _pad: [0; 6],
         }
     );
-    let b = record_all(&[
-        PacketSample {
-            pkt_flags: PKT_FRAGMENT,
-            ..sample(50_000, 100, 0)
-        },
-        sample(450_000, 2_000, RST),
-    ]);
+    let b =
+        record_all(&[PacketSample { pkt_flags: PKT_FRAGMENT, ..sample(50_000, 100, 0) }, sample(450_000, 2_000, RST)]);
     assert_eq!(
         b,
         FlowStats {
@@ -393,35 +335,15 @@ fn merge_single_packet_values_keeps_iat_from_the_other() {
     let single = FlowStats::first(&sample(1_000_000, 70, 0));
     let mut merged = single;
     merged.merge(&a);
-    assert_eq!(
-        (merged.iat_min_ns, merged.iat_max_ns, merged.iat_count),
-        (200_000, 200_000, 2)
-    );
-    assert_eq!(
-        (merged.first_seen_ns, merged.last_seen_ns),
-        (100_000, 1_000_000)
-    );
-    assert_eq!(
-        (merged.packets, merged.len_min, merged.len_max),
-        (4, 40, 1_500)
-    );
+    assert_eq!((merged.iat_min_ns, merged.iat_max_ns, merged.iat_count), (200_000, 200_000, 2));
+    assert_eq!((merged.first_seen_ns, merged.last_seen_ns), (100_000, 1_000_000));
+    assert_eq!((merged.packets, merged.len_min, merged.len_max), (4, 40, 1_500));
 
     // Two single packets: still no gap.
     let mut two = single;
     two.merge(&FlowStats::first(&sample(5, 80, 0)));
-    assert_eq!(
-        (
-            two.iat_min_ns,
-            two.iat_max_ns,
-            two.iat_sum_ns,
-            two.iat_count
-        ),
-        (u64::MAX, 0, 0, 0)
-    );
-    assert_eq!(
-        (two.packets, two.bytes, two.first_seen_ns, two.last_seen_ns),
-        (2, 150, 5, 1_000_000)
-    );
+    assert_eq!((two.iat_min_ns, two.iat_max_ns, two.iat_sum_ns, two.iat_count), (u64::MAX, 0, 0, 0));
+    assert_eq!((two.packets, two.bytes, two.first_seen_ns, two.last_seen_ns), (2, 150, 5, 1_000_000));
 }
 
 #[test]

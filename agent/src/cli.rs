@@ -1,7 +1,7 @@
 //! Command-line arguments. This is the one place that knows defaults; each
 //! command turns its arguments into the configuration of the parts it uses.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use agent_common::names::DEFAULT_FLOW_MAP_ENTRIES;
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Capture flows live on one or more interfaces (needs root).
     Run(RunArgs),
+    /// Replay pcap/pcapng files through the same parser and flow engine, on capture time (no root needed).
+    ///
+    /// Packets count as ingress on ifindex = interface number + 1. -c stops after
+    /// exactly N packets; -t after that much capture time from the first packet.
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,10 +45,6 @@ pub struct RunArgs {
     #[command(flatten)]
     pub table: FlowTableArgs,
 
-    /// How often the kernel map is drained.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub poll_interval: Duration,
-
     /// Flow-map slots in the kernel (per-CPU LRU hash); more flows than this evict the oldest.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOW_MAP_ENTRIES)]
     pub map_size: u32,
@@ -55,6 +56,26 @@ pub struct RunArgs {
     /// Also write a stats line (counters, losses) this often; 0 = only at exit.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub stats_interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (pcap or pcapng), replayed in order as one capture; `-` reads stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub flows: FlowOutputArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub table: FlowTableArgs,
+
+    /// Pace packets at capture speed instead of as fast as possible.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 /// Where flow records go; shared by every command that produces flows.
@@ -80,6 +101,10 @@ pub struct LimitArgs {
 /// Flow-table timeouts; shared by live capture and replay.
 #[derive(Debug, Args)]
 pub struct FlowTableArgs {
+    /// How often the flow map is drained (live: wall time; replay: capture time).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
     /// A flow with no packets for this long ends.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
@@ -107,13 +132,28 @@ mod tests {
 
     #[test]
     fn seed_tool_flags_parse() -> Result<(), clap::Error> {
-        let cli = Cli::try_parse_from(["flowwatch", "run", "-i", "eth0", "-c", "100", "-t", "30", "-v", "--flows", "-"])?;
-        let Command::Run(args) = cli.command;
+        let cli =
+            Cli::try_parse_from(["flowwatch", "run", "-i", "eth0", "-c", "100", "-t", "30", "-v", "--flows", "-"])?;
+        let Command::Run(args) = cli.command else { panic!("parsed as another command") };
         assert_eq!(args.interfaces, vec!["eth0"]);
         assert_eq!(args.limits.count, Some(100));
         assert_eq!(args.limits.timeout, Some(Duration::from_secs(30)));
         assert_eq!(cli.verbose, 1);
         assert_eq!(args.table.engine_config(), EngineConfig::default());
+        Ok(())
+    }
+
+    #[test]
+    fn replay_flags_parse() -> Result<(), clap::Error> {
+        let cli = Cli::try_parse_from(["flowwatch", "replay", "a.pcap", "-", "--idle-timeout", "5s", "-c", "3"])?;
+        let Command::Replay(args) = cli.command else { panic!("parsed as another command") };
+        assert_eq!(args.files, vec![std::path::PathBuf::from("a.pcap"), std::path::PathBuf::from("-")]);
+        assert_eq!(args.table.idle_timeout, Duration::from_secs(5));
+        assert_eq!(
+            (args.limits.count, args.table.poll_interval, args.realtime),
+            (Some(3), Duration::from_secs(1), false)
+        );
+        assert!(Cli::try_parse_from(["flowwatch", "replay"]).is_err());
         Ok(())
     }
 }

@@ -10,4 +10,5 @@ pub mod commands;
 pub mod duration;
 pub mod flow;
 pub mod iface;
+pub mod replay;
 pub mod sink;

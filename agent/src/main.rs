@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Run(args) => commands::run::run(args).await,
+            Command::Replay(args) => commands::replay::run(args).await,
         }
     })
 }

@@ -11,7 +11,9 @@ use crate::{setup, util};
 pub fn run(args: &[OsString]) -> Result<()> {
     setup::run(setup::Parts::ALL)?;
     if !util::is_root() {
-        bail!("cargo xtask bench needs root: it creates network namespaces, loads eBPF and enables kernel.bpf_stats_enabled");
+        bail!(
+            "cargo xtask bench needs root: it creates network namespaces, loads eBPF and enables kernel.bpf_stats_enabled"
+        );
     }
     util::run(util::cmd("cargo").args(["build", "--release", "-p", "integration-tests", "--bin", "flowwatch-bench"]))?;
     let bench = util::target_dir()?.join("release").join("flowwatch-bench");

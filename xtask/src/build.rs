@@ -24,16 +24,12 @@ pub fn run(release: bool) -> Result<()> {
 /// aya-build) and returns the absolute path of the `flowwatch` binary.
 pub fn build_agent(release: bool) -> Result<PathBuf> {
     let mut build = cmd("cargo");
-    build
-        .current_dir(util::workspace_root())
-        .args(["build", "-p", "agent"]);
+    build.current_dir(util::workspace_root()).args(["build", "-p", "agent"]);
     if release {
         build.arg("--release");
     }
     util::run(&mut build).context("building the agent failed; see cargo's output above")?;
-    let bin = util::target_dir()?
-        .join(if release { "release" } else { "debug" })
-        .join(AGENT_BIN);
+    let bin = util::target_dir()?.join(if release { "release" } else { "debug" }).join(AGENT_BIN);
     anyhow::ensure!(
         bin.is_file(),
         "cargo built the agent but {} does not exist; does the agent crate still define the `{AGENT_BIN}` binary?",

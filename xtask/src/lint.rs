@@ -20,17 +20,10 @@ pub fn run() -> Result<()> {
 
     let root = util::workspace_root();
     let mut fmt = cmd("cargo");
-    fmt.current_dir(&root)
-        .args(["fmt", "--all", "--", "--check"]);
+    fmt.current_dir(&root).args(["fmt", "--all", "--", "--check"]);
     let mut host = cmd("cargo");
     host.current_dir(&root)
-        .args([
-            "clippy",
-            "--workspace",
-            "--exclude",
-            EBPF_CRATE,
-            "--all-targets",
-        ])
+        .args(["clippy", "--workspace", "--exclude", EBPF_CRATE, "--all-targets"])
         .args(["--", "-D", "warnings"]);
     let mut kernel = cmd("rustup");
     kernel

@@ -14,12 +14,7 @@ use std::{ffi::OsString, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    bin_name = "cargo xtask",
-    about = "flowwatch developer tasks",
-    version
-)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "flowwatch developer tasks", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,11 +66,7 @@ fn main() -> ExitCode {
         Command::Setup => setup::run(setup::Parts::ALL),
         Command::Build { release } => build::run(release),
         Command::Lint => lint::run(),
-        Command::Run {
-            release: _,
-            debug,
-            args,
-        } => run::run(!debug, &args),
+        Command::Run { release: _, debug, args } => run::run(!debug, &args),
         Command::Test { args } => test::run(&args),
         Command::Bench { args } => bench::run(&args),
     };
@@ -100,9 +91,7 @@ mod tests {
 
     #[test]
     fn agent_args_pass_through_verbatim() -> Result<(), clap::Error> {
-        let Command::Run { debug, args, .. } =
-            parse(&["run", "--", "run", "-i", "eth0", "--flows", "-"])?
-        else {
+        let Command::Run { debug, args, .. } = parse(&["run", "--", "run", "-i", "eth0", "--flows", "-"])? else {
             panic!("not the run command");
         };
         assert!(!debug);
@@ -112,8 +101,7 @@ mod tests {
 
     #[test]
     fn test_args_keep_the_harness_separator() -> Result<(), clap::Error> {
-        let Command::Test { args } = parse(&["test", "--", "-p", "models", "--", "--nocapture"])?
-        else {
+        let Command::Test { args } = parse(&["test", "--", "-p", "models", "--", "--nocapture"])? else {
             panic!("not the test command");
         };
         assert_eq!(args, ["-p", "models", "--", "--nocapture"]);

@@ -38,14 +38,8 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub const ALL: Self = Self {
-        toolchain: true,
-        host: true,
-    };
-    pub const TOOLCHAIN: Self = Self {
-        toolchain: true,
-        host: false,
-    };
+    pub const ALL: Self = Self { toolchain: true, host: true };
+    pub const TOOLCHAIN: Self = Self { toolchain: true, host: false };
 }
 
 /// Progress of one setup run, printed as it goes and summarised at the end.
@@ -75,11 +69,7 @@ impl Report {
 
 pub fn run(parts: Parts) -> Result<()> {
     eprintln!("setup: checking what flowwatch needs on this machine");
-    let mut report = Report {
-        started: Instant::now(),
-        checked: 0,
-        installed: Vec::new(),
-    };
+    let mut report = Report { started: Instant::now(), checked: 0, installed: Vec::new() };
     if parts.toolchain {
         ensure_nightly(&mut report)?;
         ensure_rust_src(&mut report)?;
@@ -94,20 +84,15 @@ pub fn run(parts: Parts) -> Result<()> {
     } else {
         format!("installed: {}", report.installed.join("; "))
     };
-    eprintln!(
-        "setup: done in {} ({} checked, {installed})",
-        util::secs(report.started.elapsed()),
-        report.checked
-    );
+    eprintln!("setup: done in {} ({} checked, {installed})", util::secs(report.started.elapsed()), report.checked);
     Ok(())
 }
 
 // ---------------------------------------------------------------- toolchain
 
 fn ensure_nightly(report: &mut Report) -> Result<()> {
-    let list = util::output(cmd("rustup").args(["toolchain", "list"])).context(
-        "rustup is needed to manage the nightly toolchain; install it from https://rustup.rs",
-    )?;
+    let list = util::output(cmd("rustup").args(["toolchain", "list"]))
+        .context("rustup is needed to manage the nightly toolchain; install it from https://rustup.rs")?;
     if let Some(name) = list.lines().find(|l| l.starts_with("nightly-")) {
         let name = name.split_whitespace().next().unwrap_or(name);
         report.ok(format!("nightly toolchain ({name})"));
@@ -157,9 +142,7 @@ fn parse_llvm_major(rustc_vv: &str) -> Option<u32> {
 /// LLVM major encoded in a libLLVM file name: `libLLVM.so.22.1-rust-…` or
 /// `libLLVM-22-rust-….so` → 22.
 fn soname_llvm_major(name: &str) -> Option<u32> {
-    let rest = name
-        .strip_prefix("libLLVM.so.")
-        .or_else(|| name.strip_prefix("libLLVM-"))?;
+    let rest = name.strip_prefix("libLLVM.so.").or_else(|| name.strip_prefix("libLLVM-"))?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
@@ -192,8 +175,7 @@ fn ensure_bpf_linker(report: &mut Report) -> Result<()> {
     // of the ways a previous build goes stale (nightly updated or its
     // symlink folder removed).
     let version_ok = installed.as_deref().is_some_and(|path| {
-        util::output(cmd(path).arg("--version"))
-            .is_ok_and(|v| v.split_whitespace().nth(1) == Some(BPF_LINKER_VERSION))
+        util::output(cmd(path).arg("--version")).is_ok_and(|v| v.split_whitespace().nth(1) == Some(BPF_LINKER_VERSION))
     });
     let linked = installed.as_deref().and_then(linked_llvm_major);
 
@@ -230,17 +212,11 @@ fn ensure_bpf_linker(report: &mut Report) -> Result<()> {
                     Some(l) => format!("nightly has LLVM {major}, the binary links LLVM {l}"),
                     None => "its libLLVM no longer resolves (`ldd` says not found)".to_owned(),
                 };
-                report.note(format!(
-                    "rebuilding bpf-linker at {}: {why}",
-                    path.display()
-                ));
+                report.note(format!("rebuilding bpf-linker at {}: {why}", path.display()));
             }
         }
     } else if let Some(path) = &installed {
-        report.note(format!(
-            "{} is not a working bpf-linker {BPF_LINKER_VERSION}; rebuilding",
-            path.display()
-        ));
+        report.note(format!("{} is not a working bpf-linker {BPF_LINKER_VERSION}; rebuilding", path.display()));
     }
 
     let built = install_bpf_linker(major, &base.join(major.to_string()))?;
@@ -253,9 +229,7 @@ fn ensure_bpf_linker(report: &mut Report) -> Result<()> {
         );
     }
     write_stamp(&stamp, &wanted_stamp)?;
-    report.installed(format!(
-        "bpf-linker {BPF_LINKER_VERSION} against nightly's LLVM {major}"
-    ));
+    report.installed(format!("bpf-linker {BPF_LINKER_VERSION} against nightly's LLVM {major}"));
     Ok(())
 }
 
@@ -293,30 +267,15 @@ fn install_bpf_linker(major: u32, prefix: &Path) -> Result<PathBuf> {
     fs::create_dir_all(&lib).with_context(|| format!("could not create {}", lib.display()))?;
     let target = sysroot_lib.join(&versioned);
     for link in ["libLLVM.so", versioned.as_str()] {
-        std::os::unix::fs::symlink(&target, lib.join(link)).with_context(|| {
-            format!(
-                "could not link {} -> {}",
-                lib.join(link).display(),
-                target.display()
-            )
-        })?;
+        std::os::unix::fs::symlink(&target, lib.join(link))
+            .with_context(|| format!("could not link {} -> {}", lib.join(link).display(), target.display()))?;
     }
 
     let mut install = cmd("cargo");
     install
         .env("LLVM_PREFIX", prefix)
-        .args([
-            "install",
-            "bpf-linker",
-            "--version",
-            BPF_LINKER_VERSION,
-            "--locked",
-        ])
-        .args([
-            "--no-default-features",
-            "--features",
-            &format!("llvm-{major}"),
-        ])
+        .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked"])
+        .args(["--no-default-features", "--features", &format!("llvm-{major}")])
         // We only get here when the installed one is unusable or stale, and
         // cargo keeps an installed 0.13.0 without --force.
         .arg("--force");
@@ -343,20 +302,15 @@ fn dpkg_installed(package: &str) -> Result<bool> {
         .output()
         .context("dpkg-query not found: this is not a Debian-based system")?;
     // Exit status 1 means "no such package", i.e. not installed.
-    Ok(out.status.success()
-        && String::from_utf8_lossy(&out.stdout).trim() == "install ok installed")
+    Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "install ok installed")
 }
 
 fn ensure_packages(report: &mut Report) -> Result<()> {
     let names: Vec<&str> = PACKAGES.iter().map(|(name, _)| *name).collect();
     let mut missing = Vec::new();
     for name in &names {
-        let installed = dpkg_installed(name).with_context(|| {
-            format!(
-                "install these by hand with your package manager: {}",
-                names.join(" ")
-            )
-        })?;
+        let installed = dpkg_installed(name)
+            .with_context(|| format!("install these by hand with your package manager: {}", names.join(" ")))?;
         if !installed {
             missing.push(*name);
         }
@@ -417,9 +371,7 @@ fn ensure_bpffs(report: &mut Report) -> Result<()> {
             .with_context(|| format!("could not mount bpffs at {BPFFS}"))?;
         report.installed(format!("bpffs mounted at {BPFFS}"));
     } else {
-        report.note(format!(
-            "bpffs is not mounted at {BPFFS} (optional; needs root to mount)"
-        ));
+        report.note(format!("bpffs is not mounted at {BPFFS} (optional; needs root to mount)"));
     }
     Ok(())
 }
@@ -438,14 +390,8 @@ mod tests {
 
     #[test]
     fn llvm_major_from_file_names() {
-        assert_eq!(
-            soname_llvm_major("libLLVM.so.22.1-rust-1.97.0-nightly"),
-            Some(22)
-        );
-        assert_eq!(
-            soname_llvm_major("libLLVM-22-rust-1.97.0-nightly.so"),
-            Some(22)
-        );
+        assert_eq!(soname_llvm_major("libLLVM.so.22.1-rust-1.97.0-nightly"), Some(22));
+        assert_eq!(soname_llvm_major("libLLVM-22-rust-1.97.0-nightly.so"), Some(22));
         assert_eq!(soname_llvm_major("libLLVM.so"), None);
         assert_eq!(soname_llvm_major("librustc_driver.so"), None);
     }

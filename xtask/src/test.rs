@@ -29,9 +29,7 @@ fn run_steps(extra: &[OsString]) -> Result<()> {
 
     let root = util::workspace_root();
     let mut test = cmd("cargo");
-    test.current_dir(&root)
-        .env("FLOWWATCH_BIN", &bin)
-        .arg("test");
+    test.current_dir(&root).env("FLOWWATCH_BIN", &bin).arg("test");
     if !selects_packages(extra) {
         // The kernel crate only builds for bpfel-unknown-none (it is covered
         // by `cargo xtask lint` and embedded in the agent).
@@ -44,10 +42,7 @@ fn run_steps(extra: &[OsString]) -> Result<()> {
         Ok(shared) => {
             test.env("FLOWWATCH_SHARED_DATA", &shared);
         }
-        Err(_) => eprintln!(
-            "test: {} not found; tests that need the shared captures will skip",
-            shared.display()
-        ),
+        Err(_) => eprintln!("test: {} not found; tests that need the shared captures will skip", shared.display()),
     }
     if !util::is_root() {
         eprintln!("test: not root; privileged (netns/veth) integration tests will skip themselves");

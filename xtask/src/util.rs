@@ -64,11 +64,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     env::split_paths(child_path())
         .map(|dir| dir.join(name))
-        .find(|candidate| {
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 /// The command line as a user could paste it (environment overrides first,
@@ -78,11 +74,7 @@ pub fn display(command: &Command) -> String {
         .get_envs()
         .filter(|(key, _)| *key != "PATH")
         .map(|(key, value)| {
-            format!(
-                "{}={}",
-                key.to_string_lossy(),
-                value.map(|v| v.to_string_lossy()).unwrap_or_default()
-            )
+            format!("{}={}", key.to_string_lossy(), value.map(|v| v.to_string_lossy()).unwrap_or_default())
         })
         .collect();
     parts.push(command.get_program().to_string_lossy().into_owned());
@@ -91,58 +83,40 @@ pub fn display(command: &Command) -> String {
 }
 
 fn check_status(command: &Command, status: ExitStatus) -> Result<()> {
-    if status.success() {
-        Ok(())
-    } else {
-        bail!("`{}` failed ({status})", display(command))
-    }
+    if status.success() { Ok(()) } else { bail!("`{}` failed ({status})", display(command)) }
 }
 
 /// Runs `command` with inherited stdio, echoing it first so the user sees
 /// what is being done to their machine.
 pub fn run(command: &mut Command) -> Result<()> {
     eprintln!("$ {}", display(command));
-    let status = command
-        .status()
-        .with_context(|| format!("could not start `{}`", display(command)))?;
+    let status = command.status().with_context(|| format!("could not start `{}`", display(command)))?;
     check_status(command, status)
 }
 
 /// Runs `command` feeding it `input` on stdin (e.g. debconf-set-selections).
 pub fn run_with_stdin(command: &mut Command, input: &str) -> Result<()> {
     eprintln!("$ {} <<< {:?}", display(command), input.trim_end());
-    let mut child = command
-        .stdin(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start `{}`", display(command)))?;
+    let mut child =
+        command.stdin(Stdio::piped()).spawn().with_context(|| format!("could not start `{}`", display(command)))?;
     child
         .stdin
         .take()
         .context("child stdin was not captured")?
         .write_all(input.as_bytes())
         .with_context(|| format!("could not write to `{}`", display(command)))?;
-    let status = child
-        .wait()
-        .with_context(|| format!("could not wait for `{}`", display(command)))?;
+    let status = child.wait().with_context(|| format!("could not wait for `{}`", display(command)))?;
     check_status(command, status)
 }
 
 /// Runs a probe quietly and returns its stdout; errors carry its stderr.
 pub fn output(command: &mut Command) -> Result<String> {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("could not start `{}`", display(command)))?;
+    let out =
+        command.stdin(Stdio::null()).output().with_context(|| format!("could not start `{}`", display(command)))?;
     if !out.status.success() {
-        bail!(
-            "`{}` failed ({}): {}",
-            display(command),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`{}` failed ({}): {}", display(command), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
-    String::from_utf8(out.stdout)
-        .with_context(|| format!("`{}` printed non-UTF-8 output", display(command)))
+    String::from_utf8(out.stdout).with_context(|| format!("`{}` printed non-UTF-8 output", display(command)))
 }
 
 /// Whether we run with an effective uid of 0 (capabilities are not probed:
@@ -164,16 +138,10 @@ pub fn target_dir() -> Result<PathBuf> {
     ]))
     .or_else(|_| {
         // --offline fails when the lock file needs the index; retry online.
-        output(cmd("cargo").current_dir(workspace_root()).args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-        ]))
+        output(cmd("cargo").current_dir(workspace_root()).args(["metadata", "--format-version", "1", "--no-deps"]))
     })
     .context("could not ask cargo for the target directory")?;
-    let meta: serde_json::Value =
-        serde_json::from_str(&json).context("`cargo metadata` printed invalid JSON")?;
+    let meta: serde_json::Value = serde_json::from_str(&json).context("`cargo metadata` printed invalid JSON")?;
     meta.get("target_directory")
         .and_then(serde_json::Value::as_str)
         .map(PathBuf::from)

@@ -1,9 +1,6 @@
 //! Small frame builders shared by the parser tests. Every header is written
 //! byte by byte so malformed variants are easy to make by patching bytes.
-#![allow(
-    dead_code,
-    reason = "each test crate uses a different subset of the builders"
-)]
+#![allow(dead_code, reason = "each test crate uses a different subset of the builders")]
 
 use agent_common::parse::ParsedPacket;
 
@@ -66,10 +63,7 @@ fn checksum(bytes: &[u8]) -> u16 {
 /// followed by `payload`. `flags_frag` is bytes 6–7: DF 0x4000, MF 0x2000,
 /// offset in 8-byte units in the low 13 bits.
 pub fn ipv4(protocol: u8, flags_frag: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
-    assert!(
-        options.len().is_multiple_of(4) && options.len() <= 40,
-        "bad IPv4 options length"
-    );
+    assert!(options.len().is_multiple_of(4) && options.len() <= 40, "bad IPv4 options length");
     let header_len = 20 + options.len();
     let total = u16::try_from(header_len + payload.len()).expect("IPv4 packet too long");
     let mut hdr = vec![0x40 | (header_len / 4) as u8, 0];
@@ -122,10 +116,7 @@ pub fn frag6(next: u8, offset: u16, more: bool) -> Vec<u8> {
 
 /// TCP header with `options` (a multiple of 4 bytes; data offset follows).
 pub fn tcp(sport: u16, dport: u16, flags: u8, options: &[u8]) -> Vec<u8> {
-    assert!(
-        options.len().is_multiple_of(4) && options.len() <= 40,
-        "bad TCP options length"
-    );
+    assert!(options.len().is_multiple_of(4) && options.len() <= 40, "bad TCP options length");
     let doff = (20 + options.len()) / 4;
     let mut out = Vec::new();
     out.extend_from_slice(&sport.to_be_bytes());
@@ -179,9 +170,5 @@ pub fn expect4(protocol: u8, src_port: u16, dst_port: u16, header_len: u32) -> P
 
 /// Expected result for an IPv6 packet between `SRC6` and `DST6`.
 pub fn expect6(protocol: u8, src_port: u16, dst_port: u16, header_len: u32) -> ParsedPacket {
-    ParsedPacket {
-        src_addr: SRC6,
-        dst_addr: DST6,
-        ..expect4(protocol, src_port, dst_port, header_len)
-    }
+    ParsedPacket { src_addr: SRC6, dst_addr: DST6, ..expect4(protocol, src_port, dst_port, header_len) }
 }

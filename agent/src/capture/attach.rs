@@ -120,8 +120,10 @@ fn attach_tc_egress(program: &mut SchedClassifier, name: &str) -> Result<(), Cap
     if let Err(err) = tc::qdisc_add_clsact(name) {
         debug!(interface = name, error = %err, "clsact qdisc not added (exists, or TCX in use)");
     }
-    program
-        .attach(name, TcAttachType::Egress)
-        .map_err(|source| CaptureError::Attach { program: EGRESS_PROGRAM, interface: name.to_owned(), source })?;
+    program.attach(name, TcAttachType::Egress).map_err(|source| CaptureError::Attach {
+        program: EGRESS_PROGRAM,
+        interface: name.to_owned(),
+        source,
+    })?;
     Ok(())
 }

@@ -5,17 +5,30 @@ use agent_common::{
     flow::{FlowKey, FlowStats},
     names::{COUNTERS_MAP, FLOWS_MAP},
 };
+use std::os::fd::{AsFd, OwnedFd};
+
 use aya::{
     Ebpf,
-    maps::{MapData, MapError, PerCpuArray, PerCpuHashMap},
+    maps::{Map, MapData, MapError, PerCpuArray, PerCpuHashMap},
 };
 
-use super::CaptureError;
+use super::{
+    CaptureError,
+    syscall::{BatchReader, lookup_and_delete},
+};
 use crate::flow::{FlowMapSource, SourceError};
 
 pub struct KernelFlowMap {
     flows: PerCpuHashMap<MapData, FlowKey, FlowStats>,
+    /// The same map, for the batch and lookup-and-delete calls aya lacks.
+    flows_fd: OwnedFd,
     counters: PerCpuArray<MapData, HookCounters>,
+    reader: BatchReader,
+    cpus: usize,
+}
+
+fn possible_cpus() -> Result<usize, CaptureError> {
+    aya::util::nr_cpus().map_err(|(context, e)| CaptureError::KernelUnsupported { detail: format!("{context}: {e}") })
 }
 
 fn source_error(context: &'static str, err: MapError) -> SourceError {
@@ -35,23 +48,30 @@ impl KernelFlowMap {
     pub fn take(ebpf: &mut Ebpf) -> Result<Self, CaptureError> {
         let flows = ebpf.take_map(FLOWS_MAP).ok_or(CaptureError::MissingMap { map: FLOWS_MAP })?;
         let counters = ebpf.take_map(COUNTERS_MAP).ok_or(CaptureError::MissingMap { map: COUNTERS_MAP })?;
+        let Map::PerCpuLruHashMap(data) = &flows else {
+            return Err(CaptureError::MissingMap { map: FLOWS_MAP });
+        };
+        let flows_fd = data.fd().as_fd().try_clone_to_owned().map_err(|e| CaptureError::KernelUnsupported {
+            detail: format!("duplicating the flow map descriptor: {e}"),
+        })?;
+        let cpus = possible_cpus()?;
         Ok(Self {
             flows: PerCpuHashMap::try_from(flows).map_err(|source| CaptureError::Map { map: FLOWS_MAP, source })?,
+            flows_fd,
             counters: PerCpuArray::try_from(counters)
                 .map_err(|source| CaptureError::Map { map: COUNTERS_MAP, source })?,
+            reader: BatchReader::new(cpus),
+            cpus,
         })
     }
 
     /// Writes an entry directly, as if CPU 0 had counted it (used by the
     /// drain benchmark to fill the map without traffic).
     pub fn insert(&mut self, key: &FlowKey, stats: FlowStats) -> Result<(), SourceError> {
-        let cpus = aya::util::nr_cpus().map_err(|(context, e)| SourceError { context, message: e.to_string() })?;
-        let mut per_cpu = vec![FlowStats::default(); cpus];
+        let mut per_cpu = vec![FlowStats::default(); self.cpus];
         per_cpu[0] = stats;
-        let values = aya::maps::PerCpuValues::try_from(per_cpu).map_err(|e| SourceError {
-            context: "building per-CPU values",
-            message: e.to_string(),
-        })?;
+        let values = aya::maps::PerCpuValues::try_from(per_cpu)
+            .map_err(|e| SourceError { context: "building per-CPU values", message: e.to_string() })?;
         self.flows.insert(key, values, 0).map_err(|e| source_error("inserting into the flow map", e))
     }
 }
@@ -59,31 +79,15 @@ impl KernelFlowMap {
 impl FlowMapSource for KernelFlowMap {
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError> {
         out.clear();
-        for entry in self.flows.iter() {
-            match entry {
-                Ok((key, per_cpu)) => out.push((key, merge_cpus(per_cpu.iter()))),
-                // The entry was deleted (LRU eviction) between listing its key
-                // and reading it: the delta tracker will count it as evicted.
-                Err(MapError::KeyNotFound) => continue,
-                Err(err) => return Err(source_error("reading the flow map", err)),
-            }
-        }
-        Ok(())
+        self.reader
+            .read_all(self.flows_fd.as_fd(), |key, per_cpu| out.push((key, merge_cpus(per_cpu))))
+            .map_err(|e| SourceError { context: "reading the flow map (batch)", message: e.to_string() })
     }
 
-    fn remove_if_unchanged(&mut self, key: &FlowKey, seen_packets: u64) -> Result<bool, SourceError> {
-        let current = match self.flows.get(key, 0) {
-            Ok(per_cpu) => merge_cpus(per_cpu.iter()),
-            Err(MapError::KeyNotFound) => return Ok(true),
-            Err(err) => return Err(source_error("reading a flow before deleting it", err)),
-        };
-        if current.packets != seen_packets {
-            return Ok(false);
-        }
-        match self.flows.remove(key) {
-            Ok(()) | Err(MapError::KeyNotFound) => Ok(true),
-            Err(err) => Err(source_error("deleting an idle flow", err)),
-        }
+    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
+        lookup_and_delete(self.flows_fd.as_fd(), key, self.cpus)
+            .map(|values| values.map(|per_cpu| merge_cpus(&per_cpu)))
+            .map_err(|e| SourceError { context: "deleting an ended flow", message: e.to_string() })
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {

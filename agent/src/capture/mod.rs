@@ -6,13 +6,14 @@ mod error;
 mod maps;
 mod privileges;
 pub mod reference;
+mod syscall;
 
 pub use attach::{AttachedInterface, XdpModeChoice};
 pub use error::CaptureError;
 pub use maps::KernelFlowMap;
 
-use aya::{Ebpf, EbpfLoader};
 use agent_common::names::{DEFAULT_FLOW_MAP_ENTRIES, EGRESS_PROGRAM, FLOWS_MAP, INGRESS_PROGRAM};
+use aya::{Ebpf, EbpfLoader};
 
 /// The kernel object built by `build.rs`, embedded so the agent never loads
 /// programs from a path at run time.

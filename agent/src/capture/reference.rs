@@ -27,8 +27,10 @@ impl ReferencePrograms {
 
     /// Attaches one reference program (driver mode) to an interface.
     pub fn attach(&mut self, program: &'static str, interface: &str) -> Result<(), CaptureError> {
-        xdp(&mut self.ebpf, program)?.attach(interface, XdpMode::Driver).map_err(|source| {
-            CaptureError::Attach { program, interface: interface.to_owned(), source }
+        xdp(&mut self.ebpf, program)?.attach(interface, XdpMode::Driver).map_err(|source| CaptureError::Attach {
+            program,
+            interface: interface.to_owned(),
+            source,
         })?;
         Ok(())
     }

@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub(crate) mod output;
+pub mod replay;
 pub mod run;

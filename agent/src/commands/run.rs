@@ -7,60 +7,25 @@ use tokio::{
     signal::unix::{SignalKind, signal},
     time::{Instant, MissedTickBehavior, interval, sleep_until},
 };
-use tracing::{info, warn};
+use tracing::info;
 
+use super::output::Output;
 use crate::{
     capture::{CaptureConfig, LiveCapture},
     cli::RunArgs,
     clock::Clock,
-    flow::{FlowEngine, FlowRecord, PollOutput},
+    flow::FlowEngine,
     iface::{InterfaceNames, default_route_interface},
     sink::NdjsonWriter,
 };
 
-/// Writes one poll's records and remembers the loss it has already warned about.
-struct Output {
-    writer: NdjsonWriter,
-    names: InterfaceNames,
-    clock: Clock,
-    warned_evicted: u64,
-}
-
-impl Output {
-    fn write_poll(&mut self, out: &PollOutput) -> anyhow::Result<()> {
-        for expired in &out.records {
-            self.writer.write(&FlowRecord::new(expired, &self.clock, &mut self.names))?;
-        }
-        self.writer.flush()?;
-        Ok(())
-    }
-
-    fn warn_on_loss(&mut self, engine: &FlowEngine) {
-        let evicted = engine.accounting().flows_evicted;
-        if evicted > self.warned_evicted {
-            warn!(
-                evicted = evicted - self.warned_evicted,
-                "flows were evicted from the kernel map before they were drained; \
-                 raise --map-size or lower --poll-interval"
-            );
-            self.warned_evicted = evicted;
-        }
-    }
-}
-
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let interfaces = if args.interfaces.is_empty() {
-        vec![default_route_interface()?]
-    } else {
-        args.interfaces.clone()
-    };
+    let interfaces =
+        if args.interfaces.is_empty() { vec![default_route_interface()?] } else { args.interfaces.clone() };
     let config = CaptureConfig { interfaces, map_entries: args.map_size, xdp_mode: args.xdp_mode };
     let mut capture = LiveCapture::start(&config)?;
     for iface in capture.attached() {
-        info!(
-            "capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)",
-            iface.name, iface.index, iface.xdp_mode
-        );
+        info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
     }
 
     let clock = Clock::monotonic();
@@ -72,7 +37,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut engine = FlowEngine::new(args.table.engine_config());
 
-    let mut ticker = interval(args.poll_interval);
+    let mut ticker = interval(args.table.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_ticker = (!args.stats_interval.is_zero()).then(|| interval(args.stats_interval));
     let deadline = args.limits.timeout.map(|t| Instant::now() + t);
@@ -106,12 +71,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
     output.writer.write(&stats)?;
     output.writer.flush()?;
-    info!(
-        flows = stats.flows_emitted,
-        packets = stats.flow_packets,
-        unaccounted = stats.packets_unaccounted,
-        "done"
-    );
+    info!(flows = stats.flows_emitted, packets = stats.flow_packets, unaccounted = stats.packets_unaccounted, "done");
     drop(capture);
     // Give the log line a chance to reach a pipe before exit.
     tokio::time::sleep(Duration::from_millis(1)).await;

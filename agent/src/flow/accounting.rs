@@ -38,7 +38,8 @@ impl Accounting {
     ) -> StatsRecord {
         let mut total = HookCounters::default();
         hooks.iter().for_each(|h| total.accumulate(h));
-        let explained = total.non_ip + total.malformed() + total.map_update_failed + self.flow_packets + pending_packets;
+        let explained =
+            total.non_ip + total.malformed() + total.map_update_failed + self.flow_packets + pending_packets;
         StatsRecord {
             kind: "stats",
             schema_version: SCHEMA_VERSION,

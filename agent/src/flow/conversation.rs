@@ -23,10 +23,10 @@ pub struct ConversationKey {
 /// into one connection by the request's type. Returns the request type.
 pub fn icmp_request_type(protocol: u8, icmp_type: u16) -> u16 {
     match (protocol, icmp_type) {
-        (IPPROTO_ICMP, 0) => 8,   // echo reply → echo request
-        (IPPROTO_ICMP, 14) => 13, // timestamp reply
-        (IPPROTO_ICMP, 16) => 15, // information reply
-        (IPPROTO_ICMP, 18) => 17, // address mask reply
+        (IPPROTO_ICMP, 0) => 8,       // echo reply → echo request
+        (IPPROTO_ICMP, 14) => 13,     // timestamp reply
+        (IPPROTO_ICMP, 16) => 15,     // information reply
+        (IPPROTO_ICMP, 18) => 17,     // address mask reply
         (IPPROTO_ICMPV6, 129) => 128, // echo reply → echo request
         (_, t) => t,
     }

@@ -1,9 +1,8 @@
 //! Turns successive cumulative snapshots into per-drain deltas, and notices
 //! entries that the kernel's LRU evicted before they were drained.
 
-use std::collections::HashMap;
-
 use agent_common::flow::{FlowKey, FlowStats};
+use rustc_hash::FxHashMap;
 
 /// What one drain found.
 #[derive(Debug, Default)]
@@ -20,9 +19,17 @@ pub struct Drained {
     pub new_entries: u64,
 }
 
+/// Last cumulative counters per entry, and the drain that last saw it.
 #[derive(Debug, Default)]
 pub struct DeltaTracker {
-    previous: HashMap<FlowKey, FlowStats>,
+    previous: FxHashMap<FlowKey, Seen>,
+    generation: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    stats: FlowStats,
+    generation: u64,
 }
 
 /// `current - previous` for additive fields, `current` for the rest.
@@ -42,46 +49,61 @@ pub fn delta_since(current: &FlowStats, previous: &FlowStats) -> FlowStats {
 }
 
 impl DeltaTracker {
-    /// Compares `snapshot` with the previous one. Consumes the snapshot's order.
+    /// Compares `snapshot` with the previous one. Updates entries in place
+    /// (one hash lookup per entry) and sweeps the ones not seen this time.
     pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)]) -> Drained {
+        self.generation += 1;
+        let generation = self.generation;
         let mut drained = Drained { deltas: Vec::with_capacity(snapshot.len()), ..Drained::default() };
-        let mut next = HashMap::with_capacity(snapshot.len());
         for (key, current) in snapshot {
-            match self.previous.remove(key) {
-                Some(previous) if is_same_entry(current, &previous) => {
-                    if current.packets > previous.packets {
-                        drained.deltas.push((*key, delta_since(current, &previous)));
+            match self.previous.entry(*key) {
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    let seen = slot.get_mut();
+                    if is_same_entry(current, &seen.stats) {
+                        if current.packets > seen.stats.packets {
+                            drained.deltas.push((*key, delta_since(current, &seen.stats)));
+                        }
+                    } else {
+                        // Evicted and re-created between drains.
+                        drained.evicted += 1;
+                        drained.new_entries += 1;
+                        drained.deltas.push((*key, *current));
                     }
+                    *seen = Seen { stats: *current, generation };
                 }
-                Some(_) => {
-                    // Evicted and re-created between drains.
-                    drained.evicted += 1;
-                    drained.new_entries += 1;
-                    drained.deltas.push((*key, *current));
-                }
-                None => {
+                std::collections::hash_map::Entry::Vacant(slot) => {
                     drained.new_entries += 1;
                     if current.packets > 0 {
                         drained.deltas.push((*key, *current));
                     }
+                    slot.insert(Seen { stats: *current, generation });
                 }
             }
-            next.insert(*key, *current);
         }
-        // Whatever is left was neither in the snapshot nor deleted by us.
-        drained.evicted += self.previous.len() as u64;
-        self.previous = next;
+        // Entries not in this snapshot that the engine did not delete itself:
+        // the kernel evicted them.
+        let before = self.previous.len();
+        self.previous.retain(|_, seen| seen.generation == generation);
+        drained.evicted += (before - self.previous.len()) as u64;
         drained
     }
 
-    /// Forgets an entry the engine deleted itself.
-    pub fn forget(&mut self, key: &FlowKey) {
-        self.previous.remove(key);
+    /// Forgets an entry the engine deleted, returning what it gained since
+    /// the last drain given its final counters. The `bool` is true when the
+    /// entry had been evicted and re-created in between (its old tail lost).
+    pub fn settle(&mut self, key: &FlowKey, last: &FlowStats) -> (Option<FlowStats>, bool) {
+        match self.previous.remove(key).map(|seen| seen.stats) {
+            Some(previous) if is_same_entry(last, &previous) => {
+                ((last.packets > previous.packets).then(|| delta_since(last, &previous)), false)
+            }
+            Some(_) => (Some(*last), true),
+            None => ((last.packets > 0).then_some(*last), false),
+        }
     }
 
-    /// Packets of `key` as of the last drain.
-    pub fn seen_packets(&self, key: &FlowKey) -> Option<u64> {
-        self.previous.get(key).map(|s| s.packets)
+    /// Forgets an entry that is already gone from the source.
+    pub fn forget(&mut self, key: &FlowKey) -> bool {
+        self.previous.remove(key).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -110,7 +132,14 @@ mod tests {
     fn stats(packets: u32, first: u64) -> FlowStats {
         let mut s = FlowStats::default();
         for i in 0..packets {
-            let sample = PacketSample { frame_len: 100, segments: 1, header_len: 42, now_ns: first + i as u64 * 10, tcp_flags: 0, pkt_flags: 0 };
+            let sample = PacketSample {
+                frame_len: 100,
+                segments: 1,
+                header_len: 42,
+                now_ns: first + i as u64 * 10,
+                tcp_flags: 0,
+                pkt_flags: 0,
+            };
             s.record(&sample);
         }
         s
@@ -142,10 +171,19 @@ mod tests {
     }
 
     #[test]
-    fn forgotten_entries_are_not_evictions() {
+    fn settled_entries_are_not_evictions_and_keep_their_tail() {
         let mut tracker = DeltaTracker::default();
         tracker.drain(&[(key(1), stats(3, 0))]);
-        tracker.forget(&key(1));
+        let (tail, evicted) = tracker.settle(&key(1), &stats(5, 0));
+        assert_eq!(tail.map(|t| t.packets), Some(2));
+        assert!(!evicted);
         assert_eq!(tracker.drain(&[]).evicted, 0);
+    }
+
+    #[test]
+    fn settling_an_unchanged_entry_adds_nothing() {
+        let mut tracker = DeltaTracker::default();
+        tracker.drain(&[(key(1), stats(3, 0))]);
+        assert_eq!(tracker.settle(&key(1), &stats(3, 0)), (None, false));
     }
 }

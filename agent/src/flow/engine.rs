@@ -74,7 +74,7 @@ impl FlowEngine {
             self.config.idle_timeout.as_nanos() as u64,
             self.config.active_timeout.as_nanos() as u64,
         );
-        self.release_ended(source, &records)?;
+        self.release_ended(source, &mut records)?;
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());
         self.accounting.note_emitted(&records);
@@ -90,12 +90,22 @@ impl FlowEngine {
         Ok(out)
     }
 
-    /// Deletes the map entries of flows that ended so the map stays small.
-    fn release_ended(&mut self, source: &mut dyn FlowMapSource, records: &[Expired]) -> Result<(), SourceError> {
-        for key in records.iter().flat_map(|r| r.members.iter()) {
-            let Some(seen) = self.tracker.seen_packets(key) else { continue };
-            if source.remove_if_unchanged(key, seen)? {
-                self.tracker.forget(key);
+    /// Deletes the map entries of flows that ended so the map stays small,
+    /// folding any packets that arrived since the snapshot into the record.
+    fn release_ended(&mut self, source: &mut dyn FlowMapSource, records: &mut [Expired]) -> Result<(), SourceError> {
+        for record in records.iter_mut() {
+            for key in std::mem::take(&mut record.members) {
+                let Some(last) = source.take(&key)? else {
+                    // Evicted after the snapshot: counted at the next drain.
+                    continue;
+                };
+                let (tail, evicted) = self.tracker.settle(&key, &last);
+                if evicted {
+                    self.accounting.flows_evicted += 1;
+                }
+                if let Some(tail) = tail {
+                    record.add_tail(&key, &tail);
+                }
             }
         }
         Ok(())

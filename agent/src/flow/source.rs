@@ -18,10 +18,11 @@ pub trait FlowMapSource {
     /// Every entry with its counters merged across CPUs. Replaces `out`'s contents.
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError>;
 
-    /// Deletes an idle entry, unless it changed since the engine last read
-    /// it (`seen_packets` differs): then it is kept and `false` returned so
-    /// the new packets are picked up by the next drain instead of lost.
-    fn remove_if_unchanged(&mut self, key: &FlowKey, seen_packets: u64) -> Result<bool, SourceError>;
+    /// Atomically reads and deletes the entry of a flow that ended, returning
+    /// its final cumulative counters (merged across CPUs), or `None` if it is
+    /// already gone. Packets that arrived after the last snapshot are in the
+    /// returned value, so ending a flow never loses them.
+    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError>;
 
     /// Totals per hook: `[ingress, egress]`.
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError>;

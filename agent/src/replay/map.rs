@@ -8,15 +8,15 @@ use agent_common::{
     parse::ParseError,
 };
 
-use super::{link::LinkType, reader::Packet};
+use super::reader::Packet;
 use crate::flow::{FlowMapSource, SourceError};
 
 /// Every replayed packet is treated as seen by the ingress hook.
 const HOOK: Hook = Hook::Ingress;
 
 /// Per-direction cumulative counters keyed like the kernel map, filled by
-/// [`ReplayFlowMap::record`]. Unbounded: the engine deletes ended flows, so
-/// it holds the flows live at the current capture time.
+/// [`ReplayFlowMap::record`]. Unbounded: the engine takes out ended flows,
+/// so it holds the flows live at the current capture time.
 #[derive(Debug, Default)]
 pub struct ReplayFlowMap {
     flows: HashMap<FlowKey, FlowStats>,
@@ -27,11 +27,12 @@ impl ReplayFlowMap {
     /// Parse → count → update for one packet: what `agent-ebpf/src/record.rs`
     /// does in the kernel, with the capture's timestamp as the clock, the
     /// original wire length as the frame length (also when the capture's
-    /// snaplen cut the frame) and one segment per packet.
-    pub fn record(&mut self, link: LinkType, packet: &Packet<'_>) {
-        let counters = &mut self.hooks[HOOK as usize];
+    /// snaplen cut the frame), one segment per packet, and the interface
+    /// number + 1 as the ifindex.
+    pub fn record(&mut self, packet: &Packet<'_>) {
+        let counters = &mut self.hooks[HOOK.index() as usize];
         let frame_len = packet.orig_len;
-        let parsed = match link.parse(packet.data) {
+        let parsed = match packet.link.parse(packet.data) {
             Ok(parsed) => parsed,
             Err(err) => {
                 counters.packets += 1;
@@ -58,7 +59,7 @@ impl ReplayFlowMap {
         if parsed.pkt_flags & PKT_FRAGMENT != 0 {
             counters.fragments += 1;
         }
-        match self.flows.entry(parsed.flow_key(packet.ifindex, HOOK.direction())) {
+        match self.flows.entry(parsed.flow_key(packet.interface.saturating_add(1), HOOK.direction())) {
             Entry::Occupied(mut entry) => entry.get_mut().record(&sample),
             Entry::Vacant(entry) => {
                 entry.insert(FlowStats::first(&sample));
@@ -84,15 +85,8 @@ impl FlowMapSource for ReplayFlowMap {
         Ok(())
     }
 
-    fn remove_if_unchanged(&mut self, key: &FlowKey, seen_packets: u64) -> Result<bool, SourceError> {
-        match self.flows.get(key) {
-            Some(stats) if stats.packets != seen_packets => Ok(false),
-            Some(_) => {
-                self.flows.remove(key);
-                Ok(true)
-            }
-            None => Ok(true),
-        }
+    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
+        Ok(self.flows.remove(key))
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {
@@ -103,6 +97,7 @@ impl FlowMapSource for ReplayFlowMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::LinkType;
 
     fn udp_frame(payload: usize) -> Vec<u8> {
         let total = (28 + payload) as u16;
@@ -112,19 +107,19 @@ mod tests {
         ip
     }
 
-    fn packet(data: &[u8], orig_len: u32, timestamp_ns: u64) -> Packet<'_> {
-        Packet { timestamp_ns, orig_len, data, ifindex: 1 }
+    fn packet(link: LinkType, data: &[u8], orig_len: u32, timestamp_ns: u64) -> Packet<'_> {
+        Packet { timestamp_ns, orig_len, data, link, interface: 0 }
     }
 
     #[test]
     fn counts_like_the_kernel() -> Result<(), SourceError> {
         let mut map = ReplayFlowMap::default();
         let frame = udp_frame(100);
-        map.record(LinkType::RawIp, &packet(&frame, 128, 1_000));
+        map.record(&packet(LinkType::RawIp, &frame, 128, 1_000));
         // Cut by the snaplen: still counts its original length.
-        map.record(LinkType::RawIp, &packet(&frame[..40], 1_500, 2_000));
-        map.record(LinkType::RawIp, &packet(&[0x45, 0, 0], 3, 3_000));
-        map.record(LinkType::Ethernet, &packet(&[0; 60], 60, 4_000));
+        map.record(&packet(LinkType::RawIp, &frame[..40], 1_500, 2_000));
+        map.record(&packet(LinkType::RawIp, &[0x45, 0, 0], 3, 3_000));
+        map.record(&packet(LinkType::Ethernet, &[0; 60], 60, 4_000));
         let hooks = map.hook_counters()?;
         let ingress = hooks[0];
         assert_eq!((ingress.packets, ingress.bytes), (4, 128 + 1_500 + 3 + 60));
@@ -140,17 +135,16 @@ mod tests {
     }
 
     #[test]
-    fn removes_only_unchanged_entries() -> Result<(), SourceError> {
+    fn take_removes_the_entry() -> Result<(), SourceError> {
         let mut map = ReplayFlowMap::default();
         let frame = udp_frame(0);
-        map.record(LinkType::RawIp, &packet(&frame, 28, 1));
+        map.record(&packet(LinkType::RawIp, &frame, 28, 1));
         let mut snapshot = Vec::new();
         map.snapshot(&mut snapshot)?;
         let key = snapshot[0].0;
-        assert!(!map.remove_if_unchanged(&key, 0)?);
-        assert!(map.remove_if_unchanged(&key, 1)?);
+        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(1));
         assert!(map.is_empty());
-        assert!(map.remove_if_unchanged(&key, 1)?);
+        assert_eq!(map.take(&key)?, None);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::{
 
 use pcap_parser::{
     Block, InterfaceDescriptionBlock, LegacyPcapBlock, PcapBlockOwned, PcapError, PcapHeader, create_reader,
-    traits::{PcapNGPacketBlock, PcapReaderIterator},
+    traits::PcapReaderIterator,
 };
 
 use super::{
@@ -97,9 +97,14 @@ impl<R: Read> Read for KeepError<R> {
 
 /// Reads packets from one pcap or pcapng input.
 pub struct CaptureReader {
+    /// The input as given, for messages.
     input: String,
+    /// Its file name, for interface names.
+    short_name: String,
     reader: Box<dyn PcapReaderIterator + Send>,
     read_error: Arc<Mutex<Option<io::Error>>>,
+    /// Current size of the reader's buffer.
+    capacity: usize,
     /// Bytes of the block returned last, consumed on the next call.
     pending: usize,
     /// Interfaces of the current pcapng section (one for pcap).
@@ -150,29 +155,31 @@ impl CaptureReader {
             return Err(ReplayError::Empty { input });
         }
         let is_pcapng = prefix.starts_with(&PCAPNG_MAGIC);
-        let stream = Cursor::new(prefix.clone()).chain(inner);
-        let reader = match create_reader(BUFFER.max(PREFIX), stream) {
+        let prefix_len = prefix.len();
+        let reader = match create_reader(BUFFER, Cursor::new(prefix).chain(inner)) {
             Ok(reader) => reader,
             Err(PcapError::HeaderNotRecognized) if !is_pcapng => return Err(ReplayError::NotACapture { input }),
-            Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
+            Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof) => {
                 let what = if is_pcapng { "section header block" } else { "file header" };
                 return Err(ReplayError::Truncated { input, offset: 0, what });
             }
+            // Smaller than the smallest section header block.
+            Err(_) if is_pcapng && prefix_len < 28 => {
+                return Err(ReplayError::Truncated { input, offset: 0, what: "section header block" });
+            }
             Err(err) => {
-                let detail = if is_pcapng && prefix.len() < 28 {
-                    return Err(ReplayError::Truncated { input, offset: 0, what: "section header block" });
-                } else if is_pcapng {
-                    "invalid pcapng section header block".to_owned()
-                } else {
-                    describe(&err)
-                };
-                return Err(ReplayError::Corrupt { input, offset: 0, detail });
+                let what = if is_pcapng { "pcapng section header block" } else { "file header" };
+                return Err(ReplayError::Corrupt { input, offset: 0, detail: describe(&err, what) });
             }
         };
         Ok(Self {
+            short_name: Path::new(&input)
+                .file_name()
+                .map_or_else(|| input.clone(), |n| n.to_string_lossy().into_owned()),
             input,
             reader,
             read_error: error,
+            capacity: BUFFER,
             pending: 0,
             interfaces: Vec::new(),
             section_base: 0,
@@ -187,34 +194,36 @@ impl CaptureReader {
         &self.input
     }
 
-    /// Byte offset of the next block.
-    pub fn offset(&self) -> u64 {
-        (self.reader.consumed() + self.pending) as u64
-    }
-
-    /// Interfaces seen since the last call: (interface number, name).
+    /// Interfaces seen since the last call: (interface number, name). The
+    /// name is pcapng's `if_name`, else the file name (with `#number` for pcapng).
     pub fn take_new_interfaces(&mut self) -> Vec<(u32, String)> {
         std::mem::take(&mut self.new_interfaces)
     }
 
-    /// The next packet, `None` at the end of the input.
-    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, ReplayError> {
+    /// Hands the next packet to `visit` and returns what it returned;
+    /// `None` at the end of the input. (A visitor rather than a returned
+    /// borrow: the packet lives in the reader's buffer.)
+    pub fn next_packet<T>(&mut self, visit: impl FnOnce(&Packet<'_>) -> T) -> Result<Option<T>, ReplayError> {
         loop {
             self.reader.consume(std::mem::take(&mut self.pending));
             let offset = self.reader.consumed() as u64;
-            let size = match self.reader.next() {
-                Ok((size, block)) => size,
+            let block = match self.reader.next() {
+                Ok((size, block)) => {
+                    self.pending = size;
+                    block
+                }
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
+                    let before = self.reader.data().len();
                     self.refill(offset)?;
+                    if self.reader.data().len() == before && !self.reader.reader_exhausted() {
+                        // The buffer is full and the block still incomplete.
+                        self.grow(offset)?;
+                    }
                     continue;
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    let capacity = self.reader.data().len().max(BUFFER).saturating_mul(2);
-                    if capacity > MAX_BLOCK || !self.reader.grow(capacity) {
-                        return Err(self.corrupt(offset, format!("block larger than {} MiB", MAX_BLOCK >> 20)));
-                    }
-                    self.refill(offset)?;
+                    self.grow(offset)?;
                     continue;
                 }
                 Err(PcapError::UnexpectedEof) => {
@@ -223,95 +232,106 @@ impl CaptureReader {
                 }
                 Err(PcapError::ReadError) => return Err(self.read_failed(offset)),
                 Err(err) => {
-                    let detail = describe(&err);
-                    return Err(self.corrupt(offset, detail));
+                    let what = if self.seen_section { "pcapng block" } else { "packet record" };
+                    let detail = describe(&err, what);
+                    return Err(corrupt(&self.input, offset, detail));
                 }
             };
-            self.pending = size;
-            // Re-borrow the block: the match above ended the first borrow so
-            // `self` could be used for errors.
-            let Ok((_, block)) = self.reader.next() else {
-                return Err(self.corrupt(offset, "block could not be re-read".to_owned()));
-            };
-            match block {
+            let input = self.input.as_str();
+            let short_name = self.short_name.as_str();
+            let packet = match block {
                 PcapBlockOwned::LegacyHeader(header) => {
-                    let interface = legacy_interface(&header);
-                    self.interfaces = vec![interface];
-                    self.new_interfaces.push((0, self.input.clone()));
+                    self.interfaces = vec![legacy_interface(&header)];
+                    self.new_interfaces.push((0, short_name.to_owned()));
+                    continue;
                 }
                 PcapBlockOwned::Legacy(record) => {
-                    let interface = &self.interfaces[0];
-                    let timestamp_ns = legacy_timestamp_ns(&record, interface.resolution);
-                    let link = interface.link(&self.input)?;
-                    return Ok(Some(Packet {
-                        timestamp_ns,
+                    let Some(interface) = self.interfaces.first() else {
+                        return Err(corrupt(input, offset, "packet record before the file header".to_owned()));
+                    };
+                    Packet {
+                        timestamp_ns: legacy_timestamp_ns(&record, interface.resolution),
                         orig_len: record.origlen,
                         data: record.data,
-                        link,
+                        link: interface.link(input)?,
                         interface: 0,
-                    }));
+                    }
                 }
                 PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                     self.section_base += self.interfaces.len() as u32;
                     self.interfaces.clear();
                     self.seen_section = true;
+                    continue;
                 }
                 PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                     let number = self.section_base + self.interfaces.len() as u32;
                     let interface = ng_interface(&idb).ok_or_else(|| ReplayError::BadTimestampResolution {
-                        input: self.input.clone(),
+                        input: input.to_owned(),
                         offset,
                         interface: number,
                         tsresol: idb.if_tsresol,
                     })?;
                     let name = match idb.if_name() {
                         Some(Ok(name)) if !name.is_empty() => name.to_owned(),
-                        _ => format!("{}#{number}", self.input),
+                        _ => format!("{short_name}#{number}"),
                     };
                     self.interfaces.push(interface);
                     self.new_interfaces.push((number, name));
+                    continue;
                 }
                 PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                     let Some(interface) = self.interfaces.get(epb.if_id as usize) else {
-                        return Err(self.unknown_interface(offset, epb.if_id));
+                        return Err(unknown_interface(input, offset, epb.if_id, &self.interfaces, self.seen_section));
                     };
-                    let link = interface.link(&self.input)?;
-                    let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                    let timestamp_ns = interface.timestamp_ns(units);
+                    let timestamp_ns = interface.timestamp_ns((u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low));
                     self.last_timestamp_ns = timestamp_ns;
-                    return Ok(Some(Packet {
+                    Packet {
                         timestamp_ns,
                         orig_len: epb.origlen,
-                        data: epb.packet_data(),
-                        link,
+                        // Without the padding to 32 bits.
+                        data: prefix(epb.data, epb.caplen),
+                        link: interface.link(input)?,
                         interface: self.section_base + epb.if_id,
-                    }));
+                    }
                 }
                 PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                    // Always interface 0; no timestamp, so it inherits the last one.
+                    // Always interface 0, and no timestamp: it inherits the last one.
                     let Some(interface) = self.interfaces.first() else {
-                        return Err(self.unknown_interface(offset, 0));
+                        return Err(unknown_interface(input, offset, 0, &self.interfaces, self.seen_section));
                     };
-                    let link = interface.link(&self.input)?;
-                    let mut data = spb.packet_data();
-                    if interface.snaplen > 0 && data.len() > interface.snaplen as usize {
-                        data = &data[..interface.snaplen as usize];
-                    }
-                    return Ok(Some(Packet {
+                    // Captured length: the original one, cut by the snaplen, without padding.
+                    let caplen = if interface.snaplen > 0 { spb.origlen.min(interface.snaplen) } else { spb.origlen };
+                    let data = prefix(spb.data, caplen);
+                    Packet {
                         timestamp_ns: self.last_timestamp_ns,
                         orig_len: spb.origlen,
                         data,
-                        link,
+                        link: interface.link(input)?,
                         interface: self.section_base,
-                    }));
+                    }
                 }
-                PcapBlockOwned::NG(_) => {}
-            }
+                PcapBlockOwned::NG(_) => continue,
+            };
+            return Ok(Some(visit(&packet)));
         }
     }
 
+    /// Doubles the buffer for a block that does not fit, then reads more.
+    fn grow(&mut self, offset: u64) -> Result<(), ReplayError> {
+        let capacity = self.capacity.saturating_mul(2);
+        if capacity > MAX_BLOCK || !self.reader.grow(capacity) {
+            let detail = format!("a block larger than {} MiB", MAX_BLOCK >> 20);
+            return Err(corrupt(&self.input, offset, detail));
+        }
+        self.capacity = capacity;
+        self.refill(offset)
+    }
+
     fn refill(&mut self, offset: u64) -> Result<(), ReplayError> {
-        self.reader.refill().map_err(|_| self.read_failed(offset))
+        match self.reader.refill() {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.read_failed(offset)),
+        }
     }
 
     fn read_failed(&self, offset: u64) -> ReplayError {
@@ -323,22 +343,27 @@ impl CaptureReader {
             .unwrap_or_else(|| io::Error::other("read failed"));
         ReplayError::Read { input: self.input.clone(), offset, source }
     }
+}
 
-    fn corrupt(&self, offset: u64, detail: String) -> ReplayError {
-        ReplayError::Corrupt { input: self.input.clone(), offset, detail }
-    }
+fn corrupt(input: &str, offset: u64, detail: String) -> ReplayError {
+    ReplayError::Corrupt { input: input.to_owned(), offset, detail }
+}
 
-    fn unknown_interface(&self, offset: u64, interface: u32) -> ReplayError {
-        if !self.seen_section {
-            return ReplayError::NoSection { input: self.input.clone(), offset };
-        }
-        ReplayError::UnknownInterface {
-            input: self.input.clone(),
-            offset,
-            interface,
-            described: self.interfaces.len(),
-        }
+fn unknown_interface(
+    input: &str,
+    offset: u64,
+    interface: u32,
+    described: &[Interface],
+    seen_section: bool,
+) -> ReplayError {
+    if !seen_section {
+        return ReplayError::NoSection { input: input.to_owned(), offset };
     }
+    ReplayError::UnknownInterface { input: input.to_owned(), offset, interface, described: described.len() }
+}
+
+fn prefix(data: &[u8], len: u32) -> &[u8] {
+    &data[..data.len().min(len as usize)]
 }
 
 fn legacy_interface(header: &PcapHeader) -> Interface {
@@ -366,10 +391,11 @@ fn ng_interface(idb: &InterfaceDescriptionBlock<'_>) -> Option<Interface> {
     })
 }
 
-fn describe(err: &PcapError<&[u8]>) -> String {
+/// `what` names the kind of block that failed to parse.
+fn describe(err: &PcapError<&[u8]>, what: &str) -> String {
     match err {
         PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
-            format!("invalid block ({})", kind.description())
+            format!("malformed {what} (parser check: {})", kind.description())
         }
         other => format!("{other}"),
     }

@@ -2,10 +2,7 @@
 //! memory with many live flows. The map is filled directly from userspace
 //! so the figure is the drain's, not the traffic generator's.
 
-use std::{
-    io,
-    time::Instant,
-};
+use std::{io, time::Instant};
 
 use agent::{
     capture::{CaptureConfig, LiveCapture},
@@ -82,18 +79,14 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     let started = Instant::now();
     live.poll(map, 10_000)?;
     let into_table = started.elapsed();
-    report
-        .add("drain", "map → flow table", flows as f64 / into_table.as_secs_f64(), "flows/s")
-        .target(">= 500000");
+    report.add("drain", "map → flow table", flows as f64 / into_table.as_secs_f64(), "flows/s").target(">= 500000");
     report
         .add("drain", format!("agent RSS with {flows} live flows"), rss_kib() as f64 / 1024.0, "MiB")
         .note(format!("+{:.1} MiB for the flow state", rss_kib().saturating_sub(rss_before) as f64 / 1024.0));
 
     // Every flow idle: records written, map entries deleted.
-    let mut ending = FlowEngine::new(EngineConfig {
-        idle_timeout: std::time::Duration::ZERO,
-        ..EngineConfig::default()
-    });
+    let mut ending =
+        FlowEngine::new(EngineConfig { idle_timeout: std::time::Duration::ZERO, ..EngineConfig::default() });
     let clock = Clock::epoch();
     let mut names = InterfaceNames::default();
     let mut sink = io::sink();
@@ -104,7 +97,12 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     }
     let to_records = started.elapsed();
     report
-        .add("drain", "map → records (JSON) + idle deletion", out.records.len() as f64 / to_records.as_secs_f64(), "flows/s")
+        .add(
+            "drain",
+            "map → records (JSON) + idle deletion",
+            out.records.len() as f64 / to_records.as_secs_f64(),
+            "flows/s",
+        )
         .target(">= 500000")
         .note(format!("{} records in {:.1} ms", out.records.len(), to_records.as_secs_f64() * 1e3));
     Ok(())

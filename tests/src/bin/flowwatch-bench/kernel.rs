@@ -93,13 +93,13 @@ pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
         report
             .add("kernel", "flowwatch XDP ingress", ingress_ns, "ns/pkt")
             .note("full parser + 104-byte stats per flow");
-        report
-            .add("kernel", "flowwatch XDP ingress / minimal counter", ingress_ns / counter_ns, "x")
-            .target("<= 1.5x");
+        report.add("kernel", "flowwatch XDP ingress / minimal counter", ingress_ns / counter_ns, "x").target("<= 1.5x");
         report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("trafgen via qdisc path");
-        report
-            .add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s")
-            .note(format!("{} packets in {:.2} s, 1 sender core", ingress.sent, ingress.elapsed.as_secs_f64()));
+        report.add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s").note(format!(
+            "{} packets in {:.2} s, 1 sender core",
+            ingress.sent,
+            ingress.elapsed.as_secs_f64()
+        ));
         report
             .add("kernel", "flood packets counted by agent (ingress)", ingress_counted as f64, "pkts")
             .target(format!("= {} sent", ingress.sent))

@@ -18,16 +18,15 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn add(&mut self, section: &'static str, metric: impl Into<String>, value: f64, unit: &'static str) -> &mut Row {
+    pub fn add(
+        &mut self,
+        section: &'static str,
+        metric: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> &mut Row {
         let value = if value.abs() >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") };
-        self.rows.push(Row {
-            section,
-            metric: metric.into(),
-            value,
-            unit,
-            target: String::new(),
-            note: String::new(),
-        });
+        self.rows.push(Row { section, metric: metric.into(), value, unit, target: String::new(), note: String::new() });
         let row = self.rows.last_mut().expect("just pushed");
         eprintln!("  {:<8} {:<48} {:>14} {}", row.section, row.metric, row.value, row.unit);
         row

@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use integration_tests::{netns::NetNs, veth::{VethPair, mac_string}};
+use integration_tests::{
+    netns::NetNs,
+    veth::{VethPair, mac_string},
+};
 
 pub struct FloodResult {
     pub sent: u64,
@@ -21,7 +24,14 @@ impl FloodResult {
 /// `ns`) to the `a` end, cycling through `flows` source ports.
 /// `qdisc_path` sends through the qdisc layer so TC egress programs on the
 /// sending interface run too (trafgen bypasses it by default).
-pub fn flood(ns: &NetNs, pair: &VethPair, from_a: bool, packets: u64, flows: u32, qdisc_path: bool) -> Result<FloodResult> {
+pub fn flood(
+    ns: &NetNs,
+    pair: &VethPair,
+    from_a: bool,
+    packets: u64,
+    flows: u32,
+    qdisc_path: bool,
+) -> Result<FloodResult> {
     let (dev, src_mac, dst_mac, src_ip, dst_ip) = if from_a {
         (&pair.a_if, pair.a_mac, pair.b_mac, pair.a_v4, pair.b_v4)
     } else {

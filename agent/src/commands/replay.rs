@@ -1,0 +1,85 @@
+//! `flowwatch replay FILE...`: pcap/pcapng through the live parser and flow
+//! engine, on capture time, until the end of input, `-c`, `-t` or a signal.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::info;
+
+use super::output::Output;
+use crate::{
+    cli::ReplayArgs,
+    clock::Clock,
+    flow::{FlowEngine, PollOutput, StatsRecord},
+    iface::InterfaceNames,
+    replay::{ReplayConfig, ReplaySink, SinkFailure, StopReason, replay},
+    sink::NdjsonWriter,
+};
+
+impl ReplaySink for Output {
+    fn interface(&mut self, ifindex: u32, name: String) {
+        self.names.insert(ifindex, name);
+    }
+
+    fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
+        self.write_poll(out)?;
+        self.warn_on_loss(engine);
+        Ok(())
+    }
+
+    fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
+        self.writer.write(stats)?;
+        self.writer.flush()?;
+        Ok(())
+    }
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let config = ReplayConfig {
+        engine: args.table.engine_config(),
+        poll_interval: args.table.poll_interval,
+        max_packets: args.limits.count,
+        max_duration: args.limits.timeout,
+        realtime: args.realtime,
+    };
+    let mut output = Output {
+        writer: NdjsonWriter::open(&args.flows.path)?,
+        names: InterfaceNames::default(),
+        clock: Clock::epoch(),
+        warned_evicted: 0,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let files = args.files;
+    info!("replaying {} input(s)", files.len());
+    let mut worker = tokio::task::spawn_blocking({
+        let stop = Arc::clone(&stop);
+        move || replay(&files, &config, &stop, &mut output)
+    });
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let result = loop {
+        tokio::select! {
+            result = &mut worker => break result.context("the replay thread panicked")?,
+            _ = sigterm.recv() => stop.store(true, Ordering::Relaxed),
+            _ = sigint.recv() => stop.store(true, Ordering::Relaxed),
+        }
+    };
+    let summary = result?;
+    let stop_reason = match summary.stop {
+        StopReason::EndOfInput => "end of input",
+        StopReason::PacketCount => "packet count reached",
+        StopReason::Duration => "capture duration reached",
+        StopReason::Interrupted => "interrupted",
+    };
+    info!(
+        flows = summary.final_stats.flows_emitted,
+        packets = summary.packets,
+        unaccounted = summary.final_stats.packets_unaccounted,
+        "done: {stop_reason}"
+    );
+    Ok(())
+}
