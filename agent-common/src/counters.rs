@@ -1,6 +1,11 @@
 //! Per-CPU counters for everything a hook saw, including everything it could
 //! not turn into a flow update, so that no packet is silently unaccounted.
 
+use crate::{
+    flow::{PKT_FRAGMENT, PacketSample},
+    parse::ParseError,
+};
+
 /// Index of a hook in the counters map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hook {
@@ -69,6 +74,32 @@ impl HookCounters {
         self.map_update_failed = self.map_update_failed.wrapping_add(other.map_update_failed);
         self.flows_inserted = self.flows_inserted.wrapping_add(other.flows_inserted);
         self.fragments = self.fragments.wrapping_add(other.fragments);
+    }
+
+    /// Counts a frame the parser refused: it becomes no flow update.
+    /// `segments` wire packets, `frame_len` bytes as the hook saw them.
+    #[inline(always)]
+    pub fn count_refused(&mut self, err: ParseError, segments: u32, frame_len: u32) {
+        let segments = segments as u64;
+        self.packets += segments;
+        self.bytes += frame_len as u64;
+        match err {
+            ParseError::NonIp => self.non_ip += segments,
+            ParseError::Truncated => self.malformed_truncated += segments,
+            ParseError::BadHeader => self.malformed_header += segments,
+            ParseError::TooDeep => self.malformed_too_deep += segments,
+        }
+    }
+
+    /// Counts a frame that updates a flow.
+    #[inline(always)]
+    pub fn count_parsed(&mut self, sample: &PacketSample) {
+        let segments = sample.segments as u64;
+        self.packets += segments;
+        self.bytes += sample.wire_bytes();
+        if sample.pkt_flags & PKT_FRAGMENT != 0 {
+            self.fragments += segments;
+        }
     }
 
     pub fn malformed(&self) -> u64 {

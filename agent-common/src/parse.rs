@@ -303,6 +303,20 @@ fn parse_l4<P: PacketBytes + ?Sized>(
 }
 
 impl ParsedPacket {
+    /// What the per-flow statistics need of this packet: `segments` wire
+    /// packets (1 unless GSO) in a frame of `frame_len` bytes at `now_ns`.
+    #[inline(always)]
+    pub fn sample(&self, frame_len: u32, segments: u32, now_ns: u64) -> crate::flow::PacketSample {
+        crate::flow::PacketSample {
+            frame_len,
+            segments,
+            header_len: self.header_len,
+            now_ns,
+            tcp_flags: self.tcp_flags,
+            pkt_flags: self.pkt_flags,
+        }
+    }
+
     /// The flow-map key for this packet seen on `ifindex` in `direction`.
     #[inline(always)]
     pub fn flow_key(&self, ifindex: u32, direction: u8) -> crate::flow::FlowKey {

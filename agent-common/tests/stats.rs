@@ -426,3 +426,30 @@ fn hook_counters_accumulate() {
     assert_eq!(a.malformed(), 9);
     assert_eq!(sum.malformed(), 99);
 }
+
+/// The per-frame counting the kernel hooks and replay share.
+#[test]
+fn hook_counters_count_refused_and_parsed_frames() {
+    use agent_common::{flow::PKT_FRAGMENT, parse::ParseError};
+    let mut counters = HookCounters::default();
+    counters.count_refused(ParseError::NonIp, 1, 60);
+    counters.count_refused(ParseError::Truncated, 1, 20);
+    counters.count_refused(ParseError::BadHeader, 2, 100);
+    counters.count_refused(ParseError::TooDeep, 1, 300);
+    let sample = PacketSample { frame_len: 4000, segments: 3, header_len: 66, now_ns: 1, tcp_flags: 0, pkt_flags: 0 };
+    counters.count_parsed(&sample);
+    counters.count_parsed(&PacketSample { pkt_flags: PKT_FRAGMENT, segments: 1, frame_len: 90, ..sample });
+    assert_eq!(
+        counters,
+        HookCounters {
+            packets: 1 + 1 + 2 + 1 + 3 + 1,
+            bytes: 60 + 20 + 100 + 300 + (4000 + 2 * 66) + 90,
+            non_ip: 1,
+            malformed_truncated: 1,
+            malformed_header: 2,
+            malformed_too_deep: 1,
+            fragments: 1,
+            ..HookCounters::default()
+        }
+    );
+}

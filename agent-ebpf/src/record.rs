@@ -2,9 +2,9 @@
 
 use agent_common::{
     counters::{HOOK_COUNT, Hook, HookCounters},
-    flow::{FlowKey, FlowStats, PKT_FRAGMENT, PacketSample},
+    flow::{FlowKey, FlowStats, PacketSample},
     names::DEFAULT_FLOW_MAP_ENTRIES,
-    parse::{PacketBytes, ParseError, parse_ethernet},
+    parse::{PacketBytes, parse_ethernet},
 };
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -43,32 +43,13 @@ pub fn record_frame<P: PacketBytes>(frame: &P, obs: &Observation) {
     let parsed = match parse_ethernet(frame, obs.metadata_vlan) {
         Ok(parsed) => parsed,
         Err(err) => {
-            counters.packets += segments as u64;
-            counters.bytes += obs.frame_len as u64;
-            match err {
-                ParseError::NonIp => counters.non_ip += segments as u64,
-                ParseError::Truncated => counters.malformed_truncated += segments as u64,
-                ParseError::BadHeader => counters.malformed_header += segments as u64,
-                ParseError::TooDeep => counters.malformed_too_deep += segments as u64,
-            }
+            counters.count_refused(err, segments, obs.frame_len);
             return;
         }
     };
-
-    let sample = PacketSample {
-        frame_len: obs.frame_len,
-        segments,
-        header_len: parsed.header_len,
-        // SAFETY: helper without preconditions.
-        now_ns: unsafe { bpf_ktime_get_ns() },
-        tcp_flags: parsed.tcp_flags,
-        pkt_flags: parsed.pkt_flags,
-    };
-    counters.packets += segments as u64;
-    counters.bytes += sample.wire_bytes();
-    if parsed.pkt_flags & PKT_FRAGMENT != 0 {
-        counters.fragments += segments as u64;
-    }
+    // SAFETY: helper without preconditions.
+    let sample = parsed.sample(obs.frame_len, segments, unsafe { bpf_ktime_get_ns() });
+    counters.count_parsed(&sample);
 
     let key = parsed.flow_key(obs.ifindex, obs.hook.direction());
     if update_existing(&key, &sample) {

@@ -1,12 +1,12 @@
 //! The replay counterpart of the kernel's flow map and hook counters.
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::collections::hash_map::Entry;
 
 use agent_common::{
     counters::{Hook, HookCounters},
-    flow::{FlowKey, FlowStats, PKT_FRAGMENT, PacketSample},
-    parse::ParseError,
+    flow::{FlowKey, FlowStats},
 };
+use rustc_hash::FxHashMap;
 
 use super::reader::Packet;
 use crate::flow::{FlowMapSource, SourceError};
@@ -19,13 +19,13 @@ const HOOK: Hook = Hook::Ingress;
 /// so it holds the flows live at the current capture time.
 #[derive(Debug, Default)]
 pub struct ReplayFlowMap {
-    flows: HashMap<FlowKey, FlowStats>,
+    flows: FxHashMap<FlowKey, FlowStats>,
     hooks: [HookCounters; 2],
 }
 
 impl ReplayFlowMap {
-    /// Parse → count → update for one packet: what `agent-ebpf/src/record.rs`
-    /// does in the kernel, with the capture's timestamp as the clock, the
+    /// Parse → count → update for one packet, through the same
+    /// `HookCounters`/`ParsedPacket` helpers as `agent-ebpf/src/record.rs`, with the capture's timestamp as the clock, the
     /// original wire length as the frame length (also when the capture's
     /// snaplen cut the frame), one segment per packet, and the interface
     /// number + 1 as the ifindex.
@@ -35,30 +35,12 @@ impl ReplayFlowMap {
         let parsed = match packet.link.parse(packet.data) {
             Ok(parsed) => parsed,
             Err(err) => {
-                counters.packets += 1;
-                counters.bytes += u64::from(frame_len);
-                match err {
-                    ParseError::NonIp => counters.non_ip += 1,
-                    ParseError::Truncated => counters.malformed_truncated += 1,
-                    ParseError::BadHeader => counters.malformed_header += 1,
-                    ParseError::TooDeep => counters.malformed_too_deep += 1,
-                }
+                counters.count_refused(err, 1, frame_len);
                 return;
             }
         };
-        let sample = PacketSample {
-            frame_len,
-            segments: 1,
-            header_len: parsed.header_len,
-            now_ns: packet.timestamp_ns,
-            tcp_flags: parsed.tcp_flags,
-            pkt_flags: parsed.pkt_flags,
-        };
-        counters.packets += 1;
-        counters.bytes += sample.wire_bytes();
-        if parsed.pkt_flags & PKT_FRAGMENT != 0 {
-            counters.fragments += 1;
-        }
+        let sample = parsed.sample(frame_len, 1, packet.timestamp_ns);
+        counters.count_parsed(&sample);
         match self.flows.entry(parsed.flow_key(packet.interface.saturating_add(1), HOOK.direction())) {
             Entry::Occupied(mut entry) => entry.get_mut().record(&sample),
             Entry::Vacant(entry) => {
