@@ -6,7 +6,7 @@ use std::fmt;
 use agent_common::names::{EGRESS_PROGRAM, INGRESS_PROGRAM};
 use aya::{
     Ebpf,
-    programs::{ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode, tc},
+    programs::{ProgramError, SchedClassifier, TcAttachType, Xdp, XdpError, XdpMode, tc},
 };
 use tracing::{debug, warn};
 
@@ -44,7 +44,7 @@ pub struct AttachedInterface {
     pub xdp_mode: XdpModeInUse,
 }
 
-fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, CaptureError>
+pub(super) fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, CaptureError>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
@@ -63,15 +63,15 @@ pub fn load_programs(ebpf: &mut Ebpf) -> Result<(), CaptureError> {
     Ok(())
 }
 
+/// EBUSY from either attach path (bpf link, or netlink on older kernels):
+/// another XDP program holds the interface.
 fn is_busy(err: &ProgramError) -> bool {
-    match err {
-        ProgramError::SyscallError(e) => e.io_error.raw_os_error() == Some(libc::EBUSY),
-        _ => {
-            // Netlink attachment reports EBUSY inside its own error type.
-            let text = format!("{err:?}");
-            text.contains("EBUSY") || text.contains("Device or resource busy") || text.contains("code: -16")
-        }
-    }
+    let errno = match err {
+        ProgramError::SyscallError(e) => e.io_error.raw_os_error(),
+        ProgramError::XdpError(XdpError::NetlinkError(e)) => e.raw_os_error(),
+        _ => None,
+    };
+    errno == Some(libc::EBUSY)
 }
 
 pub fn attach_interface(

@@ -25,6 +25,8 @@ pub struct KernelFlowMap {
     counters: PerCpuArray<MapData, HookCounters>,
     reader: BatchReader,
     cpus: usize,
+    /// Per-CPU values of the entry being deleted (reused, one slot per CPU).
+    taken: Vec<FlowStats>,
 }
 
 fn possible_cpus() -> Result<usize, CaptureError> {
@@ -36,7 +38,7 @@ fn source_error(context: &'static str, err: MapError) -> SourceError {
 }
 
 /// Folds the per-CPU values of one entry into one.
-pub fn merge_cpus<'a>(values: impl IntoIterator<Item = &'a FlowStats>) -> FlowStats {
+fn merge_cpus<'a>(values: impl IntoIterator<Item = &'a FlowStats>) -> FlowStats {
     let mut merged = FlowStats::default();
     for value in values {
         merged.merge(value);
@@ -62,6 +64,7 @@ impl KernelFlowMap {
                 .map_err(|source| CaptureError::Map { map: COUNTERS_MAP, source })?,
             reader: BatchReader::new(cpus),
             cpus,
+            taken: vec![FlowStats::default(); cpus],
         })
     }
 
@@ -85,8 +88,8 @@ impl FlowMapSource for KernelFlowMap {
     }
 
     fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
-        lookup_and_delete(self.flows_fd.as_fd(), key, self.cpus)
-            .map(|values| values.map(|per_cpu| merge_cpus(&per_cpu)))
+        lookup_and_delete(self.flows_fd.as_fd(), key, &mut self.taken)
+            .map(|found| found.then(|| merge_cpus(&self.taken)))
             .map_err(|e| SourceError { context: "deleting an ended flow", message: e.to_string() })
     }
 

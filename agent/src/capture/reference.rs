@@ -7,7 +7,7 @@ use aya::{
     programs::{Xdp, XdpMode},
 };
 
-use super::{BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats, program_stats};
+use super::{BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats, attach::program_mut, program_stats};
 
 pub const REFERENCE_EMPTY: &str = "reference_empty";
 pub const REFERENCE_COUNTER: &str = "reference_counter";
@@ -20,27 +20,22 @@ impl ReferencePrograms {
     pub fn load() -> Result<Self, CaptureError> {
         let mut ebpf = aya::Ebpf::load(BENCH_REFERENCE_OBJECT).map_err(CaptureError::Load)?;
         for name in [REFERENCE_EMPTY, REFERENCE_COUNTER] {
-            xdp(&mut ebpf, name)?.load().map_err(|source| CaptureError::Verify { program: name, source })?;
+            program_mut::<Xdp>(&mut ebpf, name)?
+                .load()
+                .map_err(|source| CaptureError::Verify { program: name, source })?;
         }
         Ok(Self { ebpf })
     }
 
     /// Attaches one reference program (driver mode) to an interface.
     pub fn attach(&mut self, program: &'static str, interface: &str) -> Result<(), CaptureError> {
-        xdp(&mut self.ebpf, program)?.attach(interface, XdpMode::Driver).map_err(|source| CaptureError::Attach {
-            program,
-            interface: interface.to_owned(),
-            source,
-        })?;
+        program_mut::<Xdp>(&mut self.ebpf, program)?
+            .attach(interface, XdpMode::Driver)
+            .map_err(|source| CaptureError::Attach { program, interface: interface.to_owned(), source })?;
         Ok(())
     }
 
     pub fn stats(&self) -> Vec<ProgramStats> {
         program_stats(&self.ebpf, &[REFERENCE_EMPTY, REFERENCE_COUNTER])
     }
-}
-
-fn xdp<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, CaptureError> {
-    let program = ebpf.program_mut(name).ok_or(CaptureError::MissingProgram { program: name })?;
-    program.try_into().map_err(|source| CaptureError::Verify { program: name, source })
 }

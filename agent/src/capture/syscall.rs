@@ -106,9 +106,9 @@ impl BatchReader {
 
 const _: () = assert!(VALUE_STRIDE == size_of::<FlowStats>(), "FlowStats must need no per-CPU padding");
 
-/// Atomically reads and deletes one entry; `None` when it no longer exists.
-pub fn lookup_and_delete(map: BorrowedFd<'_>, key: &FlowKey, cpus: usize) -> io::Result<Option<Vec<FlowStats>>> {
-    let mut values = vec![FlowStats::default(); cpus];
+/// Atomically reads and deletes one entry into `values` (one slot per
+/// possible CPU); `false` when it no longer exists.
+pub fn lookup_and_delete(map: BorrowedFd<'_>, key: &FlowKey, values: &mut [FlowStats]) -> io::Result<bool> {
     let mut attr = ElemAttr {
         map_fd: map.as_raw_fd() as u32,
         key: key as *const FlowKey as u64,
@@ -116,8 +116,8 @@ pub fn lookup_and_delete(map: BorrowedFd<'_>, key: &FlowKey, cpus: usize) -> io:
         ..ElemAttr::default()
     };
     match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut attr) {
-        Ok(()) => Ok(Some(values)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
         Err(e) => Err(e),
     }
 }

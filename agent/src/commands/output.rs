@@ -4,29 +4,41 @@ use tracing::warn;
 
 use crate::{
     clock::Clock,
-    flow::{FlowEngine, FlowRecord, PollOutput},
+    flow::{FlowEngine, FlowRecord, PollOutput, StatsRecord},
     iface::InterfaceNames,
-    sink::NdjsonWriter,
+    sink::{NdjsonWriter, OutputPath, SinkError},
 };
 
 /// Writes one poll's records and remembers the loss it has already warned about.
 pub(crate) struct Output {
-    pub(crate) writer: NdjsonWriter,
+    writer: NdjsonWriter,
     pub(crate) names: InterfaceNames,
-    pub(crate) clock: Clock,
-    pub(crate) warned_evicted: u64,
+    clock: Clock,
+    warned_evicted: u64,
 }
 
 impl Output {
-    pub(crate) fn write_poll(&mut self, out: &PollOutput) -> anyhow::Result<()> {
+    /// Records go to `path`; `clock` turns the source's timestamps into wall time.
+    pub(crate) fn open(path: &OutputPath, clock: Clock) -> Result<Self, SinkError> {
+        Ok(Self { writer: NdjsonWriter::open(path)?, names: InterfaceNames::default(), clock, warned_evicted: 0 })
+    }
+
+    /// One poll's records, flushed, and a warning if the map lost flows since the last one.
+    pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkError> {
         for expired in &out.records {
             self.writer.write(&FlowRecord::new(expired, &self.clock, &mut self.names))?;
         }
         self.writer.flush()?;
+        self.warn_on_loss(engine);
         Ok(())
     }
 
-    pub(crate) fn warn_on_loss(&mut self, engine: &FlowEngine) {
+    pub(crate) fn write_stats(&mut self, stats: &StatsRecord) -> Result<(), SinkError> {
+        self.writer.write(stats)?;
+        self.writer.flush()
+    }
+
+    fn warn_on_loss(&mut self, engine: &FlowEngine) {
         let evicted = engine.accounting().flows_evicted;
         if evicted > self.warned_evicted {
             warn!(

@@ -15,9 +15,7 @@ use crate::{
     cli::ReplayArgs,
     clock::Clock,
     flow::{FlowEngine, PollOutput, StatsRecord},
-    iface::InterfaceNames,
     replay::{ReplayConfig, ReplaySink, SinkFailure, StopReason, replay},
-    sink::NdjsonWriter,
 };
 
 impl ReplaySink for Output {
@@ -26,15 +24,11 @@ impl ReplaySink for Output {
     }
 
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
-        self.write_poll(out)?;
-        self.warn_on_loss(engine);
-        Ok(())
+        Ok(self.write_poll(out, engine)?)
     }
 
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
-        self.writer.write(stats)?;
-        self.writer.flush()?;
-        Ok(())
+        Ok(self.write_stats(stats)?)
     }
 }
 
@@ -46,12 +40,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         max_duration: args.limits.timeout,
         realtime: args.realtime,
     };
-    let mut output = Output {
-        writer: NdjsonWriter::open(&args.flows.path)?,
-        names: InterfaceNames::default(),
-        clock: Clock::epoch(),
-        warned_evicted: 0,
-    };
+    let mut output = Output::open(&args.flows.path, Clock::epoch())?;
     let stop = Arc::new(AtomicBool::new(false));
     let files = args.files;
     info!("replaying {} input(s)", files.len());

@@ -1,7 +1,5 @@
 //! `flowwatch run`: live capture until a signal, `-c` or `-t`.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -15,8 +13,7 @@ use crate::{
     cli::RunArgs,
     clock::Clock,
     flow::FlowEngine,
-    iface::{InterfaceNames, default_route_interface},
-    sink::NdjsonWriter,
+    iface::default_route_interface,
 };
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -29,12 +26,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let clock = Clock::monotonic();
-    let mut output = Output {
-        writer: NdjsonWriter::open(&args.flows.path)?,
-        names: InterfaceNames::default(),
-        clock,
-        warned_evicted: 0,
-    };
+    let mut output = Output::open(&args.flows.path, clock)?;
     let mut engine = FlowEngine::new(args.table.engine_config());
 
     let mut ticker = interval(args.table.poll_interval);
@@ -48,14 +40,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tokio::select! {
             _ = ticker.tick() => {
                 let out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
-                output.write_poll(&out)?;
-                output.warn_on_loss(&engine);
+                output.write_poll(&out, &engine)?;
                 if let Some(limit) = args.limits.count && engine.hook_packets() >= limit {
                     break format!("packet count {limit} reached");
                 }
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
-                output.writer.write(&engine.stats_record(clock.format(clock.now_source_ns()), false))?;
+                output.write_stats(&engine.stats_record(clock.format(clock.now_source_ns()), false))?;
             }
             _ = async { sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
                 break "timeout reached".to_owned();
@@ -66,14 +57,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     info!("stopping: {stop_reason}; flushing flows");
     let out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
-    output.write_poll(&out)?;
-    output.warn_on_loss(&engine);
+    output.write_poll(&out, &engine)?;
     let stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
-    output.writer.write(&stats)?;
-    output.writer.flush()?;
+    output.write_stats(&stats)?;
     info!(flows = stats.flows_emitted, packets = stats.flow_packets, unaccounted = stats.packets_unaccounted, "done");
-    drop(capture);
-    // Give the log line a chance to reach a pipe before exit.
-    tokio::time::sleep(Duration::from_millis(1)).await;
     Ok(())
 }

@@ -100,19 +100,6 @@ impl DeltaTracker {
             None => ((last.packets > 0).then_some(*last), false),
         }
     }
-
-    /// Forgets an entry that is already gone from the source.
-    pub fn forget(&mut self, key: &FlowKey) -> bool {
-        self.previous.remove(key).is_some()
-    }
-
-    pub fn len(&self) -> usize {
-        self.previous.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.previous.is_empty()
-    }
 }
 
 /// Same kernel entry as before (not evicted and re-created in between).

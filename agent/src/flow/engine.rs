@@ -133,8 +133,4 @@ impl FlowEngine {
     pub fn active_flows(&self) -> usize {
         self.table.len()
     }
-
-    pub fn tracked_entries(&self) -> usize {
-        self.tracker.len()
-    }
 }

@@ -2,4 +2,4 @@
 
 mod ndjson;
 
-pub use ndjson::{NdjsonWriter, OutputPath};
+pub use ndjson::{NdjsonWriter, OutputPath, SinkError};

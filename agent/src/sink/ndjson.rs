@@ -1,7 +1,7 @@
 //! Newline-delimited JSON to a file or stdout, one object per line.
 
 use std::{
-    fs::{File, OpenOptions},
+    fs::OpenOptions,
     io::{self, BufWriter, Write},
     path::PathBuf,
     str::FromStr,
@@ -57,10 +57,6 @@ impl NdjsonWriter {
             ),
         };
         Ok(Self { out: BufWriter::with_capacity(1 << 16, out) })
-    }
-
-    pub fn from_file(file: File) -> Self {
-        Self { out: BufWriter::new(Box::new(file)) }
     }
 
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<(), SinkError> {
