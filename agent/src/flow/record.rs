@@ -10,7 +10,7 @@ use agent_common::{
 };
 use serde::Serialize;
 
-use super::table::Expired;
+use super::{observation::summarize, table::Expired};
 use crate::{clock::Clock, iface::InterfaceNames};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -106,34 +106,22 @@ fn packet_flag_names(flags: u8) -> Vec<&'static str> {
     .collect()
 }
 
-fn stddev(sum: f64, sum_sq: f64, n: f64) -> f64 {
-    if n < 2.0 {
-        return 0.0;
-    }
-    let mean = sum / n;
-    (sum_sq / n - mean * mean).max(0.0).sqrt()
-}
-
 impl DirectionStats {
     pub fn from_stats(s: &FlowStats) -> Self {
-        let n = s.packets as f64;
-        let iat_n = s.iat_count as f64;
-        let has_iat = s.iat_count > 0;
-        let ns_to_ms = |ns: u64| ns as f64 / 1e6;
+        let summary = summarize(s);
         Self {
             tcp_flags: tcp_flag_letters(s.tcp_flags),
-            syn: s.syn_count,
-            fin: s.fin_count,
-            rst: s.rst_count,
-            len_min: if s.packets > 0 { s.len_min } else { 0 },
-            len_max: s.len_max,
-            len_mean: if s.packets > 0 { s.bytes as f64 / n } else { 0.0 },
-            len_stddev: stddev(s.bytes as f64, s.len_sum_sq as f64, n),
-            iat_min_ms: if has_iat { ns_to_ms(s.iat_min_ns) } else { 0.0 },
-            iat_max_ms: if has_iat { ns_to_ms(s.iat_max_ns) } else { 0.0 },
-            iat_mean_ms: if has_iat { ns_to_ms(s.iat_sum_ns) / iat_n } else { 0.0 },
-            // Squares are kept in µs²; the deviation is computed in µs.
-            iat_stddev_ms: stddev(s.iat_sum_ns as f64 / 1e3, s.iat_sum_sq_us as f64, iat_n) / 1e3,
+            syn: summary.syn,
+            fin: summary.fin,
+            rst: summary.rst,
+            len_min: summary.len_min,
+            len_max: summary.len_max,
+            len_mean: summary.len_mean,
+            len_stddev: summary.len_stddev,
+            iat_min_ms: summary.iat_min_ms,
+            iat_max_ms: summary.iat_max_ms,
+            iat_mean_ms: summary.iat_mean_ms,
+            iat_stddev_ms: summary.iat_stddev_ms,
             flags: packet_flag_names(s.pkt_flags),
         }
     }
@@ -241,11 +229,5 @@ mod tests {
         assert_eq!(tcp_flag_letters(0x12), "SA");
         assert_eq!(tcp_flag_letters(0x11), "FA");
         assert_eq!(tcp_flag_letters(0), "");
-    }
-
-    #[test]
-    fn deviation_of_constant_series_is_zero() {
-        assert_eq!(stddev(300.0, 30000.0, 3.0), 0.0);
-        assert!((stddev(3.0, 5.0, 2.0) - 0.5).abs() < 1e-9);
     }
 }
