@@ -6,6 +6,7 @@ use crate::{
     clock::Clock,
     flow::{FlowEngine, FlowRecord, PollOutput, StatsRecord},
     iface::InterfaceNames,
+    replay::{ReplaySink, SinkFailure},
     sink::{NdjsonWriter, OutputPath, SinkError},
 };
 
@@ -48,5 +49,19 @@ impl Output {
             );
             self.warned_evicted = evicted;
         }
+    }
+}
+
+impl ReplaySink for Output {
+    fn interface(&mut self, ifindex: u32, name: String) {
+        self.names.insert(ifindex, name);
+    }
+
+    fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
+        Ok(self.write_poll(out, engine)?)
+    }
+
+    fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
+        Ok(self.write_stats(stats)?)
     }
 }

@@ -14,23 +14,8 @@ use super::output::Output;
 use crate::{
     cli::ReplayArgs,
     clock::Clock,
-    flow::{FlowEngine, PollOutput, StatsRecord},
-    replay::{ReplayConfig, ReplaySink, SinkFailure, StopReason, replay},
+    replay::{ReplayConfig, StopReason, replay},
 };
-
-impl ReplaySink for Output {
-    fn interface(&mut self, ifindex: u32, name: String) {
-        self.names.insert(ifindex, name);
-    }
-
-    fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
-        Ok(self.write_poll(out, engine)?)
-    }
-
-    fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
-        Ok(self.write_stats(stats)?)
-    }
-}
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let config = ReplayConfig {

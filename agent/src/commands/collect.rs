@@ -1,0 +1,45 @@
+//! Flow observations gathered from captures, for training and evaluation.
+
+use std::{path::Path, sync::atomic::AtomicBool};
+
+use models::FlowObservation;
+
+use crate::{
+    cli::FlowTableArgs,
+    flow::{FlowEngine, PollOutput, StatsRecord},
+    replay::{ReplayConfig, ReplayError, ReplaySink, SinkFailure, replay},
+};
+
+/// A consumer that keeps every record as a [`FlowObservation`].
+#[derive(Debug, Default)]
+pub(crate) struct ObservationCollector {
+    pub observations: Vec<FlowObservation>,
+}
+
+impl ReplaySink for ObservationCollector {
+    fn interface(&mut self, _ifindex: u32, _name: String) {}
+
+    fn poll(&mut self, out: &PollOutput, _engine: &FlowEngine) -> Result<(), SinkFailure> {
+        self.observations.extend(out.records.iter().map(FlowObservation::from));
+        Ok(())
+    }
+
+    fn stats(&mut self, _stats: &StatsRecord) -> Result<(), SinkFailure> {
+        Ok(())
+    }
+}
+
+/// Replays one capture on its own (its own flow table and time base) and
+/// returns its flows in the order they ended.
+pub(crate) fn observe_capture(path: &Path, table: &FlowTableArgs) -> Result<Vec<FlowObservation>, ReplayError> {
+    let config = ReplayConfig {
+        engine: table.engine_config(),
+        poll_interval: table.poll_interval,
+        max_packets: None,
+        max_duration: None,
+        realtime: false,
+    };
+    let mut collector = ObservationCollector::default();
+    replay(&[path.to_owned()], &config, &AtomicBool::new(false), &mut collector)?;
+    Ok(collector.observations)
+}

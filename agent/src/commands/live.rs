@@ -1,0 +1,78 @@
+//! The live capture loop shared by `run` and `train -i`: attach, poll the
+//! kernel map every poll interval, hand each poll's records to a consumer,
+//! stop on a signal, `-c` or `-t`, and flush every open flow on the way out.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    time::{Instant, MissedTickBehavior, interval, sleep_until},
+};
+use tracing::info;
+
+use crate::{
+    capture::{CaptureConfig, LiveCapture},
+    cli::{FlowTableArgs, LimitArgs},
+    clock::Clock,
+    flow::{FlowEngine, StatsRecord},
+    replay::{ReplaySink, SinkFailure},
+};
+
+pub(crate) struct LiveOptions<'a> {
+    pub capture: CaptureConfig,
+    pub table: &'a FlowTableArgs,
+    pub limits: &'a LimitArgs,
+    /// Also hand out a stats record this often; zero = only at exit.
+    pub stats_interval: Duration,
+}
+
+/// Captures until a stop condition and returns the final stats record.
+/// `consumer` gets each poll's records (times are `CLOCK_MONOTONIC`; the
+/// returned [`Clock`] converts them) and every stats record.
+pub(crate) async fn capture_live(
+    options: LiveOptions<'_>,
+    clock: Clock,
+    consumer: &mut dyn ReplaySink,
+) -> anyhow::Result<StatsRecord> {
+    let mut capture = LiveCapture::start(&options.capture)?;
+    for iface in capture.attached() {
+        info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
+        consumer.interface(iface.index, iface.name.clone());
+    }
+    let mut engine = FlowEngine::new(options.table.engine_config());
+    let mut ticker = interval(options.table.poll_interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut stats_ticker = (!options.stats_interval.is_zero()).then(|| interval(options.stats_interval));
+    let deadline = options.limits.timeout.map(|t| Instant::now() + t);
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let sink_failed = |err: SinkFailure| anyhow::anyhow!(err).context("writing output failed");
+
+    let stop_reason = loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                consumer.poll(&out, &engine).map_err(sink_failed)?;
+                if let Some(limit) = options.limits.count && engine.hook_packets() >= limit {
+                    break format!("packet count {limit} reached");
+                }
+            }
+            _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
+                let stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
+                consumer.stats(&stats).map_err(sink_failed)?;
+            }
+            _ = async { sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
+                break "timeout reached".to_owned();
+            }
+            _ = sigterm.recv() => break "SIGTERM".to_owned(),
+            _ = sigint.recv() => break "SIGINT".to_owned(),
+        }
+    };
+    info!("stopping: {stop_reason}; flushing flows");
+    let out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
+    consumer.poll(&out, &engine).map_err(sink_failed)?;
+    let stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
+    consumer.stats(&stats).map_err(sink_failed)?;
+    Ok(stats)
+}
