@@ -90,7 +90,7 @@ fn a_full_file_resolves_to_exactly_its_settings() -> TestResult {
             url: "https://hooks.example.test/flowwatch?token=abc".parse()?,
             level: Severity::High,
             timeout: Duration::from_millis(750),
-            queue: QueueConfig { capacity: 64, retry: retry(7), batch: BatchPolicy::SINGLE },
+            queue: QueueConfig { capacity: 64, retry: retry(7) },
         }),
         syslog: Some(SyslogConfig {
             address: SyslogAddr::Tcp("logs.example.test:601".into()),
@@ -98,7 +98,7 @@ fn a_full_file_resolves_to_exactly_its_settings() -> TestResult {
             facility: Facility::Local3,
             hostname: Some("edge-1".into()),
             timeout: Duration::from_secs(5),
-            queue: QueueConfig { capacity: 32, retry: retry(2), batch: BatchPolicy::SINGLE },
+            queue: QueueConfig { capacity: 32, retry: retry(2) },
         }),
         email: Some(EmailConfig {
             host: "smtp.example.test".into(),
@@ -109,11 +109,8 @@ fn a_full_file_resolves_to_exactly_its_settings() -> TestResult {
             to: vec!["soc@example.test".parse()?, "oncall@example.test".parse()?],
             level: Severity::High,
             timeout: Duration::from_secs(10),
-            queue: QueueConfig {
-                capacity: 8,
-                retry: retry(4),
-                batch: BatchPolicy { window: Duration::from_secs(30), max_events: 20 },
-            },
+            queue: QueueConfig { capacity: 8, retry: retry(4) },
+            batch: BatchPolicy { window: Duration::from_secs(30), max_events: 20 },
         }),
         csv: Some(OutputPath::Stdout),
     };
@@ -238,7 +235,7 @@ fn defaults_apply_to_what_neither_source_sets() -> TestResult {
             url: "http://127.0.0.1:9000/a".parse()?,
             level: Severity::Low,
             timeout: Duration::from_secs(5),
-            queue: QueueConfig { capacity: 1024, retry: retry(5), batch: BatchPolicy::SINGLE },
+            queue: QueueConfig { capacity: 1024, retry: retry(5) },
         }),
         ..ResolvedSinkConfig::default()
     };

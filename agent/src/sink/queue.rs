@@ -57,13 +57,12 @@ impl BatchPolicy {
     pub const SINGLE: Self = Self { window: Duration::ZERO, max_events: 1 };
 }
 
-/// Queue bound, retries and batching of one network sink.
+/// Queue bound and retries of one network sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueConfig {
     /// Events that may wait for the worker; more are dropped (and counted).
     pub capacity: usize,
     pub retry: RetryPolicy,
-    pub batch: BatchPolicy,
 }
 
 /// The front end of a network sink: an [`EventSink`] whose deliveries are
@@ -72,11 +71,11 @@ pub struct QueuedSink {
     name: &'static str,
     target: String,
     capacity: usize,
-    sender: Option<SyncSender<Event>>,
+    sender: SyncSender<Event>,
     counters: Arc<Counters>,
     shutdown: Arc<Shutdown>,
-    worker: Option<WorkerHandle>,
-    drop_warning: RateLimitedWarning,
+    worker: WorkerHandle,
+    loss_warning: RateLimitedWarning,
 }
 
 struct WorkerHandle {
@@ -86,11 +85,14 @@ struct WorkerHandle {
 }
 
 impl QueuedSink {
+    /// Starts the worker. `batch` is for transports that can carry several
+    /// events at once; the others pass [`BatchPolicy::SINGLE`].
     pub(crate) fn start(
         name: &'static str,
         target: String,
         transport: impl Transport,
         config: QueueConfig,
+        batch: BatchPolicy,
     ) -> Result<Self, SinkStartError> {
         let (sender, events) = mpsc::sync_channel(config.capacity);
         let (exit_guard, exited) = mpsc::channel::<Infallible>();
@@ -102,7 +104,7 @@ impl QueuedSink {
             transport,
             events,
             retry: config.retry,
-            batch: config.batch,
+            batch,
             counters: counters.clone(),
             shutdown: shutdown.clone(),
             failure_warning: RateLimitedWarning::default(),
@@ -118,16 +120,16 @@ impl QueuedSink {
             name,
             target,
             capacity: config.capacity,
-            sender: Some(sender),
+            sender,
             counters,
             shutdown,
-            worker: Some(WorkerHandle { thread, exited }),
-            drop_warning: RateLimitedWarning::default(),
+            worker: WorkerHandle { thread, exited },
+            loss_warning: RateLimitedWarning::default(),
         })
     }
 
     fn warn_dropped(&mut self) {
-        if let Some(dropped) = self.drop_warning.record(Instant::now()) {
+        if let Some(dropped) = self.loss_warning.record(Instant::now()) {
             warn!(
                 sink = self.name,
                 target = %self.target,
@@ -151,11 +153,7 @@ impl EventSink for QueuedSink {
 
     fn deliver(&mut self, event: &Event) {
         self.counters.accepted();
-        let Some(sender) = &self.sender else {
-            self.counters.failed(1);
-            return;
-        };
-        match sender.try_send(event.clone()) {
+        match self.sender.try_send(event.clone()) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.counters.dropped();
@@ -164,7 +162,7 @@ impl EventSink for QueuedSink {
             Err(TrySendError::Disconnected(_)) => {
                 // Only if the worker panicked; its panic message is in the log.
                 self.counters.failed(1);
-                if self.drop_warning.record(Instant::now()).is_some() {
+                if self.loss_warning.record(Instant::now()).is_some() {
                     warn!(sink = self.name, "the sink's worker thread has stopped; events are not delivered");
                 }
             }
@@ -177,25 +175,24 @@ impl EventSink for QueuedSink {
         self.counters.snapshot()
     }
 
-    fn close(mut self: Box<Self>, deadline: Instant) -> DeliveryCounts {
-        self.shutdown.begin(deadline);
+    fn close(self: Box<Self>, deadline: Instant) -> DeliveryCounts {
+        let Self { name, sender, counters, shutdown, worker, .. } = *self;
+        shutdown.begin(deadline);
         // Disconnecting lets the worker drain what is queued and then exit.
-        drop(self.sender.take());
-        if let Some(worker) = self.worker.take() {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match worker.exited.recv_timeout(wait) {
-                Err(RecvTimeoutError::Disconnected) => {
-                    if worker.thread.join().is_err() {
-                        warn!(sink = self.name, "the sink's worker thread panicked");
-                    }
+        drop(sender);
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match worker.exited.recv_timeout(wait) {
+            Err(RecvTimeoutError::Disconnected) => {
+                if worker.thread.join().is_err() {
+                    warn!(sink = name, "the sink's worker thread panicked");
                 }
-                // Still busy with a slow delivery: leave it; what it had not
-                // delivered by now is reported as `queued`.
-                Ok(never) => match never {},
-                Err(RecvTimeoutError::Timeout) => {}
             }
+            // Still busy with a slow delivery: leave it; what it had not
+            // delivered by now is reported as `queued`.
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(never) => match never {},
         }
-        self.counters.snapshot()
+        counters.snapshot()
     }
 }
 
@@ -310,7 +307,7 @@ mod tests {
     /// Final counts, and the event ids of every batch the transport was given.
     type Outcome = (DeliveryCounts, Vec<Vec<u64>>);
 
-    fn config(capacity: usize, max_attempts: u32, batch: BatchPolicy) -> QueueConfig {
+    fn config(capacity: usize, max_attempts: u32) -> QueueConfig {
         QueueConfig {
             capacity,
             retry: RetryPolicy {
@@ -318,18 +315,19 @@ mod tests {
                 initial_backoff: Duration::from_millis(1),
                 max_backoff: Duration::from_millis(4),
             },
-            batch,
         }
     }
 
     fn run(
         failures: Vec<DeliveryError>,
         config: QueueConfig,
+        batch: BatchPolicy,
         events: u64,
     ) -> Result<Outcome, Box<dyn std::error::Error>> {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let transport = Scripted { failures, batches: batches.clone() };
-        let mut sink: Box<dyn EventSink> = Box::new(QueuedSink::start("test", "nowhere".into(), transport, config)?);
+        let mut sink: Box<dyn EventSink> =
+            Box::new(QueuedSink::start("test", "nowhere".into(), transport, config, batch)?);
         for id in 1..=events {
             sink.deliver(&event(id));
         }
@@ -341,7 +339,7 @@ mod tests {
     #[test]
     fn transient_failures_are_retried_until_delivered() -> Result<(), Box<dyn std::error::Error>> {
         let failures = vec![DeliveryError::Transient("503".into()), DeliveryError::Transient("503".into())];
-        let (counts, batches) = run(failures, config(8, 5, BatchPolicy::SINGLE), 1)?;
+        let (counts, batches) = run(failures, config(8, 5), BatchPolicy::SINGLE, 1)?;
         assert_eq!(batches, [[1], [1], [1]]);
         assert_eq!(counts, DeliveryCounts { accepted: 1, delivered: 1, retries: 2, ..DeliveryCounts::default() });
         Ok(())
@@ -350,7 +348,7 @@ mod tests {
     #[test]
     fn retries_stop_at_max_attempts() -> Result<(), Box<dyn std::error::Error>> {
         let failures = (0..3).map(|_| DeliveryError::Transient("refused".into())).collect();
-        let (counts, batches) = run(failures, config(8, 3, BatchPolicy::SINGLE), 2)?;
+        let (counts, batches) = run(failures, config(8, 3), BatchPolicy::SINGLE, 2)?;
         // Event 1 fails three times; event 2 then goes through at once.
         assert_eq!(batches, [[1], [1], [1], [2]]);
         assert_eq!(
@@ -363,7 +361,7 @@ mod tests {
     #[test]
     fn permanent_failures_are_not_retried() -> Result<(), Box<dyn std::error::Error>> {
         let (counts, batches) =
-            run(vec![DeliveryError::Permanent("400".into())], config(8, 5, BatchPolicy::SINGLE), 1)?;
+            run(vec![DeliveryError::Permanent("400".into())], config(8, 5), BatchPolicy::SINGLE, 1)?;
         assert_eq!(batches, [[1]]);
         assert_eq!(counts, DeliveryCounts { accepted: 1, failed: 1, ..DeliveryCounts::default() });
         Ok(())
@@ -373,7 +371,7 @@ mod tests {
     fn a_batch_window_groups_events_up_to_the_maximum() -> Result<(), Box<dyn std::error::Error>> {
         let batch = BatchPolicy { window: Duration::from_secs(5), max_events: 3 };
         // Close comes long before the window ends: the last batch goes out at once.
-        let (counts, batches) = run(Vec::new(), config(8, 1, batch), 5)?;
+        let (counts, batches) = run(Vec::new(), config(8, 1), batch, 5)?;
         assert_eq!(batches, [vec![1, 2, 3], vec![4, 5]]);
         assert_eq!(counts, DeliveryCounts { accepted: 5, delivered: 5, ..DeliveryCounts::default() });
         Ok(())

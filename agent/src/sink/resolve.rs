@@ -88,7 +88,6 @@ fn queue(
     capacity: Option<usize>,
     attempts: Option<u32>,
     default_capacity: usize,
-    batch: BatchPolicy,
 ) -> Result<QueueConfig, ConfigError> {
     let capacity_flag = format!("{prefix}-queue");
     let attempts_flag = format!("{prefix}-attempts");
@@ -99,7 +98,6 @@ fn queue(
             initial_backoff: INITIAL_BACKOFF,
             max_backoff: MAX_BACKOFF,
         },
-        batch,
     })
 }
 
@@ -161,7 +159,7 @@ impl WebhookSettings {
             url,
             level: self.level.unwrap_or(SINK_LEVEL),
             timeout: self.timeout.map_or(WEBHOOK_TIMEOUT, |d| d.0),
-            queue: queue(("webhook", "webhook"), self.queue, self.attempts, WEBHOOK_QUEUE, BatchPolicy::SINGLE)?,
+            queue: queue(("webhook", "webhook"), self.queue, self.attempts, WEBHOOK_QUEUE)?,
         }))
     }
 }
@@ -180,7 +178,7 @@ impl SyslogSettings {
             facility: self.facility.unwrap_or(SYSLOG_FACILITY),
             hostname: self.hostname,
             timeout: SYSLOG_TIMEOUT,
-            queue: queue(("syslog", "syslog"), self.queue, self.attempts, SYSLOG_QUEUE, BatchPolicy::SINGLE)?,
+            queue: queue(("syslog", "syslog"), self.queue, self.attempts, SYSLOG_QUEUE)?,
         }))
     }
 }
@@ -223,7 +221,8 @@ impl EmailSettings {
             to: self.to,
             level: self.level.unwrap_or(SINK_LEVEL),
             timeout: self.timeout.map_or(MAIL_TIMEOUT, |d| d.0),
-            queue: queue(("mail", "email"), self.queue, self.attempts, MAIL_QUEUE, batch)?,
+            queue: queue(("mail", "email"), self.queue, self.attempts, MAIL_QUEUE)?,
+            batch,
         }))
     }
 }

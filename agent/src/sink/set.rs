@@ -130,7 +130,7 @@ mod tests {
 
     use super::*;
     use crate::sink::{
-        BatchPolicy, DeliveryCounts, EventsConfig, Facility, OutputPath, QueueConfig, RetryPolicy, SyslogConfig,
+        DeliveryCounts, EventsConfig, Facility, OutputPath, QueueConfig, RetryPolicy, SyslogConfig,
         test_support::{event_with, flow_record},
     };
 
@@ -179,7 +179,6 @@ mod tests {
                         initial_backoff: Duration::ZERO,
                         max_backoff: Duration::ZERO,
                     },
-                    batch: BatchPolicy::SINGLE,
                 },
             }),
             ..ResolvedSinkConfig::default()

@@ -11,7 +11,7 @@ use ureq::http::Uri;
 
 use super::{
     QueuedSink, SinkStartError,
-    queue::{DeliveryError, QueueConfig, Transport},
+    queue::{BatchPolicy, DeliveryError, QueueConfig, Transport},
 };
 use crate::event::{Event, Severity};
 
@@ -88,7 +88,7 @@ pub(crate) fn start(config: &WebhookConfig) -> Result<QueuedSink, SinkStartError
         .build()
         .into();
     let transport = WebhookTransport { agent, url: config.url.as_str().to_owned() };
-    QueuedSink::start("webhook", config.url.redacted().to_owned(), transport, config.queue)
+    QueuedSink::start("webhook", config.url.redacted().to_owned(), transport, config.queue, BatchPolicy::SINGLE)
 }
 
 struct WebhookTransport {
@@ -113,6 +113,7 @@ impl WebhookTransport {
 }
 
 impl Transport for WebhookTransport {
+    /// Batches are single events (see `start`), so a retry never re-posts one that went through.
     fn send(&mut self, batch: &[Event]) -> Result<(), DeliveryError> {
         batch.iter().try_for_each(|event| self.post(event))
     }

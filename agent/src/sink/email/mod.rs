@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::{
     QueuedSink, SinkStartError,
-    queue::{DeliveryError, QueueConfig, Transport},
+    queue::{BatchPolicy, DeliveryError, QueueConfig, Transport},
     settings::Secret,
 };
 use crate::event::{Event, Severity};
@@ -109,6 +109,8 @@ pub struct EmailConfig {
     /// For each SMTP connection and command.
     pub timeout: Duration,
     pub queue: QueueConfig,
+    /// Events gathered into one mail.
+    pub batch: BatchPolicy,
 }
 
 pub(crate) fn start(config: &EmailConfig) -> Result<QueuedSink, SinkStartError> {
@@ -127,7 +129,7 @@ pub(crate) fn start(config: &EmailConfig) -> Result<QueuedSink, SinkStartError> 
     }
     let transport = EmailTransport { mailer: builder.build(), from: config.from.clone(), to: config.to.clone() };
     let target = format!("smtp://{relay} to {}", mailbox_list(&config.to));
-    QueuedSink::start("email", target, transport, config.queue)
+    QueuedSink::start("email", target, transport, config.queue, config.batch)
 }
 
 fn mailbox_list(mailboxes: &[Mailbox]) -> String {

@@ -104,8 +104,8 @@ fn config(port: u16, max_attempts: u32, batch: BatchPolicy) -> Result<EmailConfi
                 initial_backoff: Duration::from_millis(10),
                 max_backoff: Duration::from_millis(40),
             },
-            batch,
         },
+        batch,
     })
 }
 

@@ -9,7 +9,10 @@ pub use format::Rfc5424Formatter;
 use serde::Deserialize;
 use transport::SyslogTransport;
 
-use super::{QueuedSink, SinkStartError, queue::QueueConfig};
+use super::{
+    QueuedSink, SinkStartError,
+    queue::{BatchPolicy, QueueConfig},
+};
 use crate::event::Severity;
 
 /// Where syslog messages go: `udp://HOST:PORT`, `tcp://HOST:PORT` or `unix:PATH`.
@@ -120,7 +123,7 @@ pub(crate) fn start(config: &SyslogConfig) -> Result<QueuedSink, SinkStartError>
     };
     let formatter = Rfc5424Formatter::new(config.facility, &hostname, std::process::id());
     let transport = SyslogTransport::new(config.address.clone(), formatter, config.timeout);
-    QueuedSink::start("syslog", config.address.to_string(), transport, config.queue)
+    QueuedSink::start("syslog", config.address.to_string(), transport, config.queue, BatchPolicy::SINGLE)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::{
 
 use super::{format::tests::EXPECTED, *};
 use crate::sink::{
-    BatchPolicy, DeliveryCounts, EventSink, RetryPolicy,
+    DeliveryCounts, EventSink, RetryPolicy,
     test_support::{event, event_with},
 };
 
@@ -32,7 +32,6 @@ fn config(address: &str, max_attempts: u32) -> Result<SyslogConfig, InvalidSyslo
                 initial_backoff: Duration::from_millis(5),
                 max_backoff: Duration::from_millis(20),
             },
-            batch: BatchPolicy::SINGLE,
         },
     })
 }
