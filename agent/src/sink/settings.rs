@@ -162,7 +162,7 @@ pub struct SyslogSettings {
 #[serde(deny_unknown_fields)]
 #[command(next_help_heading = "Mail")]
 pub struct EmailSettings {
-    /// Mail alerts through this SMTP relay, HOST[:PORT] (port default: 25, 587 with STARTTLS, 465 with TLS).
+    /// Mail alerts through this SMTP relay, HOST or HOST:PORT (port default: 25, 587 with STARTTLS, 465 with TLS).
     #[arg(id = "smtp_relay", long = "smtp-relay", value_name = "HOST:PORT")]
     pub relay: Option<RelayAddr>,
 
