@@ -26,6 +26,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("bpftool", "bpf_stats per-program cost"),
     ("python3", "raw frame injection helpers"),
     ("iputils-ping", "ICMP echo traffic in the privileged tests"),
+    ("python3-aiosmtpd", "a real SMTP server for the mail sink tests"),
 ];
 
 /// Which parts of setup a command needs.

@@ -1,6 +1,7 @@
 //! Newline-delimited JSON to a file or stdout, one object per line.
 
 use std::{
+    fmt,
     fs::OpenOptions,
     io::{self, BufWriter, Write},
     path::PathBuf,
@@ -21,6 +22,17 @@ impl FromStr for OutputPath {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(if s == "-" { Self::Stdout } else { Self::File(PathBuf::from(s)) })
+    }
+}
+
+deserialize_from_str!(OutputPath);
+
+impl fmt::Display for OutputPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("-"),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
     }
 }
 

@@ -1,0 +1,104 @@
+//! Fixed events and flow records for the sink tests.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::{
+    event::{AnomalyKind, EVENT_SCHEMA_VERSION, Event, Evidence, FlowRef, RemoteInfo, Severity, Timestamp},
+    flow::{DirectionStats, EmitReason, FlowRecord},
+};
+
+/// 2024-05-01T12:00:00.123456789Z
+pub(crate) const LAST_SEEN_NS: i128 = 1_714_564_800_123_456_789;
+
+/// A high-severity port scan with id `id`.
+pub(crate) fn event(id: u64) -> Event {
+    event_with(id, Severity::High)
+}
+
+pub(crate) fn event_with(id: u64, severity: Severity) -> Event {
+    let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    let dst = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20));
+    Event {
+        record_type: "event",
+        schema_version: EVENT_SCHEMA_VERSION,
+        kind: AnomalyKind::PortScan,
+        event_id: id,
+        severity,
+        score: 0.875,
+        summary: format!("port scan from 192.0.2.7: 120 ports on 198.51.100.20 (event {id})"),
+        src_ip: Some(src),
+        src_port: None,
+        dst_ip: Some(dst),
+        dst_port: None,
+        proto: Some(6),
+        first_seen: Timestamp(LAST_SEEN_NS - 30_000_000_000),
+        last_seen: Timestamp(LAST_SEEN_NS),
+        occurrences: 1,
+        evidence: Evidence::PortScan {
+            pattern: "vertical",
+            distinct_ports: 120,
+            distinct_hosts: 1,
+            attempts: 130,
+            failed: 118,
+            log_likelihood_ratio: 4.75,
+        },
+        flows: vec![FlowRef { flow_id: 42, proto: 6, src_ip: src, src_port: 40000, dst_ip: dst, dst_port: 22 }],
+        flows_total: 130,
+        remote: Some(RemoteInfo {
+            ip: Some(src),
+            scope: "documentation",
+            country: Some("GB".to_owned()),
+            asn: Some(64496),
+            org: Some(r#"Example "Net" \ [lab]"#.to_owned()),
+            ..RemoteInfo::default()
+        }),
+    }
+}
+
+fn direction(flags: &str, len_min: u32, len_max: u32, flag_names: Vec<&'static str>) -> DirectionStats {
+    DirectionStats {
+        tcp_flags: flags.to_owned(),
+        syn: 1,
+        fin: 1,
+        rst: 0,
+        len_min,
+        len_max,
+        len_mean: 250.5,
+        len_stddev: 12.25,
+        iat_min_ms: 0.5,
+        iat_max_ms: 20.0,
+        iat_mean_ms: 3.125,
+        iat_stddev_ms: 1.5,
+        flags: flag_names,
+    }
+}
+
+/// A finished TCP flow.
+pub(crate) fn flow_record() -> FlowRecord {
+    FlowRecord {
+        kind: "flow",
+        schema_version: 1,
+        flow_id: 9,
+        reason: EmitReason::Idle,
+        start: "2024-05-01T12:00:00.000000001Z".to_owned(),
+        end: "2024-05-01T12:00:01.5Z".to_owned(),
+        duration: 1.5,
+        interface: "eth0".to_owned(),
+        ifindex: 2,
+        vlan: 0,
+        inner_vlan: 0,
+        proto: 6,
+        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        src_port: 40000,
+        dst_ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        dst_port: 443,
+        orig_direction: "egress",
+        orig_packets: 10,
+        orig_bytes: 2505,
+        resp_packets: 8,
+        resp_bytes: 9000,
+        tcp_flags: "FSPA".to_owned(),
+        orig: direction("FSPA", 60, 1514, vec!["gso"]),
+        resp: direction("FSA", 54, 1500, vec!["fragment", "ip_options"]),
+    }
+}
