@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod duration;
+pub mod enrich;
 pub mod event;
 pub mod flow;
 pub mod iface;
