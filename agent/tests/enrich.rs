@@ -442,7 +442,15 @@ fn the_cache_hit_rate_is_exact_for_a_scripted_sequence() -> TestResult {
     );
     assert_eq!(
         serde_json::to_value(geo.stats())?,
-        json!({"lookups": 8, "reserved": 1, "cache_hits": 2, "cache_misses": 5, "hit_rate": 2.0 / 7.0, "not_found": 1, "lookup_errors": 0})
+        json!({
+            "lookups": 8,
+            "reserved": 1,
+            "cache_hits": 2,
+            "cache_misses": 5,
+            "hit_rate": 2.0 / 7.0,
+            "not_found": 1,
+            "lookup_errors": 0,
+        })
     );
     Ok(())
 }

@@ -22,13 +22,12 @@ use std::net::IpAddr;
 
 use tracing::{debug, info, warn};
 
-use self::{cache::GeoCache, database::GeoDatabase, stats::Counters};
+use self::{cache::GeoCache, database::GeoDatabase, record::GeoRecord, scope::lookup_address, stats::Counters};
 pub use self::{
     config::{DEFAULT_GEO_CACHE_SIZE, GeoArgs, GeoConfig},
     discovery::WELL_KNOWN_DIRS,
     error::EnrichError,
-    record::GeoRecord,
-    scope::{Scope, classify, lookup_address},
+    scope::{Scope, classify},
     stats::GeoStats,
 };
 use crate::event::{Event, RemoteInfo};
@@ -80,7 +79,8 @@ impl GeoEnricher {
         let enricher = Self { databases, cache: GeoCache::new(config.cache_size), counters: Counters::default() };
         if !enricher.has_location() {
             warn!(
-                "no GeoIP location database (only ASN): events carry no country and the geo detector is off; pass a City or Country database with -g"
+                "no GeoIP location database (only ASN): events carry no country and the geo detector is off; \
+                 pass a City or Country database with -g"
             );
         }
         Ok(Some(enricher))
@@ -140,7 +140,10 @@ fn look_up(databases: &[GeoDatabase], ip: IpAddr, counters: &mut Counters) -> Ge
                 counters.lookup_errors += 1;
                 let path = database.path().display();
                 if counters.lookup_errors == 1 {
-                    warn!(%ip, path = %path, %error, "GeoIP lookup failed; further failures are only counted (lookup_errors in the GeoIP stats)");
+                    warn!(
+                        %ip, path = %path, %error,
+                        "GeoIP lookup failed; further failures are only counted (lookup_errors in the GeoIP stats)"
+                    );
                 } else {
                     debug!(%ip, path = %path, %error, "GeoIP lookup failed");
                 }
