@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod duration;
+pub mod enrich;
 pub mod event;
 pub mod flow;
 pub mod iface;

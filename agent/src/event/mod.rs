@@ -10,6 +10,8 @@ mod timestamp;
 
 use std::net::IpAddr;
 
+use crate::enrich::classify;
+
 pub use evidence::Evidence;
 pub use models::AnomalyKind;
 use serde::Serialize;
@@ -89,10 +91,15 @@ pub struct Event {
 }
 
 impl Event {
-    /// The address enrichment describes: the side outside this network when
-    /// exactly one side is, else the destination (the peer a local source
-    /// reached), else the source.
+    /// The address enrichment describes: the destination if it is public,
+    /// else the source if it is, else the destination (the peer a local
+    /// source reached), else the source. Public means outside every reserved
+    /// range ([`crate::enrich::classify`]).
     pub fn remote_ip(&self) -> Option<IpAddr> {
-        self.dst_ip.or(self.src_ip)
+        let is_public = |ip: IpAddr| classify(ip).is_public();
+        match (self.src_ip, self.dst_ip) {
+            (Some(src), Some(dst)) if !is_public(dst) && is_public(src) => Some(src),
+            (src, dst) => dst.or(src),
+        }
     }
 }
