@@ -7,6 +7,7 @@ pub mod capture;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod detect;
 pub mod duration;
 pub mod event;
 pub mod flow;

@@ -10,7 +10,7 @@ mod timestamp;
 
 use std::net::IpAddr;
 
-pub use evidence::Evidence;
+pub use evidence::{DnsSignal, Evidence, FeatureContribution, FloodPattern, GeoReason, NoveltyReference, ScanPattern};
 pub use models::AnomalyKind;
 use serde::Serialize;
 pub use severity::{Severity, UnknownSeverity};

@@ -1,0 +1,298 @@
+//! The detection engine: every flow record through every enabled detector,
+//! findings through suppression, events out.
+
+use std::collections::BTreeSet;
+
+use models::FlowObservation;
+use serde::Serialize;
+
+use super::{
+    baseline::{BaselineError, TrafficBaseline},
+    beaconing::BeaconingDetector,
+    config::{ConfigError, DetectorsConfig},
+    dns_tunnel::DnsTunnelDetector,
+    exfiltration::ExfiltrationDetector,
+    facts::{FlowFacts, RecordSequence},
+    finding::Finding,
+    flood::FloodDetector,
+    geo::{GeoConfig, GeoDetector, GeoLookup},
+    ml_outlier::{self, MlVerdict},
+    networks::Networks,
+    port_scan::PortScanDetector,
+    rare_protocol::RareProtocolDetector,
+    suppress::{Admitted, Suppressor},
+};
+use crate::{
+    clock::Clock,
+    event::{EVENT_SCHEMA_VERSION, Event, Timestamp},
+};
+
+/// How often (in source time) idle state is dropped and suppression
+/// windows that ended are closed.
+const HOUSEKEEPING_NS: u64 = 1_000_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+}
+
+/// Load of one detector's state tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DetectorLoad {
+    pub detector: &'static str,
+    /// Entities tracked now.
+    pub tracked: u64,
+    /// Entities forgotten because a table was full (their partial evidence
+    /// was lost); 0 unless `limits.max_entities` is too small for the traffic.
+    pub evicted: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DetectorStats {
+    pub flows: u64,
+    pub findings: u64,
+    pub events: u64,
+    /// Findings held back as repeats (each counted in some event's `occurrences`).
+    pub suppressed: u64,
+    pub detectors: Vec<DetectorLoad>,
+}
+
+type GeoBaseline = (BTreeSet<String>, BTreeSet<u32>);
+
+pub struct DetectionEngine {
+    clock: Clock,
+    networks: Networks,
+    sequence: RecordSequence,
+    port_scan: Option<PortScanDetector>,
+    flood: Option<FloodDetector>,
+    exfiltration: Option<ExfiltrationDetector>,
+    beaconing: Option<BeaconingDetector>,
+    dns_tunnel: Option<DnsTunnelDetector>,
+    rare_protocol: Option<RareProtocolDetector>,
+    /// What the geo detector is built from once a lookup is given.
+    geo_setup: Option<(GeoConfig, Option<GeoBaseline>)>,
+    geo: Option<GeoDetector>,
+    ml_outlier: bool,
+    suppressor: Suppressor,
+    findings: Vec<Finding>,
+    admitted: Vec<Admitted>,
+    next_event_id: u64,
+    now_ns: u64,
+    housekeeping_ns: u64,
+    flows: u64,
+    found: u64,
+    emitted: u64,
+}
+
+impl DetectionEngine {
+    /// Detectors from `config`; `clock` turns flow times into event times;
+    /// `baseline` (from the model file) sets what normal is. Without one,
+    /// rare_protocol and geo learn during their warm-up and flood,
+    /// exfiltration and dns_tunnel use their absolute thresholds. The geo
+    /// detector needs a lookup: see [`DetectionEngine::with_geo`].
+    pub fn new(config: DetectorsConfig, clock: Clock, baseline: Option<TrafficBaseline>) -> Result<Self, EngineError> {
+        config.validate()?;
+        if let Some(baseline) = &baseline {
+            baseline.check(&config)?;
+        }
+        let limits = &config.limits.clone();
+        let mut hosts = baseline.as_ref().map(|b| b.hosts.clone()).unwrap_or_default();
+        let exfiltration_usual = hosts.iter().filter_map(|(h, b)| Some((*h, b.bytes_out?))).collect();
+        let dns_usual = hosts.iter().filter_map(|(h, b)| Some((*h, b.dns?))).collect();
+        let (destinations, services, geo_baseline) = match baseline {
+            Some(b) => {
+                let own = std::mem::take(&mut hosts).into_iter().map(|(h, b)| (h, b.services)).collect();
+                (b.destinations, Some((own, b.services)), Some((b.countries, b.asns)))
+            }
+            None => Default::default(),
+        };
+        let c = config;
+        Ok(Self {
+            clock,
+            networks: Networks::new(c.internal_networks.clone()),
+            sequence: RecordSequence::default(),
+            port_scan: c.port_scan.enabled.then(|| PortScanDetector::new(c.port_scan.clone(), limits)),
+            flood: c.flood.enabled.then(|| FloodDetector::new(c.flood.clone(), limits, destinations)),
+            exfiltration: c
+                .exfiltration
+                .enabled
+                .then(|| ExfiltrationDetector::new(c.exfiltration.clone(), limits, exfiltration_usual)),
+            beaconing: c.beaconing.enabled.then(|| BeaconingDetector::new(c.beaconing.clone(), limits)),
+            dns_tunnel: c.dns_tunnel.enabled.then(|| DnsTunnelDetector::new(c.dns_tunnel.clone(), limits, dns_usual)),
+            rare_protocol: c
+                .rare_protocol
+                .enabled
+                .then(|| RareProtocolDetector::new(c.rare_protocol.clone(), limits, services)),
+            geo_setup: c.geo.enabled.then(|| (c.geo.clone(), geo_baseline)),
+            geo: None,
+            ml_outlier: c.ml_outlier.enabled,
+            suppressor: Suppressor::new(&c.suppression),
+            findings: Vec::new(),
+            admitted: Vec::new(),
+            next_event_id: 1,
+            now_ns: 0,
+            housekeeping_ns: 0,
+            flows: 0,
+            found: 0,
+            emitted: 0,
+        })
+    }
+
+    /// Turns the geo detector on with `lookup` (if the configuration enables it).
+    pub fn with_geo(mut self, lookup: Box<dyn GeoLookup + Send>) -> Self {
+        if let Some((config, baseline)) = self.geo_setup.take() {
+            self.geo = Some(GeoDetector::new(config, lookup, baseline));
+        }
+        self
+    }
+
+    /// One flow record (in capture-time order per poll), with the model's
+    /// verdict on it if a model scored it. Returns the events it completes.
+    pub fn observe(&mut self, flow: &FlowObservation, ml: Option<&MlVerdict>) -> Vec<Event> {
+        self.flows += 1;
+        let first = self.sequence.is_first(flow);
+        let facts = FlowFacts::new(flow, first, &self.networks);
+        self.now_ns = self.now_ns.max(facts.now_ns);
+        let out = &mut self.findings;
+        if let Some(d) = &mut self.port_scan {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.flood {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.exfiltration {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.beaconing {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.dns_tunnel {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.rare_protocol {
+            d.observe(&facts, out);
+        }
+        if let Some(d) = &mut self.geo {
+            d.observe(&facts, out);
+        }
+        if let Some(verdict) = ml.filter(|_| self.ml_outlier) {
+            out.extend(ml_outlier::judge(&facts, verdict));
+        }
+        let now = self.now_ns;
+        self.found += self.findings.len() as u64;
+        for finding in self.findings.drain(..) {
+            self.suppressor.admit(finding, now, &mut self.admitted);
+        }
+        if now.saturating_sub(self.housekeeping_ns) >= HOUSEKEEPING_NS {
+            self.housekeeping(now);
+        }
+        self.events()
+    }
+
+    /// Moves time forward to `now_ns` (source time) without a flow: drops
+    /// idle state and emits the repeats of suppression windows that ended.
+    /// Call it at each poll so quiet periods close their windows on time.
+    pub fn advance(&mut self, now_ns: u64) -> Vec<Event> {
+        self.now_ns = self.now_ns.max(now_ns);
+        self.housekeeping(self.now_ns);
+        self.events()
+    }
+
+    /// End of input: every repeat still held back is emitted.
+    pub fn finish(&mut self) -> Vec<Event> {
+        self.suppressor.finish(&mut self.admitted);
+        self.events()
+    }
+
+    pub fn stats(&self) -> DetectorStats {
+        let load = |detector, tracked: usize, evicted| DetectorLoad { detector, tracked: tracked as u64, evicted };
+        let mut detectors = Vec::new();
+        if let Some(d) = &self.port_scan {
+            detectors.push(load("port_scan", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.flood {
+            detectors.push(load("flood", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.exfiltration {
+            detectors.push(load("exfiltration", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.beaconing {
+            detectors.push(load("beaconing", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.dns_tunnel {
+            detectors.push(load("dns_tunnel", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.rare_protocol {
+            detectors.push(load("rare_protocol", d.tracked(), d.evicted()));
+        }
+        if let Some(d) = &self.geo {
+            detectors.push(load("geo", d.tracked(), 0));
+        }
+        detectors.push(load("suppression", self.suppressor.tracked(), 0));
+        DetectorStats {
+            flows: self.flows,
+            findings: self.found,
+            events: self.emitted,
+            suppressed: self.suppressor.suppressed(),
+            detectors,
+        }
+    }
+
+    fn housekeeping(&mut self, now: u64) {
+        self.housekeeping_ns = now;
+        if let Some(d) = &mut self.port_scan {
+            d.expire(now);
+        }
+        if let Some(d) = &mut self.flood {
+            d.expire(now);
+        }
+        if let Some(d) = &mut self.exfiltration {
+            d.expire(now);
+        }
+        if let Some(d) = &mut self.beaconing {
+            d.expire(now);
+        }
+        if let Some(d) = &mut self.dns_tunnel {
+            d.expire(now);
+        }
+        self.suppressor.expire(now, &mut self.admitted);
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        let mut events = Vec::with_capacity(self.admitted.len());
+        for admitted in self.admitted.drain(..) {
+            events.push(to_event(admitted, self.next_event_id, &self.clock));
+            self.next_event_id += 1;
+        }
+        self.emitted += events.len() as u64;
+        events
+    }
+}
+
+fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
+    let Admitted { finding, occurrences } = admitted;
+    Event {
+        record_type: "event",
+        schema_version: EVENT_SCHEMA_VERSION,
+        kind: finding.kind,
+        event_id,
+        severity: finding.severity,
+        score: finding.score,
+        summary: finding.summary,
+        src_ip: finding.src_ip,
+        src_port: finding.src_port,
+        dst_ip: finding.dst_ip,
+        dst_port: finding.dst_port,
+        proto: finding.proto,
+        first_seen: Timestamp(clock.to_epoch_ns(finding.first_ns)),
+        last_seen: Timestamp(clock.to_epoch_ns(finding.last_ns)),
+        occurrences,
+        evidence: finding.evidence,
+        flows: finding.flows.refs,
+        flows_total: finding.flows.total,
+        remote: None,
+    }
+}
