@@ -62,6 +62,10 @@ pub struct BeaconingConfig {
     /// 6 h: beacons that check in hourly are still scored.
     #[serde(with = "humantime_serde")]
     pub history: Duration,
+    /// Responder ports never scored: DNS (53), NTP (123) and mDNS (5353) are
+    /// periodic by design (resolver lookups, clock polling); DNS misuse is
+    /// `dns_tunnel`'s job.
+    pub exclude_ports: Vec<u16>,
 }
 
 impl Default for BeaconingConfig {
@@ -74,6 +78,7 @@ impl Default for BeaconingConfig {
             min_score: 0.8,
             require_response: true,
             history: Duration::from_secs(6 * 3600),
+            exclude_ports: vec![53, 123, 5353],
         }
     }
 }
@@ -116,6 +121,11 @@ pub struct BeaconScore {
     pub payload_madm_bytes: f64,
 }
 
+/// Quartile spreads below which skew is taken as 0, as RITA does: 10 s of
+/// intervals, 10 bytes of sizes.
+const MIN_INTERVAL_SPREAD_SECS: f64 = 10.0;
+const MIN_SIZE_SPREAD_BYTES: f64 = 10.0;
+
 /// Scores connection start times (seconds, any order) and their sizes;
 /// `None` when fewer than `min_intervals` intervals are at least `min_interval` long.
 pub fn score(starts_secs: &[f64], sizes: &[f64], min_interval: f64, min_intervals: usize) -> Option<BeaconScore> {
@@ -131,12 +141,12 @@ pub fn score(starts_secs: &[f64], sizes: &[f64], min_interval: f64, min_interval
     let mut scratch = Vec::with_capacity(intervals.len().max(sizes.len()));
 
     let median_interval = quantile(&intervals, 0.5);
-    let interval_skew = bowley_skew(&intervals);
+    let interval_skew = bowley_skew(&intervals, MIN_INTERVAL_SPREAD_SECS);
     let interval_madm = madm(&intervals, &mut scratch);
     let interval_score = ((1.0 - interval_skew.abs()) + dispersion_score(interval_madm, median_interval)) / 2.0;
 
     let median_size = quantile(&sizes, 0.5);
-    let payload_skew = bowley_skew(&sizes);
+    let payload_skew = bowley_skew(&sizes, MIN_SIZE_SPREAD_BYTES);
     let payload_madm = madm(&sizes, &mut scratch);
     let smallness = (1.0 - mode(&sizes) / 65_535.0).max(0.0);
     let payload_score = ((1.0 - payload_skew.abs()) + dispersion_score(payload_madm, median_size) + smallness) / 3.0;
@@ -178,7 +188,11 @@ impl BeaconingDetector {
 
     pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
-        if !facts.opened || facts.dst_is_group || (self.config.require_response && !facts.answered) {
+        if !facts.opened
+            || facts.dst_is_group
+            || (self.config.require_response && !facts.answered)
+            || self.config.exclude_ports.contains(&flow.dst_port)
+        {
             return;
         }
         let key = PairKey { src: flow.src_ip, dst: flow.dst_ip, proto: flow.proto, port: flow.dst_port };
@@ -325,6 +339,21 @@ mod tests {
         let random_sizes = [800.0, 12_000.0, 650.0, 90_000.0, 1_400.0, 5_000.0, 700.0, 64_000.0, 2_000.0, 30_000.0];
         let r = score(&random_starts, &random_sizes, 1.0, 5).ok_or("not scored")?;
         assert!(r.score < 0.6, "{r:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn millisecond_jitter_is_not_skew() -> Result<(), Box<dyn std::error::Error>> {
+        // ratinfected's check-ins: starts in seconds, and the bytes each sent.
+        let starts = [0.0, 0.012, 74.205, 84.210, 94.225, 104.238, 114.239, 118.446];
+        let sizes = [1589.0, 235.0, 89_730.0, 89_730.0, 92_297.0, 93_167.0, 89_720.0, 89_725.0];
+        let s = score(&starts, &sizes, 1.0, 5).ok_or("not scored")?;
+        assert_eq!((s.interval_skew, s.payload_skew), (0.0, 0.0));
+        assert!((s.median_interval_secs - 10.013).abs() < 1e-9, "{s:?}");
+        assert!(s.interval_score > 0.999, "{s:?}");
+        // Large screen grabs: no smallness, so the payload half is ≈ (1 + 0.97 + 0) / 3.
+        assert!((s.payload_score - (2.0 - 2567.0 / 89_730.0) / 3.0).abs() < 1e-9, "{s:?}");
+        assert!(s.score > 0.8 && s.score < 0.85, "{s:?}");
         Ok(())
     }
 

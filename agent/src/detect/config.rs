@@ -106,7 +106,7 @@ impl DetectorsConfig {
             ("flood.min_unanswered_ratio", self.flood.min_unanswered_ratio),
             ("beaconing.min_score", self.beaconing.min_score),
         ] {
-            if !(value > 0.0 && value < 1.0) {
+            if value.is_nan() || value <= 0.0 || value >= 1.0 {
                 return Err(ConfigError::Probability { field, value });
             }
         }
@@ -147,7 +147,7 @@ impl DetectorsConfig {
             ("dns_tunnel.baseline_factor", self.dns_tunnel.baseline_factor),
         ];
         for (field, value) in rates {
-            if !(value > 0.0) {
+            if value.is_nan() || value <= 0.0 {
                 return Err(ConfigError::NotPositive { field, value });
             }
         }

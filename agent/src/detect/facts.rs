@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use agent_common::flow::tcp_flags::{ACK, RST, SYN};
+use agent_common::flow::tcp_flags::{ACK, CWR, ECE, RST, SYN};
 use models::FlowObservation;
 use rustc_hash::FxHashSet;
 
@@ -36,8 +36,9 @@ pub struct FlowFacts<'a> {
     /// The originator opened a conversation: a TCP SYN (not a SYN-ACK nobody
     /// asked for), any UDP flow, an ICMP echo request.
     pub opened: bool,
-    /// TCP segments from the originator that answer nothing: a SYN-ACK, RST
-    /// or ACK to a host that never sent a SYN (backscatter, reflection).
+    /// TCP segments from the originator that answer nothing: SYN-ACKs, or
+    /// bare ACKs/resets, to a host that never sent a SYN (backscatter,
+    /// reflection, ACK floods).
     pub unsolicited: bool,
     pub src_internal: bool,
     pub dst_internal: bool,
@@ -56,16 +57,26 @@ impl<'a> FlowFacts<'a> {
             TCP => {
                 let syn_ack_back = resp_flags & (SYN | ACK) == SYN | ACK;
                 let orig_syn = orig_flags & SYN != 0;
-                // The originator's SYN-ACK (or bare ACK/RST) answers a connection the
-                // responder never opened; the responder stays silent or resets
-                // (an OS resets an unexpected SYN-ACK; a RST carries no ACK flag then).
-                let unsolicited = (!orig_syn || orig_flags & ACK != 0) && resp_flags & !RST == 0;
+                // The originator's SYN-ACK, or bare ACKs/resets without a SYN, answer a
+                // connection the responder never opened, and the responder stays silent
+                // or resets (an OS resets an unexpected SYN-ACK; that RST has no ACK flag).
+                // Segments with data (PSH, FIN) are a conversation whose start was missed.
+                // Flags are OR-ed over the flow, so a SYN-ACK stream is told from
+                // "SYN, then ACKs" by every packet of the record carrying SYN.
+                let syn_acks = orig_flags & (SYN | ACK) == SYN | ACK && u64::from(flow.orig.syn) == flow.orig.packets;
+                let bare = orig_flags != 0 && orig_flags & !(ACK | RST | ECE | CWR) == 0;
+                let answers_nothing = syn_acks || bare;
+                let unsolicited = answers_nothing && resp_flags & !RST == 0;
                 (syn_ack_back, syn_ack_back && orig_flags & ACK != 0, orig_syn && !unsolicited, unsolicited)
             }
             ICMP | ICMPV6 => {
                 let echo = flow.src_port == if flow.proto == ICMP { ICMP_ECHO_REQUEST } else { ICMPV6_ECHO_REQUEST };
                 (resp_ever_sent, false, echo, false)
             }
+            // A datagram from a well-known port to an unprivileged one is a
+            // server's answer whose question was not seen (reflected DNS/NTP/SNMP
+            // answers, or a capture that started late), not a conversation opened.
+            UDP => (resp_ever_sent, false, !(flow.src_port < 1024 && flow.dst_port >= 1024), false),
             _ => (resp_ever_sent, false, true, false),
         };
         Self {
@@ -227,6 +238,14 @@ pub(crate) mod tests {
 
         let rst_only = with_orig(flow(5, TCP, "1.2.3.4", "10.10.10.10", 5555, 0.0, 0), 1, 60, RST);
         assert!(facts_of(&rst_only).unsolicited);
+
+        // A conversation seen one way (SYN, ACKs, FIN) is not a SYN-ACK stream.
+        let one_way = with_orig(flow(7, TCP, "1.2.3.4", "10.10.10.10", 22, 0.0, 0), 9, 900, SYN | ACK | FIN | RST);
+        assert!(!facts_of(&one_way).unsolicited && facts_of(&one_way).opened);
+
+        // The middle of a conversation whose start was missed is not unsolicited.
+        let midway = with_orig(flow(6, TCP, "1.2.3.4", "10.10.10.10", 5555, 0.0, 0), 5, 6_000, PSH | ACK);
+        assert!(!facts_of(&midway).unsolicited && !facts_of(&midway).opened);
     }
 
     #[test]
@@ -240,6 +259,15 @@ pub(crate) mod tests {
         let mut unreachable = flow(2, ICMP, "192.168.1.1", "192.168.1.109", 3, 0.0, 0);
         unreachable.src_port = 3;
         assert!(!facts_of(&unreachable).is_icmp_echo());
+    }
+
+    #[test]
+    fn udp_answers_from_service_ports_are_not_opened() {
+        let mut reflected = flow(1, UDP, "8.8.8.8", "10.10.10.10", 40_000, 0.0, 0);
+        reflected.src_port = 53;
+        assert!(!facts_of(&reflected).opened);
+        let query = flow(2, UDP, "10.10.10.10", "8.8.8.8", 53, 0.0, 0);
+        assert!(facts_of(&query).opened);
     }
 
     #[test]

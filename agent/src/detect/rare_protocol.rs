@@ -69,6 +69,9 @@ impl Default for RareProtocolConfig {
     }
 }
 
+/// From the baseline: each host's services, and every service any host used.
+pub type KnownServices = (BTreeMap<IpAddr, BTreeSet<Service>>, BTreeSet<Service>);
+
 /// The baseline's view: each host's services and everyone's.
 #[derive(Debug, Default)]
 struct Reference {
@@ -90,7 +93,7 @@ impl RareProtocolDetector {
     pub fn new(
         config: RareProtocolConfig,
         limits: &LimitsConfig,
-        baseline: Option<(BTreeMap<IpAddr, BTreeSet<Service>>, BTreeSet<Service>)>,
+        baseline: Option<KnownServices>,
     ) -> Self {
         let baseline = baseline.map(|(hosts, everyone)| Reference {
             hosts: hosts.into_iter().map(|(host, services)| (host, services.into_iter().collect())).collect(),

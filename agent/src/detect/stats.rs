@@ -21,11 +21,13 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Bowley's quartile skewness, (Q1 + Q3 − 2·Q2) / (Q3 − Q1), in [−1, 1]: 0
-/// for a symmetric sample. Taken as 0 when the median equals a quartile (the
-/// measure is unstable then, and a sample that tight is as regular as it gets).
-pub fn bowley_skew(sorted: &[f64]) -> f64 {
+/// for a symmetric sample. Taken as 0 when the quartiles are less than
+/// `min_spread` apart or the median equals one of them (as RITA does): the
+/// measure is unstable then, and a sample that tight is as regular as it
+/// gets (milliseconds of jitter must not read as skew).
+pub fn bowley_skew(sorted: &[f64], min_spread: f64) -> f64 {
     let (q1, q2, q3) = (quantile(sorted, 0.25), quantile(sorted, 0.5), quantile(sorted, 0.75));
-    if q3 - q1 <= f64::EPSILON || q2 == q1 || q2 == q3 {
+    if q3 - q1 < min_spread.max(f64::EPSILON) || q2 == q1 || q2 == q3 {
         return 0.0;
     }
     ((q1 + q3 - 2.0 * q2) / (q3 - q1)).clamp(-1.0, 1.0)
@@ -63,10 +65,12 @@ mod tests {
         assert_eq!(quantile(&sorted, 0.25), 2.0);
         assert_eq!(quantile(&sorted, 0.5), 3.0);
         assert_eq!(quantile(&sorted, 0.75), 4.0);
-        assert_eq!(bowley_skew(&sorted), 0.0);
+        assert_eq!(bowley_skew(&sorted, 0.0), 0.0);
         let skewed = [1.0, 1.5, 2.0, 8.0, 9.0];
         // Q1 = 1.5, Q2 = 2, Q3 = 8: (1.5 + 8 − 4) / 6.5
-        assert!((bowley_skew(&skewed) - 5.5 / 6.5).abs() < 1e-12);
+        assert!((bowley_skew(&skewed, 0.0) - 5.5 / 6.5).abs() < 1e-12);
+        // Quartiles 6.5 apart are "no spread" when at least 10 is asked for.
+        assert_eq!(bowley_skew(&skewed, 10.0), 0.0);
         let mut scratch = Vec::new();
         // deviations from 3: 2, 1, 0, 1, 7 → median 1
         assert_eq!(madm(&sorted, &mut scratch), 1.0);

@@ -35,13 +35,15 @@ pub struct FloodConfig {
     /// Share of the destination's flows that must be unanswered. 0.8: a
     /// busy server answers nearly everything; a flooded one cannot.
     pub min_unanswered_ratio: f64,
-    /// Window for unsolicited SYN-ACKs/resets (reflection). 60 s: reflected
-    /// traffic can be a trickle per reflector; a minute gathers enough.
+    /// Window for unsolicited SYN-ACKs and resets (reflection, backscatter).
+    /// 60 s: a reflector retransmits its SYN-ACKs for about a minute.
     #[serde(with = "humantime_serde")]
     pub reflection_window: Duration,
-    /// Unsolicited TCP flows and distinct reflectors needed in that window.
-    /// 20 and 5: a stray late SYN-ACK after a restart comes from one peer.
-    pub reflection_min_flows: u64,
+    /// Unsolicited TCP packets and distinct reflectors needed in that window.
+    /// 20 packets from 2 sources: a host that never sent a SYN gets a stray
+    /// SYN-ACK only after a restart mid-handshake, from one peer, retransmitted
+    /// at most 5 times; more means someone spoofs its address.
+    pub reflection_min_packets: u64,
     pub reflection_min_sources: u64,
     /// Packet rate to one destination that is a flood when the baseline
     /// does not know the destination. 20,000/s: a quarter of a saturated
@@ -70,8 +72,8 @@ impl Default for FloodConfig {
             min_unanswered_flows: 50,
             min_unanswered_ratio: 0.8,
             reflection_window: Duration::from_secs(60),
-            reflection_min_flows: 20,
-            reflection_min_sources: 5,
+            reflection_min_packets: 20,
+            reflection_min_sources: 2,
             max_packets_per_sec: 20_000.0,
             baseline_factor: 10.0,
             min_packets_per_sec: 1_000.0,

@@ -28,10 +28,12 @@ use crate::{
 struct Bucket {
     flows: u64,
     unanswered: u64,
-    /// Unanswered TCP that opened with a SYN, unanswered UDP, unsolicited TCP.
-    syn: u64,
-    udp: u64,
-    unsolicited: u64,
+    /// Bytes of unanswered traffic by what it is: TCP opened with a SYN, UDP,
+    /// unsolicited TCP, anything (names the flood by where its bytes are).
+    syn_bytes: f64,
+    udp_bytes: f64,
+    unsolicited_bytes: f64,
+    unanswered_bytes: f64,
     packets: f64,
     bytes: f64,
     /// Sources of unanswered flows.
@@ -44,6 +46,8 @@ struct Bucket {
 #[derive(Debug, Default)]
 struct ReflectionBucket {
     flows: u64,
+    packets: f64,
+    bytes: f64,
     sources: Distinct<IpAddr>,
     first_ns: Option<u64>,
     flows_sample: FlowSample,
@@ -66,6 +70,8 @@ pub struct VictimTracker {
 struct Verdict {
     pattern: FloodPattern,
     ratio: f64,
+    /// Judged over the reflection window rather than the flood window.
+    reflection_window: bool,
 }
 
 impl VictimTracker {
@@ -85,27 +91,36 @@ impl VictimTracker {
             refire: Refire::default(),
         });
         let window_ns = victim.window.len_ns();
-        let share = if flow.end_ns - flow.start_ns > window_ns {
-            window_ns as f64 / (flow.end_ns - flow.start_ns) as f64
-        } else {
-            1.0
-        };
+        let duration_ns = flow.end_ns - flow.start_ns;
+        let share = share_in(window_ns, duration_ns);
         let bucket = victim.window.at(now);
         bucket.flows += u64::from(facts.first_record);
         bucket.packets += flow.orig.packets as f64 * share;
         bucket.bytes += flow.orig.bytes as f64 * share;
-        if facts.first_record && facts.unanswered() {
-            bucket.unanswered += 1;
-            bucket.syn += u64::from(flow.proto == TCP && facts.opened);
-            bucket.udp += u64::from(flow.proto == UDP);
-            bucket.unsolicited += u64::from(facts.unsolicited);
-            bucket.sources.insert(&flow.src_ip);
-            bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
-            bucket.flows_sample.add(flow);
+        if facts.unanswered() {
+            let bytes = flow.orig.bytes as f64 * share;
+            bucket.unanswered_bytes += bytes;
+            if flow.proto == TCP && facts.opened {
+                bucket.syn_bytes += bytes;
+            } else if flow.proto == UDP {
+                bucket.udp_bytes += bytes;
+            } else if facts.unsolicited {
+                bucket.unsolicited_bytes += bytes;
+            }
+            if facts.first_record {
+                bucket.unanswered += 1;
+                bucket.sources.insert(&flow.src_ip);
+                bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
+                bucket.flows_sample.add(flow);
+            }
         }
-        if facts.first_record && facts.unsolicited {
+        if facts.unsolicited {
+            // Every record: a reflector's retransmitted SYN-ACKs share one flow.
+            let share = share_in(victim.reflection.len_ns(), duration_ns);
             let reflected = victim.reflection.at(now);
-            reflected.flows += 1;
+            reflected.flows += u64::from(facts.first_record);
+            reflected.packets += flow.orig.packets as f64 * share;
+            reflected.bytes += flow.orig.bytes as f64 * share;
             reflected.sources.insert(&flow.src_ip);
             reflected.first_ns = Some(reflected.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
             reflected.flows_sample.add(flow);
@@ -115,7 +130,7 @@ impl VictimTracker {
             return;
         };
         let severity = severity_for_ratio(verdict.ratio);
-        let period = if verdict.pattern == FloodPattern::Reflection { victim.reflection.len_ns() } else { window_ns };
+        let period = if verdict.reflection_window { victim.reflection.len_ns() } else { window_ns };
         if victim.refire.should_fire(now, period, severity) {
             out.push(finding(victim, flow.dst_ip, now, &verdict, baseline_pps));
         }
@@ -148,32 +163,34 @@ fn verdict(c: &FloodConfig, victim: &Victim, now: u64, baseline_pps: Option<f64>
     let flows = view.sum(|b| b.flows as f64);
     let sources = view.distinct(|b| b.sources.estimate() as f64);
     let mut best: Option<Verdict> = None;
-    let mut consider = |pattern, ratio: f64| {
+    let mut consider = |pattern, ratio: f64, reflection_window| {
         if ratio >= 1.0 && best.as_ref().is_none_or(|b| ratio > b.ratio) {
-            best = Some(Verdict { pattern, ratio });
+            best = Some(Verdict { pattern, ratio, reflection_window });
         }
     };
     if unanswered >= flows.max(1.0) * c.min_unanswered_ratio {
         let ratio = (sources / c.min_sources.max(1) as f64).min(unanswered / c.min_unanswered_flows.max(1) as f64);
-        consider(distributed_pattern(&view, unanswered), ratio);
+        consider(distributed_pattern(&view), ratio, false);
     }
     let pps = view.sum(|b| b.packets) / victim.window.len_secs();
-    consider(FloodPattern::Volumetric, pps / pps_threshold(c, baseline_pps));
+    consider(FloodPattern::Volumetric, pps / pps_threshold(c, baseline_pps), false);
     let reflected = victim.reflection.view(now);
-    let reflected_flows = reflected.sum(|b| b.flows as f64);
+    let reflected_packets = reflected.sum(|b| b.packets);
     let reflectors = reflected.distinct(|b| b.sources.estimate() as f64);
     consider(
         FloodPattern::Reflection,
-        (reflected_flows / c.reflection_min_flows.max(1) as f64)
+        (reflected_packets / c.reflection_min_packets.max(1) as f64)
             .min(reflectors / c.reflection_min_sources.max(1) as f64),
+        true,
     );
     best
 }
 
 fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_pps: Option<f64>) -> Finding {
     let view = victim.window.view(now);
-    let reflection = verdict.pattern == FloodPattern::Reflection;
-    let (window_secs, flows_sample, first_ns, flows, unanswered, sources) = if reflection {
+    let window = &victim.window;
+    let (window_secs, flows_sample, first_ns, flows, unanswered, sources, packets, bytes) = if verdict.reflection_window
+    {
         let r = victim.reflection.view(now);
         let flows = r.sum(|b| b.flows as f64).round() as u64;
         (
@@ -183,18 +200,22 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
             flows,
             flows,
             r.distinct(|b| b.sources.estimate() as f64).round() as u64,
+            r.sum(|b| b.packets),
+            r.sum(|b| b.bytes),
         )
     } else {
         (
-            victim.window.len_secs(),
+            window.len_secs(),
             merged(live(&view, |b| &b.flows_sample), &view.current.flows_sample),
             earliest(live(&view, |b| &b.first_ns), view.current.first_ns),
             view.sum(|b| b.flows as f64).round() as u64,
             view.sum(|b| b.unanswered as f64).round() as u64,
             view.distinct(|b| b.sources.estimate() as f64).round() as u64,
+            view.sum(|b| b.packets),
+            view.sum(|b| b.bytes),
         )
     };
-    let pps = view.sum(|b| b.packets) / victim.window.len_secs();
+    let pps = packets / window_secs;
     let single_source = flows_sample.refs.first().map(|f| f.src_ip).filter(|_| sources == 1);
     let (proto, port) = common_service(&flows_sample);
     Finding {
@@ -202,10 +223,16 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
         entity: Entity::Destination(dst),
         severity: severity_for_ratio(verdict.ratio),
         score: score_for_ratio(verdict.ratio),
-        summary: format!(
-            "{dst} flooded ({}): {unanswered} unanswered of {flows} flows from {sources} sources in {window_secs:.0} s, {pps:.0} packets/s",
-            pattern_name(verdict.pattern)
-        ),
+        summary: if verdict.reflection_window {
+            format!(
+                "{dst} received {packets:.0} unsolicited SYN-ACKs/resets from {sources} sources in {window_secs:.0} s: its address is spoofed towards reflectors"
+            )
+        } else {
+            format!(
+                "{dst} flooded ({}): {unanswered} unanswered of {flows} flows from {sources} sources in {window_secs:.0} s, {pps:.0} packets/s",
+                pattern_name(verdict.pattern)
+            )
+        },
         src_ip: single_source,
         src_port: None,
         dst_ip: Some(dst),
@@ -219,8 +246,8 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
             flows,
             unanswered_flows: unanswered,
             unanswered_ratio: if flows > 0 { (unanswered as f64 / flows as f64).min(1.0) } else { 0.0 },
-            packets: view.sum(|b| b.packets).round() as u64,
-            bytes: view.sum(|b| b.bytes).round() as u64,
+            packets: packets.round() as u64,
+            bytes: bytes.round() as u64,
             packets_per_sec: pps,
             baseline_packets_per_sec: baseline_pps,
             distinct_sources: sources,
@@ -229,14 +256,21 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
     }
 }
 
-/// Names a distributed flood by what most of its unanswered flows are.
-fn distributed_pattern(view: &WindowView<'_, Bucket>, unanswered: f64) -> FloodPattern {
-    let majority = unanswered / 2.0;
-    if view.sum(|b| b.syn as f64) > majority {
+/// The share of a record's packets that falls inside a window: all of them
+/// for a record shorter than the window, else the window's part of the
+/// record's duration (its mean rate).
+fn share_in(window_ns: u64, duration_ns: u64) -> f64 {
+    if duration_ns > window_ns { window_ns as f64 / duration_ns as f64 } else { 1.0 }
+}
+
+/// Names a distributed flood by what most of its unanswered bytes are.
+fn distributed_pattern(view: &WindowView<'_, Bucket>) -> FloodPattern {
+    let majority = view.sum(|b| b.unanswered_bytes) / 2.0;
+    if view.sum(|b| b.syn_bytes) > majority {
         FloodPattern::SynFlood
-    } else if view.sum(|b| b.udp as f64) > majority {
+    } else if view.sum(|b| b.udp_bytes) > majority {
         FloodPattern::Amplification
-    } else if view.sum(|b| b.unsolicited as f64) > majority {
+    } else if view.sum(|b| b.unsolicited_bytes) > majority {
         FloodPattern::Reflection
     } else {
         FloodPattern::Distributed
