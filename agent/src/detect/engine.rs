@@ -296,3 +296,164 @@ fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
         remote: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        detect::{
+            baseline::BaselineBuilder,
+            facts::tests::{SEC, syn_only, tcp_session},
+            geo::{GeoLocation, StaticGeo},
+        },
+        event::{AnomalyKind, FeatureContribution, Severity},
+    };
+
+    fn engine(config: DetectorsConfig) -> Result<DetectionEngine, EngineError> {
+        DetectionEngine::new(config, Clock::epoch(), None)
+    }
+
+    /// A vertical scan of `ports` ports, one probe every 10 ms.
+    fn scan(ports: u64) -> Vec<FlowObservation> {
+        (0..ports).map(|i| syn_only(i, "172.16.0.8", "64.13.134.52", 1 + i as u16, i as f64 * 0.01)).collect()
+    }
+
+    #[test]
+    fn events_are_numbered_timed_and_count_their_repeats() -> Result<(), Box<dyn std::error::Error>> {
+        let mut engine = engine(DetectorsConfig::default())?;
+        let mut events = Vec::new();
+        for flow in scan(40) {
+            events.extend(engine.observe(&flow, None));
+        }
+        // Decisions at 10, 14, …, 38 failures: the first passes, the rest are
+        // repeats within the suppression window, except the one at 30
+        // (severity medium), which escalates at once and carries the four
+        // repeats before it.
+        let seen: Vec<_> = events.iter().map(|e| (e.event_id, e.severity, e.occurrences)).collect();
+        assert_eq!(seen, vec![(1, Severity::Low, 1), (2, Severity::Medium, 5)]);
+        assert_eq!(events[0].first_seen, Timestamp(1_700_000_000 * SEC as i128));
+        assert_eq!(events[0].last_seen, Timestamp(1_700_000_000 * SEC as i128 + 90_000_000));
+        assert_eq!((events[0].record_type, events[0].schema_version), ("event", EVENT_SCHEMA_VERSION));
+        let rest = engine.finish();
+        let seen: Vec<_> = rest.iter().map(|e| (e.event_id, e.severity, e.occurrences)).collect();
+        assert_eq!(seen, vec![(3, Severity::Medium, 2)]);
+        let stats = engine.stats();
+        assert_eq!((stats.flows, stats.findings, stats.events, stats.suppressed), (40, 8, 3, 6));
+        Ok(())
+    }
+
+    #[test]
+    fn advance_closes_quiet_suppression_windows() -> Result<(), Box<dyn std::error::Error>> {
+        let mut engine = engine(DetectorsConfig::default())?;
+        let flows = scan(14);
+        let mut events = Vec::new();
+        for flow in &flows {
+            events.extend(engine.observe(flow, None));
+        }
+        assert_eq!(events.len(), 1);
+        // The window opened with the first event, at the 10th probe.
+        let opened = flows[9].end_ns;
+        assert!(engine.advance(opened + 10 * 60 * SEC - 1).is_empty());
+        let late = engine.advance(opened + 10 * 60 * SEC);
+        assert_eq!(late.iter().map(|e| (e.event_id, e.occurrences)).collect::<Vec<_>>(), vec![(2, 1)]);
+        assert!(engine.finish().is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn interim_records_of_one_connection_count_once() -> Result<(), Box<dyn std::error::Error>> {
+        let mut config = DetectorsConfig::default();
+        config.flood.max_connections = 2;
+        let mut engine = engine(config)?;
+        // One long SSH session cut into 5 interim records and a final one: one connection.
+        let mut session = tcp_session(1, "10.0.0.5", "10.0.0.9", 22, 0.0, 5_000, 9_000);
+        let mut events = Vec::new();
+        for part in 0..6u64 {
+            session.ended = part == 5;
+            session.start_ns = 1_700_000_000 * SEC + part * 300 * SEC;
+            session.end_ns = session.start_ns + 300 * SEC;
+            events.extend(engine.observe(&session, None));
+        }
+        assert!(events.is_empty(), "{events:?}");
+        // A second and third connection make it 3 in a minute: past the limit of 2.
+        let mut flows = vec![tcp_session(2, "10.0.0.5", "10.0.0.9", 22, 1800.0, 500, 900)];
+        flows.push(tcp_session(3, "10.0.0.5", "10.0.0.9", 22, 1801.0, 500, 900));
+        flows.push(tcp_session(4, "10.0.0.5", "10.0.0.9", 22, 1802.0, 500, 900));
+        for flow in &flows {
+            events.extend(engine.observe(flow, None));
+        }
+        assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![AnomalyKind::Flood]);
+        Ok(())
+    }
+
+    #[test]
+    fn disabled_detectors_and_verdicts_without_a_model() -> Result<(), Box<dyn std::error::Error>> {
+        let mut config = DetectorsConfig::default();
+        config.port_scan.enabled = false;
+        config.ml_outlier.enabled = false;
+        let mut engine = engine(config)?;
+        let verdict = MlVerdict {
+            score: 0.95,
+            threshold: 0.6,
+            is_anomaly: true,
+            top_features: vec![FeatureContribution { feature: "orig_bytes".into(), value: 1e9, contribution: 0.8 }],
+        };
+        let mut events = Vec::new();
+        for flow in scan(40) {
+            events.extend(engine.observe(&flow, Some(&verdict)));
+        }
+        events.extend(engine.finish());
+        assert!(events.is_empty(), "{events:?}");
+        assert!(engine.stats().detectors.iter().all(|d| d.detector != "port_scan"));
+
+        let mut engine = self::engine(DetectorsConfig::default())?;
+        let flow = tcp_session(1, "10.0.0.5", "203.0.113.9", 443, 0.0, 900, 9_000);
+        let events = engine.observe(&flow, Some(&verdict));
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].kind, events[0].severity, events[0].score),
+            (AnomalyKind::MlOutlier, Severity::High, 0.95)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn geo_speaks_only_with_a_lookup() -> Result<(), Box<dyn std::error::Error>> {
+        let mut config = DetectorsConfig::default();
+        config.geo.deny_countries = vec!["KP".into()];
+        let flow = tcp_session(1, "10.0.0.5", "175.45.176.3", 443, 0.0, 900, 9_000);
+        let mut without = engine(config.clone())?;
+        assert!(without.observe(&flow, None).is_empty());
+        let table = StaticGeo::new(vec![(
+            "175.45.176.0/22".parse()?,
+            GeoLocation { country: Some("KP".into()), asn: Some(131279), is_public: true },
+        )]);
+        let mut with = engine(config)?.with_geo(Box::new(table));
+        let events = with.observe(&flow, None);
+        assert_eq!(
+            events.iter().map(|e| (e.kind, e.severity)).collect::<Vec<_>>(),
+            vec![(AnomalyKind::Geo, Severity::High)]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bad_configuration_and_a_mismatched_baseline_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let mut config = DetectorsConfig::default();
+        config.port_scan.theta_benign = 1.5;
+        assert!(matches!(engine(config), Err(EngineError::Config(ConfigError::Probability { .. }))));
+
+        let baseline = BaselineBuilder::new(&DetectorsConfig::default()).build();
+        let mut config = DetectorsConfig::default();
+        config.dns_tunnel.window = Duration::from_secs(120);
+        let refused = DetectionEngine::new(config, Clock::epoch(), Some(baseline.clone()));
+        assert!(matches!(
+            refused,
+            Err(EngineError::Baseline(BaselineError::Window { field: "dns_tunnel.window", .. }))
+        ));
+        assert!(DetectionEngine::new(DetectorsConfig::default(), Clock::epoch(), Some(baseline)).is_ok());
+        Ok(())
+    }
+}

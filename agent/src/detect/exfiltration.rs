@@ -103,11 +103,20 @@ impl ExfiltrationDetector {
         let now = facts.now_ns;
         let (threshold, usual) = self.threshold(host);
         let window = self.config.window;
-        let transfer = self.transfers.entry((host, remote), now, || Transfer {
-            window: SlidingWindow::new(window, now),
-            refire: Refire::default(),
-            flows: FlowSample::default(),
-        });
+        let transfer = if sent == 0 {
+            // Nothing out: only a transfer already tracked needs its bytes in
+            // (spoofed floods would otherwise fill the table with silent pairs).
+            match self.transfers.get_mut(&(host, remote), now) {
+                Some(transfer) => transfer,
+                None => return,
+            }
+        } else {
+            self.transfers.entry((host, remote), now, || Transfer {
+                window: SlidingWindow::new(window, now),
+                refire: Refire::default(),
+                flows: FlowSample::default(),
+            })
+        };
         let bucket = transfer.window.at(now);
         bucket.first_ns = Some(bucket.first_ns.map_or(facts.flow.start_ns, |t| t.min(facts.flow.start_ns)));
         bucket.bytes_out += sent;

@@ -84,11 +84,38 @@ impl Default for PortScanConfig {
     }
 }
 
+/// Targets a source has contacted, as hashes of (host, protocol, port).
+/// Most sources contact one target (spoofed floods, a client's one server):
+/// that one is kept inline, a set is allocated from the second on.
+#[derive(Debug, Default)]
+struct Contacts {
+    first: Option<u64>,
+    more: FxHashSet<u64>,
+}
+
+impl Contacts {
+    fn contains(&self, target: u64) -> bool {
+        self.first == Some(target) || self.more.contains(&target)
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn insert(&mut self, target: u64) {
+        if self.first.is_none() {
+            self.first = Some(target);
+        } else {
+            self.more.insert(target);
+        }
+    }
+}
+
 /// The random walk of one source.
 #[derive(Debug)]
 struct Walk {
     llr: f64,
-    contacted: FxHashSet<u64>,
+    contacted: Contacts,
     attempts: u64,
     failed: u64,
     hosts: Distinct<IpAddr>,
@@ -160,7 +187,7 @@ impl PortScanDetector {
         let max_contacts = self.config.max_contacts_per_source;
         let walk = self.walks.entry(flow.src_ip, facts.now_ns, || Walk {
             llr: 0.0,
-            contacted: FxHashSet::default(),
+            contacted: Contacts::default(),
             attempts: 0,
             failed: 0,
             hosts: Distinct::new(),
@@ -169,7 +196,7 @@ impl PortScanDetector {
             last_ns: flow.end_ns,
             flows: FlowSample::default(),
         });
-        if walk.contacted.contains(&target) {
+        if walk.contacted.contains(target) {
             return;
         }
         if walk.contacted.len() < max_contacts {

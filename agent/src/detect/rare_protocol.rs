@@ -27,6 +27,10 @@ use super::{
 };
 use crate::event::{AnomalyKind, Evidence, NoveltyReference, Severity};
 
+/// Services remembered across all hosts (a bound on memory: real networks
+/// use a few hundred).
+const MAX_SERVICES_EVERYWHERE: usize = 65_536;
+
 /// Ports from here up are ephemeral (IANA dynamic range) and count as one service.
 pub const EPHEMERAL_PORT: u16 = 49152;
 
@@ -90,11 +94,7 @@ pub struct RareProtocolDetector {
 
 impl RareProtocolDetector {
     /// `baseline`: per host its services, and every service seen.
-    pub fn new(
-        config: RareProtocolConfig,
-        limits: &LimitsConfig,
-        baseline: Option<KnownServices>,
-    ) -> Self {
+    pub fn new(config: RareProtocolConfig, limits: &LimitsConfig, baseline: Option<KnownServices>) -> Self {
         let baseline = baseline.map(|(hosts, everyone)| Reference {
             hosts: hosts.into_iter().map(|(host, services)| (host, services.into_iter().collect())).collect(),
             everyone: everyone.into_iter().collect(),
@@ -142,7 +142,9 @@ impl RareProtocolDetector {
         if learned.len() < self.config.max_services_per_host {
             learned.insert(service);
         }
-        self.learned_everyone.insert(service);
+        if self.learned_everyone.len() < MAX_SERVICES_EVERYWHERE {
+            self.learned_everyone.insert(service);
+        }
         if warming_up || host_known {
             return;
         }

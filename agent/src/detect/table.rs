@@ -41,6 +41,13 @@ impl<K: Hash + Eq, V> EntityTable<K, V> {
         &mut tracked.value
     }
 
+    /// The entry for `key` if there is one, marked seen at `now_ns`.
+    pub fn get_mut(&mut self, key: &K, now_ns: u64) -> Option<&mut V> {
+        let tracked = self.entries.get_mut(key)?;
+        tracked.last_ns = tracked.last_ns.max(now_ns);
+        Some(&mut tracked.value)
+    }
+
     /// Drops entries not seen for the table's time to live before `now_ns`.
     pub fn expire(&mut self, now_ns: u64) {
         while let Some((_, oldest)) = self.entries.peek_lru() {

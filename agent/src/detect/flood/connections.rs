@@ -4,8 +4,10 @@
 //!
 //! Why `flood` and not `port_scan`: a brute force touches one port on one
 //! host and is answered every time, the opposite of a scan; what is
-//! abnormal is the number of connections. TCP only: UDP "connections" are
-//! single datagrams with fresh ports (DNS), counted by `dns_tunnel`.
+//! abnormal is the number of connections. TCP connections the service
+//! accepted (SYN-ACK) only: UDP "connections" are single datagrams with
+//! fresh ports (DNS), counted by `dns_tunnel`, and unanswered SYNs are a
+//! SYN flood, counted per victim.
 
 use std::net::IpAddr;
 
@@ -63,7 +65,9 @@ impl ConnectionRate {
 
     pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
-        if flow.proto != TCP || !facts.opened {
+        // Accepted connections only: unanswered SYNs are the victim tracker's
+        // (and a spoofed flood would fill this table with one-off sources).
+        if flow.proto != TCP || !facts.opened || !facts.answered {
             return;
         }
         let now = facts.now_ns;
@@ -182,6 +186,19 @@ mod tests {
         assert_eq!(found.flows.total, 16);
         assert_eq!(found.flows.refs[0].flow_id, 14);
         assert_eq!(found.first_ns, 1_700_000_000 * crate::detect::facts::tests::SEC);
+    }
+
+    #[test]
+    fn unanswered_syns_are_left_to_the_victim_tracker() {
+        let networks = Networks::new(default_internal_networks());
+        let mut rate = ConnectionRate::new(&FloodConfig::default(), &LimitsConfig::default());
+        let mut out = Vec::new();
+        for i in 0..100u64 {
+            let syn = crate::detect::facts::tests::syn_only(i, "198.51.100.9", "10.0.0.80", 80, i as f64 * 0.1);
+            rate.observe(&FlowFacts::new(&syn, true, &networks), &mut out);
+        }
+        assert!(out.is_empty());
+        assert_eq!(rate.tracked(), 0);
     }
 
     #[test]
