@@ -65,7 +65,7 @@ fn flow(mix: &str, i: u64) -> FlowObservation {
         "clients" => {
             // Many distinct servers, as a busy network has: pairs rarely repeat.
             flow.dst_ip = ip(0x5db8_0000 + (i.wrapping_mul(7919) % 4_000_000) as u32);
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 flow.proto = 17;
                 flow.dst_port = 53;
                 flow.dst_ip = ip(0x0a00_fffe);
