@@ -57,9 +57,12 @@ impl Default for DetectorsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Entities (sources, destinations, pairs) each detector table tracks.
-    /// 65,536: a /16 of hosts; at most ≈1 KiB each with its sampled flow
-    /// keys, so ≈64 MiB per table in the worst case. Past it, the least
-    /// recently active entity is forgotten (counted in the engine's stats).
+    /// 65,536: a /16 of hosts. An entity costs ≈100–300 bytes, plus up to
+    /// 16 sampled flow keys (≈1 KiB) once it looks suspicious (a flooded
+    /// destination keeps up to four such samples), so a table stays within
+    /// tens of MiB even when every entity is under attack. Past the limit,
+    /// the least recently active entity is forgotten (counted in the
+    /// engine's stats as `evicted`).
     pub max_entities: usize,
     /// An entity with no flow for this long is forgotten. 15 min: longer than
     /// every detector window, short enough that scans of the past hour do

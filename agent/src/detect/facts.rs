@@ -4,8 +4,6 @@
 //! (interim records keep them), so handshake facts hold for every record of
 //! a flow; packet and byte counts are per record.
 
-use std::net::IpAddr;
-
 use agent_common::flow::tcp_flags::{ACK, CWR, ECE, RST, SYN};
 use models::FlowObservation;
 use rustc_hash::FxHashSet;
@@ -101,14 +99,6 @@ impl<'a> FlowFacts<'a> {
 
     pub fn is_icmp_echo(&self) -> bool {
         matches!(self.flow.proto, ICMP | ICMPV6) && self.opened
-    }
-
-    pub fn src(&self) -> IpAddr {
-        self.flow.src_ip
-    }
-
-    pub fn dst(&self) -> IpAddr {
-        self.flow.dst_ip
     }
 }
 
