@@ -29,7 +29,7 @@ use super::{
     facts::{FlowFacts, RecordSequence, TCP, UDP},
     geo::GeoLookup,
     networks::Networks,
-    rare_protocol::Service,
+    rare_protocol::{KnownServices, Service},
 };
 
 /// Bump on any incompatible change of [`TrafficBaseline`].
@@ -120,6 +120,33 @@ impl TrafficBaseline {
             }
         }
         Ok(())
+    }
+}
+
+/// A baseline split into what each detector needs.
+#[derive(Debug, Default)]
+pub struct BaselineParts {
+    pub bytes_out: BTreeMap<IpAddr, Quantiles>,
+    pub dns: BTreeMap<IpAddr, DnsUsual>,
+    pub destinations: BTreeMap<IpAddr, Quantiles>,
+    pub services: KnownServices,
+    pub countries: BTreeSet<String>,
+    pub asns: BTreeSet<u32>,
+}
+
+impl TrafficBaseline {
+    pub fn into_parts(self) -> BaselineParts {
+        let bytes_out = self.hosts.iter().filter_map(|(host, b)| Some((*host, b.bytes_out?))).collect();
+        let dns = self.hosts.iter().filter_map(|(host, b)| Some((*host, b.dns?))).collect();
+        let own = self.hosts.into_iter().map(|(host, b)| (host, b.services)).collect();
+        BaselineParts {
+            bytes_out,
+            dns,
+            destinations: self.destinations,
+            services: (own, self.services),
+            countries: self.countries,
+            asns: self.asns,
+        }
     }
 }
 

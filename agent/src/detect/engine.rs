@@ -99,34 +99,26 @@ impl DetectionEngine {
             baseline.check(&config)?;
         }
         let limits = &config.limits.clone();
-        let mut hosts = baseline.as_ref().map(|b| b.hosts.clone()).unwrap_or_default();
-        let exfiltration_usual = hosts.iter().filter_map(|(h, b)| Some((*h, b.bytes_out?))).collect();
-        let dns_usual = hosts.iter().filter_map(|(h, b)| Some((*h, b.dns?))).collect();
-        let (destinations, services, geo_baseline) = match baseline {
-            Some(b) => {
-                let own = std::mem::take(&mut hosts).into_iter().map(|(h, b)| (h, b.services)).collect();
-                (b.destinations, Some((own, b.services)), Some((b.countries, b.asns)))
-            }
-            None => Default::default(),
-        };
+        let known = baseline.is_some();
+        let parts = baseline.map(TrafficBaseline::into_parts).unwrap_or_default();
         let c = config;
         Ok(Self {
             clock,
             networks: Networks::new(c.internal_networks.clone()),
             sequence: RecordSequence::default(),
             port_scan: c.port_scan.enabled.then(|| PortScanDetector::new(c.port_scan.clone(), limits)),
-            flood: c.flood.enabled.then(|| FloodDetector::new(c.flood.clone(), limits, destinations)),
+            flood: c.flood.enabled.then(|| FloodDetector::new(c.flood.clone(), limits, parts.destinations)),
             exfiltration: c
                 .exfiltration
                 .enabled
-                .then(|| ExfiltrationDetector::new(c.exfiltration.clone(), limits, exfiltration_usual)),
+                .then(|| ExfiltrationDetector::new(c.exfiltration.clone(), limits, parts.bytes_out)),
             beaconing: c.beaconing.enabled.then(|| BeaconingDetector::new(c.beaconing.clone(), limits)),
-            dns_tunnel: c.dns_tunnel.enabled.then(|| DnsTunnelDetector::new(c.dns_tunnel.clone(), limits, dns_usual)),
+            dns_tunnel: c.dns_tunnel.enabled.then(|| DnsTunnelDetector::new(c.dns_tunnel.clone(), limits, parts.dns)),
             rare_protocol: c
                 .rare_protocol
                 .enabled
-                .then(|| RareProtocolDetector::new(c.rare_protocol.clone(), limits, services)),
-            geo_setup: c.geo.enabled.then(|| (c.geo.clone(), geo_baseline)),
+                .then(|| RareProtocolDetector::new(c.rare_protocol.clone(), limits, known.then_some(parts.services))),
+            geo_setup: c.geo.enabled.then(|| (c.geo.clone(), known.then_some((parts.countries, parts.asns)))),
             geo: None,
             ml_outlier: c.ml_outlier.enabled,
             suppressor: Suppressor::new(&c.suppression),
