@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod detect;
 pub mod duration;
 pub mod enrich;
 pub mod event;

@@ -1,5 +1,7 @@
 //! What each detector saw, by kind. Serialized as an object whose fields
-//! depend on the event's `kind` (the kind is on the event itself).
+//! depend on the event's `kind` (the kind is on the event itself). Counts
+//! over a sliding window are estimates (the window's previous bucket is
+//! weighted), rounded to whole flows and packets.
 
 use serde::Serialize;
 
@@ -11,54 +13,153 @@ pub struct FeatureContribution {
     pub contribution: f64,
 }
 
+/// The shape of a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanPattern {
+    /// Many ports on few hosts.
+    Vertical,
+    /// Few ports on many hosts.
+    Horizontal,
+    /// ICMP echo requests to many hosts.
+    IcmpSweep,
+}
+
+/// The shape of a flood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloodPattern {
+    /// TCP SYNs from many sources that never complete a handshake.
+    SynFlood,
+    /// UDP from many sources that the victim never answers (amplification).
+    Amplification,
+    /// Unsolicited SYN-ACKs or resets: the victim's address was spoofed
+    /// towards reflectors, which answer it.
+    Reflection,
+    /// Unanswered traffic of several protocols from many sources.
+    Distributed,
+    /// A packet rate far above the destination's baseline.
+    Volumetric,
+    /// One source opening connections to one service at a high rate
+    /// (credential brute force, connection exhaustion).
+    ConnectionFlood,
+}
+
+/// Which DNS measure was unusual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsSignal {
+    /// Long queries: data encoded in names.
+    QuerySize,
+    /// Many queries per second.
+    QueryRate,
+    /// Many bytes sent.
+    Volume,
+}
+
+/// Where the "normal" a novelty is measured against came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoveltyReference {
+    /// The trained traffic baseline.
+    Baseline,
+    /// What was seen during the warm-up period of this run.
+    WarmUp,
+}
+
+/// Why a remote place was reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoReason {
+    /// Not in the baseline (or the warm-up).
+    Unseen,
+    /// In the configured deny list.
+    Denied,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Evidence {
     PortScan {
-        /// `vertical` (many ports on one host) or `horizontal` (one port on many hosts).
-        pattern: &'static str,
+        pattern: ScanPattern,
+        /// Distinct ports and hosts among the source's first contacts (echo
+        /// targets for a sweep).
         distinct_ports: u64,
         distinct_hosts: u64,
+        /// First contacts (or echo requests) counted, and how many went unanswered.
         attempts: u64,
         failed: u64,
-        /// Log-likelihood ratio of the sequential test when it decided.
-        log_likelihood_ratio: f64,
+        /// Log-likelihood ratio of the sequential test when it decided
+        /// (absent for sweeps, which are counted over a window).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log_likelihood_ratio: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        window_secs: Option<f64>,
     },
     Flood {
+        pattern: FloodPattern,
+        window_secs: f64,
+        flows: u64,
+        /// Flows with no completed handshake or no answer.
+        unanswered_flows: u64,
+        unanswered_ratio: f64,
         packets: u64,
+        bytes: u64,
         packets_per_sec: f64,
-        baseline_packets_per_sec: f64,
+        /// The destination's usual rate (99th percentile of its windows) when a baseline has it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        baseline_packets_per_sec: Option<f64>,
         distinct_sources: u64,
-        half_open_ratio: f64,
     },
     Exfiltration {
+        window_secs: f64,
         bytes_out: u64,
         bytes_in: u64,
-        baseline_bytes_out: f64,
+        /// The host's usual bytes out to one destination per window (99th percentile).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        baseline_bytes_out: Option<f64>,
+        threshold_bytes_out: f64,
     },
     Beaconing {
         connections: u64,
-        mean_interval_secs: f64,
-        interval_jitter: f64,
-        mean_payload_bytes: f64,
-        payload_jitter: f64,
+        median_interval_secs: f64,
+        /// Bowley skew of the intervals (0 = symmetric) and their median
+        /// absolute deviation.
+        interval_skew: f64,
+        interval_madm_secs: f64,
+        median_payload_bytes: f64,
+        payload_skew: f64,
+        payload_madm_bytes: f64,
+        /// The two halves of the score, each in [0, 1].
+        interval_score: f64,
+        payload_score: f64,
     },
     DnsTunnel {
+        signal: DnsSignal,
+        window_secs: f64,
         queries: u64,
         bytes_out: u64,
         mean_query_bytes: f64,
         queries_per_sec: f64,
+        /// The threshold the signal crossed (from the baseline when it has the host).
+        threshold: f64,
     },
     RareProtocol {
         proto: u8,
+        /// Responder port (ICMP: type); 49152 stands for every ephemeral port.
         port: u16,
-        baseline_services: u64,
+        reference: NoveltyReference,
+        /// Services the host was known to use.
+        known_services: u64,
     },
     Geo {
+        #[serde(skip_serializing_if = "Option::is_none")]
         country: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         asn: Option<u32>,
-        /// `unseen` (not in the baseline) or `denied` (in the deny list).
-        reason: &'static str,
+        reason: GeoReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reference: Option<NoveltyReference>,
     },
     MlOutlier {
         threshold: f64,

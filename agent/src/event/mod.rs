@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use crate::enrich::classify;
 
-pub use evidence::Evidence;
+pub use evidence::{DnsSignal, Evidence, FeatureContribution, FloodPattern, GeoReason, NoveltyReference, ScanPattern};
 pub use models::AnomalyKind;
 use serde::Serialize;
 pub use severity::{Severity, UnknownSeverity};

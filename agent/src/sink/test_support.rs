@@ -3,7 +3,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{
-    event::{AnomalyKind, EVENT_SCHEMA_VERSION, Event, Evidence, FlowRef, RemoteInfo, Severity, Timestamp},
+    event::{
+        AnomalyKind, EVENT_SCHEMA_VERSION, Event, Evidence, FlowRef, RemoteInfo, ScanPattern, Severity, Timestamp,
+    },
     flow::{DirectionStats, EmitReason, FlowRecord},
 };
 
@@ -35,12 +37,13 @@ pub(crate) fn event_with(id: u64, severity: Severity) -> Event {
         last_seen: Timestamp(LAST_SEEN_NS),
         occurrences: 1,
         evidence: Evidence::PortScan {
-            pattern: "vertical",
+            pattern: ScanPattern::Vertical,
             distinct_ports: 120,
             distinct_hosts: 1,
             attempts: 130,
             failed: 118,
-            log_likelihood_ratio: 4.75,
+            log_likelihood_ratio: Some(4.75),
+            window_secs: None,
         },
         flows: vec![FlowRef { flow_id: 42, proto: 6, src_ip: src, src_port: 40000, dst_ip: dst, dst_port: 22 }],
         flows_total: 130,

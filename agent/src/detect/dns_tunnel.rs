@@ -1,0 +1,285 @@
+//! DNS tunnels: data carried in DNS queries (iodine, dnscat2, DNS
+//! exfiltration) to one resolver, per (client, resolver) over a window.
+//!
+//! Three signals: long queries (data encoded in names makes query frames
+//! long), many queries per second, many bytes out. The kernel keeps no
+//! payload, so names and domains are not visible: per-domain analysis
+//! (label entropy, distinct subdomains of one domain) is not possible from
+//! flows, and a tunnel through a resolver is seen as traffic to that
+//! resolver. A query is a packet the client sent to port 53; over TCP the
+//! handshake and acknowledgements count too (TCP DNS is rare and bulky).
+
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    config::LimitsConfig,
+    facts::{FlowFacts, TCP, UDP},
+    finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
+    table::EntityTable,
+    window::{Refire, SlidingWindow},
+};
+use crate::event::{AnomalyKind, DnsSignal, Evidence};
+
+const DNS_PORT: u16 = 53;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsTunnelConfig {
+    pub enabled: bool,
+    /// 60 s: tunnels are chatty; a minute holds hundreds of their queries.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Queries needed in the window before their mean size is judged. 30:
+    /// a few long names (CDN, DNSBL lookups) must not decide on their own.
+    pub min_queries: u64,
+    /// Mean query frame size (Ethernet + IP + UDP + DNS) that is too long.
+    /// 150 bytes: a query for a typical 30-character name with EDNS is
+    /// ≈100 bytes; tunnels fill names to 200+ characters.
+    pub max_mean_query_bytes: f64,
+    /// Queries per second to one resolver. 10/s over a minute: far above a
+    /// workstation (a few per page); resolvers and mail servers belong in a
+    /// baseline.
+    pub max_queries_per_sec: f64,
+    /// Bytes of queries per window. 128 KiB/min: ≈1,000 long queries.
+    pub max_bytes_out: u64,
+    /// With a baseline, rate and volume thresholds are this many times the
+    /// client's usual (99th percentile) window… 5.
+    pub baseline_factor: f64,
+    /// …but at least these (a client that rarely resolves anything is not a
+    /// tunnel at two queries per second).
+    pub baseline_min_queries_per_sec: f64,
+    pub baseline_min_bytes_out: u64,
+}
+
+impl Default for DnsTunnelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(60),
+            min_queries: 30,
+            max_mean_query_bytes: 150.0,
+            max_queries_per_sec: 10.0,
+            max_bytes_out: 128 * 1024,
+            baseline_factor: 5.0,
+            baseline_min_queries_per_sec: 1.0,
+            baseline_min_bytes_out: 16 * 1024,
+        }
+    }
+}
+
+/// A client's usual DNS per window (from the baseline).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsUsual {
+    pub queries_per_sec_p99: f64,
+    pub mean_query_bytes_p99: f64,
+    pub bytes_out_p99: f64,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    first_ns: Option<u64>,
+    queries: u64,
+    bytes_out: u64,
+}
+
+#[derive(Debug)]
+struct Client {
+    window: SlidingWindow<Bucket>,
+    refire: Refire,
+    flows: FlowSample,
+}
+
+struct Thresholds {
+    mean_query_bytes: f64,
+    queries_per_sec: f64,
+    bytes_out: f64,
+}
+
+pub struct DnsTunnelDetector {
+    config: DnsTunnelConfig,
+    baseline: BTreeMap<IpAddr, DnsUsual>,
+    clients: EntityTable<(IpAddr, IpAddr), Client>,
+}
+
+impl DnsTunnelDetector {
+    pub fn new(config: DnsTunnelConfig, limits: &LimitsConfig, baseline: BTreeMap<IpAddr, DnsUsual>) -> Self {
+        let ttl = limits.idle_timeout.max(config.window * 2);
+        Self { clients: EntityTable::new(limits.capacity(), ttl), baseline, config }
+    }
+
+    fn thresholds(&self, client: IpAddr) -> Thresholds {
+        let c = &self.config;
+        match self.baseline.get(&client) {
+            Some(usual) => Thresholds {
+                // Long names stay suspicious on any host, unless this one always uses them.
+                mean_query_bytes: c.max_mean_query_bytes.max(usual.mean_query_bytes_p99 * 1.25),
+                queries_per_sec: (usual.queries_per_sec_p99 * c.baseline_factor).max(c.baseline_min_queries_per_sec),
+                bytes_out: (usual.bytes_out_p99 * c.baseline_factor).max(c.baseline_min_bytes_out as f64),
+            },
+            None => Thresholds {
+                mean_query_bytes: c.max_mean_query_bytes,
+                queries_per_sec: c.max_queries_per_sec,
+                bytes_out: c.max_bytes_out as f64,
+            },
+        }
+    }
+
+    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+        let flow = facts.flow;
+        if flow.dst_port != DNS_PORT || !matches!(flow.proto, UDP | TCP) || flow.orig.packets == 0 {
+            return;
+        }
+        let now = facts.now_ns;
+        let limits = self.thresholds(flow.src_ip);
+        let window = self.config.window;
+        let min_queries = self.config.min_queries;
+        let client = self.clients.entry((flow.src_ip, flow.dst_ip), now, || Client {
+            window: SlidingWindow::new(window, now),
+            refire: Refire::default(),
+            flows: FlowSample::default(),
+        });
+        let bucket = client.window.at(now);
+        bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
+        bucket.queries += flow.orig.packets;
+        bucket.bytes_out += flow.orig.bytes;
+        let view = client.window.view(now);
+        let window_secs = client.window.len_secs();
+        let queries = view.sum(|b| b.queries as f64);
+        let bytes_out = view.sum(|b| b.bytes_out as f64);
+        let mean = bytes_out / queries.max(1.0);
+        let rate = queries / window_secs;
+        let signals = [
+            (DnsSignal::QueryRate, rate / limits.queries_per_sec, limits.queries_per_sec),
+            (DnsSignal::Volume, bytes_out / limits.bytes_out, limits.bytes_out),
+            (DnsSignal::QuerySize, mean / limits.mean_query_bytes, limits.mean_query_bytes),
+        ];
+        // Flows are kept as evidence only while a signal is at least half way
+        // there (bounded memory for ordinary clients).
+        if signals.iter().all(|s| s.1 < 0.5) {
+            if client.flows.total > 0 {
+                client.flows = FlowSample::default();
+            }
+            return;
+        }
+        client.flows.add(flow);
+        let enough_for_size = queries >= min_queries as f64;
+        let Some((signal, ratio, threshold)) = signals
+            .into_iter()
+            .filter(|s| s.1 >= 1.0 && (s.0 != DnsSignal::QuerySize || enough_for_size))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            return;
+        };
+        let severity = severity_for_ratio(ratio);
+        if !client.refire.should_fire(now, client.window.len_ns(), severity) {
+            return;
+        }
+        let first_ns = match (view.previous_weight > 0.0, view.previous.first_ns) {
+            (true, Some(previous)) => previous,
+            _ => view.current.first_ns.unwrap_or(flow.start_ns),
+        };
+        out.push(Finding {
+            kind: AnomalyKind::DnsTunnel,
+            entity: Entity::Pair(flow.src_ip, flow.dst_ip),
+            severity,
+            score: score_for_ratio(ratio),
+            summary: format!(
+                "{} sent {queries:.0} DNS queries ({:.0} bytes each, {rate:.1}/s) to {} in {window_secs:.0} s",
+                flow.src_ip, mean, flow.dst_ip
+            ),
+            src_ip: Some(flow.src_ip),
+            src_port: None,
+            dst_ip: Some(flow.dst_ip),
+            dst_port: Some(DNS_PORT),
+            proto: Some(flow.proto),
+            first_ns,
+            last_ns: flow.end_ns,
+            evidence: Evidence::DnsTunnel {
+                signal,
+                window_secs,
+                queries: queries.round() as u64,
+                bytes_out: bytes_out.round() as u64,
+                mean_query_bytes: mean,
+                queries_per_sec: rate,
+                threshold,
+            },
+            flows: client.flows.clone(),
+        });
+    }
+
+    pub fn expire(&mut self, now_ns: u64) {
+        self.clients.expire(now_ns);
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.clients.evicted_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        detect::{
+            facts::tests::{flow, with_orig, with_resp},
+            networks::{Networks, default_internal_networks},
+        },
+        event::Severity,
+    };
+
+    fn query(id: u64, at: f64, frame: u64) -> models::FlowObservation {
+        with_resp(with_orig(flow(id, UDP, "10.0.0.23", "10.0.0.1", 53, at, 2), 1, frame, 0), 1, frame + 60, 0)
+    }
+
+    fn run(detector: &mut DnsTunnelDetector, flows: &[models::FlowObservation]) -> Vec<Finding> {
+        let networks = Networks::new(default_internal_networks());
+        let mut out = Vec::new();
+        for flow in flows {
+            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn long_queries_are_a_tunnel_once_there_are_enough() {
+        let mut detector =
+            DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
+        let flows: Vec<_> = (0..40u64).map(|i| query(i, i as f64, 260)).collect();
+        let found = run(&mut detector, &flows);
+        assert_eq!(found.len(), 1);
+        let f = &found[0];
+        assert_eq!((f.src_ip, f.dst_ip, f.dst_port), ("10.0.0.23".parse().ok(), "10.0.0.1".parse().ok(), Some(53)));
+        let Evidence::DnsTunnel { signal, queries, mean_query_bytes, bytes_out, .. } = &f.evidence else {
+            panic!("wrong evidence")
+        };
+        // Reported at the 30th query (min_queries), 260/150 = 1.7× the size limit.
+        assert_eq!((*signal, *queries, *mean_query_bytes, *bytes_out), (DnsSignal::QuerySize, 30, 260.0, 7_800));
+        assert_eq!(f.severity, Severity::Low);
+        assert_eq!(f.flows.total, 30);
+    }
+
+    #[test]
+    fn ordinary_lookups_are_not_and_the_baseline_sets_the_rate() -> Result<(), Box<dyn std::error::Error>> {
+        let mut detector =
+            DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
+        // 3 queries per second of 95-byte frames for two minutes.
+        let flows: Vec<_> = (0..360u64).map(|i| query(i, i as f64 / 3.0, 95)).collect();
+        assert!(run(&mut detector, &flows).is_empty());
+
+        let usual = DnsUsual { queries_per_sec_p99: 0.1, mean_query_bytes_p99: 90.0, bytes_out_p99: 600.0 };
+        let baseline = BTreeMap::from([("10.0.0.23".parse()?, usual)]);
+        let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), baseline);
+        let found = run(&mut detector, &flows);
+        let Some(first) = found.first() else { return Err("no finding".into()) };
+        let Evidence::DnsTunnel { signal, threshold, queries, .. } = &first.evidence else { panic!("wrong evidence") };
+        // max(5 × 0.1, 1.0) = 1 query/s, crossed at the 60th query of the minute.
+        assert_eq!((*signal, *threshold, *queries), (DnsSignal::QueryRate, 1.0, 60));
+        Ok(())
+    }
+}

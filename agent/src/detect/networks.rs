@@ -1,0 +1,78 @@
+//! Which addresses are "ours": exfiltration, rare protocols and geo need to
+//! know the inside from the outside, and scans and floods must not treat
+//! group addresses (multicast, broadcast) as hosts that ought to answer.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// The internal address ranges, from `detectors.internal_networks`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Networks {
+    internal: Vec<IpNet>,
+}
+
+impl Networks {
+    pub fn new(internal: Vec<IpNet>) -> Self {
+        Self { internal }
+    }
+
+    pub fn is_internal(&self, ip: IpAddr) -> bool {
+        self.internal.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Multicast, the limited broadcast and the unspecified address: many
+    /// senders and no answers are normal there (mDNS, SSDP, DHCP).
+    pub fn is_group(ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified(),
+            IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+        }
+    }
+}
+
+/// RFC 1918, carrier-grade NAT, loopback, link-local, "this network", and
+/// their IPv6 counterparts (unique-local, link-local, loopback): ranges that
+/// are never the far end of an Internet connection.
+pub fn default_internal_networks() -> Vec<IpNet> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    ]
+    .iter()
+    .filter_map(|net| net.parse().ok())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges_are_internal_and_public_ones_are_not() -> Result<(), Box<dyn std::error::Error>> {
+        let networks = Networks::new(default_internal_networks());
+        assert_eq!(default_internal_networks().len(), 10);
+        assert!(networks.is_internal("172.16.0.111".parse()?));
+        assert!(networks.is_internal("fe80::1".parse()?));
+        assert!(!networks.is_internal("64.13.134.52".parse()?));
+        assert!(!networks.is_internal("2001:db8::1".parse()?));
+        Ok(())
+    }
+
+    #[test]
+    fn group_addresses_are_recognised() -> Result<(), Box<dyn std::error::Error>> {
+        assert!(Networks::is_group("239.255.255.250".parse()?));
+        assert!(Networks::is_group("255.255.255.255".parse()?));
+        assert!(Networks::is_group("ff02::fb".parse()?));
+        assert!(!Networks::is_group("192.168.2.1".parse()?));
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! Counters over a sliding window without keeping every sample: a current
+//! fixed-length bucket plus the previous one, weighted by how much of it
+//! still lies inside the window ending now (the approximation rate limiters
+//! use). An attack straddling a bucket boundary is not split in two.
+
+use std::time::Duration;
+
+use crate::event::Severity;
+
+#[derive(Clone, Debug, Default)]
+pub struct SlidingWindow<T> {
+    len_ns: u64,
+    bucket_start_ns: u64,
+    current: T,
+    previous: T,
+}
+
+/// A window's two buckets as seen at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowView<'a, T> {
+    pub current: &'a T,
+    pub previous: &'a T,
+    /// Share of the previous bucket still inside the window, in [0, 1].
+    pub previous_weight: f64,
+}
+
+impl<T> WindowView<'_, T> {
+    /// `field` over the whole window.
+    pub fn sum(&self, field: impl Fn(&T) -> f64) -> f64 {
+        field(self.current) + field(self.previous) * self.previous_weight
+    }
+
+    /// A distinct count over the window, never counting one item twice: the
+    /// larger of the current bucket's and the weighted previous bucket's.
+    pub fn distinct(&self, field: impl Fn(&T) -> f64) -> f64 {
+        field(self.current).max(field(self.previous) * self.previous_weight)
+    }
+}
+
+impl<T: Default> SlidingWindow<T> {
+    pub fn new(len: Duration, now_ns: u64) -> Self {
+        Self {
+            len_ns: u64::try_from(len.as_nanos()).unwrap_or(u64::MAX).max(1),
+            bucket_start_ns: now_ns,
+            current: T::default(),
+            previous: T::default(),
+        }
+    }
+
+    /// The current bucket at `now_ns`, after moving the window forward.
+    /// Samples older than the current bucket (records arrive in end-time
+    /// order only per poll) are added to it rather than dropped.
+    pub fn at(&mut self, now_ns: u64) -> &mut T {
+        let elapsed = now_ns.saturating_sub(self.bucket_start_ns);
+        if elapsed >= self.len_ns {
+            self.previous = if elapsed < 2 * self.len_ns { std::mem::take(&mut self.current) } else { T::default() };
+            self.current = T::default();
+            self.bucket_start_ns = now_ns - elapsed % self.len_ns;
+        }
+        &mut self.current
+    }
+
+    pub fn view(&self, now_ns: u64) -> WindowView<'_, T> {
+        let into_bucket = now_ns.saturating_sub(self.bucket_start_ns) as f64 / self.len_ns as f64;
+        WindowView { current: &self.current, previous: &self.previous, previous_weight: (1.0 - into_bucket).max(0.0) }
+    }
+
+    pub fn len_ns(&self) -> u64 {
+        self.len_ns
+    }
+
+    pub fn len_secs(&self) -> f64 {
+        self.len_ns as f64 / 1e9
+    }
+}
+
+/// When a condition that holds over a window is reported: when it first
+/// holds, then once per window length while it keeps holding (each report
+/// is one occurrence), and at once when its severity rises.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Refire {
+    last: Option<(u64, Severity)>,
+}
+
+impl Refire {
+    pub fn should_fire(&mut self, now_ns: u64, period_ns: u64, severity: Severity) -> bool {
+        let due = match self.last {
+            None => true,
+            Some((at, reported)) => severity > reported || now_ns.saturating_sub(at) >= period_ns,
+        };
+        if due {
+            self.last = Some((now_ns, severity));
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn previous_bucket_fades_as_the_window_moves() {
+        let mut window: SlidingWindow<u32> = SlidingWindow::new(Duration::from_secs(10), 0);
+        *window.at(SEC) += 10;
+        *window.at(9 * SEC) += 10;
+        let view = window.view(9 * SEC);
+        assert_eq!(view.sum(|c| f64::from(*c)), 20.0);
+        // 12 s: 2 s into the second bucket, 80 % of the first still counts.
+        *window.at(12 * SEC) += 5;
+        let view = window.view(12 * SEC);
+        assert!((view.sum(|c| f64::from(*c)) - 21.0).abs() < 1e-9);
+        assert!((view.distinct(|c| f64::from(*c)) - 16.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn refire_once_per_window_or_on_escalation() {
+        let mut refire = Refire::default();
+        let period = 10 * SEC;
+        assert!(refire.should_fire(0, period, Severity::Low));
+        assert!(!refire.should_fire(5 * SEC, period, Severity::Low));
+        assert!(refire.should_fire(6 * SEC, period, Severity::Medium));
+        assert!(!refire.should_fire(15 * SEC, period, Severity::Low));
+        assert!(refire.should_fire(16 * SEC, period, Severity::Low));
+    }
+
+    #[test]
+    fn a_long_gap_forgets_everything() {
+        let mut window: SlidingWindow<u32> = SlidingWindow::new(Duration::from_secs(10), 0);
+        *window.at(SEC) += 10;
+        *window.at(35 * SEC) += 1;
+        assert_eq!(window.view(35 * SEC).sum(|c| f64::from(*c)), 1.0);
+        assert_eq!(window.len_secs(), 10.0);
+    }
+}
