@@ -12,4 +12,5 @@ pub mod event;
 pub mod flow;
 pub mod iface;
 pub mod replay;
+pub mod simulate;
 pub mod sink;

@@ -3,3 +3,4 @@
 pub(crate) mod output;
 pub mod replay;
 pub mod run;
+pub mod simulate;
