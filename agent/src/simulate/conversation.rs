@@ -211,3 +211,97 @@ impl Planner for Conversation {
         ctx.out.emit(self.origin, time, &header, payload)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::simulate::{
+        frame::{Endpoint, flags},
+        payload::Body,
+        rng::{Stream, stream},
+        tcp::TcpEnd,
+        units::{MICROS, MILLIS},
+    };
+
+    fn end(last: u8, port: u16, rtt: Nanos) -> TcpEnd {
+        TcpEnd {
+            endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, last), mac: [2, 0, 0, 0, 0, last], ttl: 64 },
+            port,
+            rtt,
+            mss: 1460,
+            window: 64_240,
+            window_scale: 7,
+        }
+    }
+
+    /// Every segment the conversation plans, in time order.
+    fn segments(steps: Vec<Step>) -> Vec<(Nanos, Segment)> {
+        let mut rng = stream(1, Stream::Population);
+        let conn = TcpConnection::new(end(1, 40_000, 200 * MICROS), end(2, 80, 30 * MILLIS), 5_000_000, &mut rng);
+        let script: VecDeque<Step> = steps.into();
+        let mut conversation = Conversation::new(conn, Box::new(script), rng, Origin::Benign, 0);
+        let mut plan = Plan::default();
+        while conversation.next_start().is_some() {
+            conversation.plan_next(&mut plan);
+        }
+        std::iter::from_fn(|| plan.pop()).collect()
+    }
+
+    fn send(from: Side, think: Nanos, len: u64) -> Step {
+        let mut rng = stream(2, Stream::Population);
+        Step::Send { from, think, message: Message::with_body(Vec::new(), Body::Opaque(len), &mut rng) }
+    }
+
+    #[test]
+    fn request_response_and_close_keep_sequence_numbers_consistent() {
+        let planned = segments(vec![
+            send(Side::Client, MILLIS, 300),
+            send(Side::Server, 5 * MILLIS, 3000),
+            Step::Close { by: Side::Server, after: MILLIS },
+        ]);
+        let flags_of: Vec<(Side, u8)> = planned.iter().map(|(_, s)| (s.from, s.flags)).collect();
+        use Side::{Client, Server};
+        const A: u8 = flags::ACK;
+        assert_eq!(
+            flags_of,
+            [
+                (Client, flags::SYN),
+                (Server, flags::SYN | A),
+                (Client, A),
+                (Client, A | flags::PSH), // request; the response carries its ACK
+                (Server, A),
+                (Server, A),
+                (Client, A), // ACK of the first two response segments
+                (Server, A | flags::PSH),
+                // The server's FIN comes before the client's delayed ACK of the
+                // third segment would, so the client's FIN carries that ACK.
+                (Server, flags::FIN | A),
+                (Client, flags::FIN | A),
+                (Server, A),
+            ]
+        );
+        // Each side's ACK numbers never go back, and acknowledge what the other sent.
+        for side in [Client, Server] {
+            let acks: Vec<u32> =
+                planned.iter().filter(|(_, s)| s.from == side && s.flags & A != 0).map(|(_, s)| s.ack).collect();
+            assert!(acks.windows(2).all(|w| w[1].wrapping_sub(w[0]) < 1 << 31), "{side:?}: {acks:?}");
+        }
+        let request = planned[3].1;
+        assert_eq!(planned[4].1.ack, request.seq.wrapping_add(300));
+        assert!(planned.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+
+    #[test]
+    fn a_lone_last_segment_gets_a_delayed_ack_when_nothing_follows_soon() {
+        let planned =
+            segments(vec![send(Side::Client, MILLIS, 100), Step::Close { by: Side::Client, after: 2_000 * MILLIS }]);
+        let (data_at, data) = planned[3];
+        let (ack_at, ack) = planned[4];
+        assert_eq!((ack.from, ack.flags, ack.ack), (Side::Server, flags::ACK, data.seq.wrapping_add(100)));
+        // Server round trip (30 ms) + reaction (30 µs) + delayed ACK (40 ms).
+        assert_eq!(ack_at - data_at, 30 * MILLIS + 30 * MICROS + DELAYED_ACK);
+        assert_eq!(planned[5].1.flags, flags::FIN | flags::ACK);
+    }
+}

@@ -11,10 +11,11 @@
 //! SYNs from random spoofed sources; exfiltration uploads 200 MB;
 //! beaconing checks in every 60 s ± 10 % with 200–400-byte requests;
 //! dns_tunnel sends 3,000 TXT queries of 100–250 bytes; rare_country makes
-//! 4 HTTPS connections to Bhutan; rare_protocol keeps an IRC session. When
-//! a window is shorter than an injection needs (captures under about 7
-//! minutes with every kind), scans and floods run faster, while the
-//! exfiltration volume and tunnel query count shrink in proportion.
+//! 4 HTTPS connections to Bhutan; rare_protocol keeps a 2-minute IRC
+//! session. Full magnitudes need windows that captures of about 8 minutes
+//! and longer give with every kind injected; in shorter ones scans and the
+//! flood run faster, and the exfiltration volume, the tunnel query count
+//! and the IRC session shrink in proportion to their windows.
 
 mod beaconing;
 mod dns_tunnel;
