@@ -303,6 +303,10 @@ fn injections_add_labelled_flows_and_leave_benign_traffic_unchanged() -> TestRes
         conversations(unlabelled) == conversations(fixture.benign.flows.iter()),
         "the injected capture's unlabelled traffic differs from the benign capture of the same seed"
     );
+    // Windows do not overlap, so no flow falls under two labels.
+    let ambiguous =
+        fixture.injected.flows.iter().filter(|flow| labels.0.iter().filter(|l| l.matches(flow)).count() > 1);
+    assert_eq!(ambiguous.count(), 0);
     let injected_packets: u64 = fixture.injected.report.injections.iter().map(|i| i.packets).sum();
     assert_eq!(fixture.injected.report.packets, fixture.benign.report.packets + injected_packets);
     Ok(())

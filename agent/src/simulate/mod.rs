@@ -1,21 +1,21 @@
 //! `flowwatch simulate`: a seeded, reproducible pcap of a LAN's traffic,
 //! optionally with labelled anomalies, for replay, training and evaluation.
 //!
-//! A population of hosts ([`population`]) browses the web (a DNS lookup
+//! A population of hosts (`population`) browses the web (a DNS lookup
 //! first, then HTTP or HTTPS), uses an intranet server, opens SSH sessions
-//! and keeps its clock with NTP ([`benign`], [`services`]); sizes are
+//! and keeps its clock with NTP (`benign`, `services`); sizes are
 //! lognormal, session arrivals a Poisson process per host with
-//! Pareto-distributed rates ([`dist`]). TCP is modelled segment by segment
-//! ([`tcp`]). Injections ([`inject`]) add scans, a flood, exfiltration,
+//! Pareto-distributed rates (`dist`). TCP is modelled segment by segment
+//! (`tcp`). Injections (`inject`) add scans, a flood, exfiltration,
 //! beaconing, DNS tunnelling, a rare country and a rare protocol, and the
 //! ground truth comes back as [`models::Labels`].
 //!
 //! Packets stream to the file in capture-time order through a priority
-//! queue of activities ([`scheduler`], [`activity`]); memory holds only
+//! queue of activities (`scheduler`, `activity`); memory holds only
 //! the conversations in progress, never the capture. The same
 //! [`SimConfig`] gives a byte-identical pcap and labels; benign traffic
 //! does not depend on the injections chosen (every part draws from its own
-//! seeded stream, see [`rng`]).
+//! seeded stream, see `rng`).
 //!
 //! Address plan:
 //!
