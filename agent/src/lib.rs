@@ -15,4 +15,5 @@ pub mod event;
 pub mod flow;
 pub mod iface;
 pub mod replay;
+pub mod simulate;
 pub mod sink;

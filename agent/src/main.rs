@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Run(args) => commands::run::run(args).await,
             Command::Replay(args) => commands::replay::run(args).await,
+            Command::Simulate(args) => commands::simulate::run(&args),
         }
     })
 }

@@ -5,3 +5,4 @@ mod live;
 pub(crate) mod output;
 pub mod replay;
 pub mod run;
+pub mod simulate;
