@@ -22,8 +22,9 @@ const PYTHON: &str = "/usr/bin/python3";
 pub struct SklearnResult {
     pub sklearn_version: String,
     pub test_rows: u64,
-    pub roc_auc: f64,
-    pub pr_auc: f64,
+    /// One per seed.
+    pub roc_auc: Vec<f64>,
+    pub pr_auc: Vec<f64>,
     pub fit_seconds: f64,
     pub score_seconds: f64,
 }
@@ -46,7 +47,13 @@ fn write_matrix(path: &Path, matrix: ArrayView2<'_, f64>) -> Result<()> {
     Ok(())
 }
 
-pub fn run(train: ArrayView2<'_, f64>, test: ArrayView2<'_, f64>, malicious: &[bool]) -> Result<SklearnResult> {
+/// Fits with `random_state` 0..`seeds` and scores `test` with each.
+pub fn run(
+    train: ArrayView2<'_, f64>,
+    test: ArrayView2<'_, f64>,
+    malicious: &[bool],
+    seeds: u64,
+) -> Result<SklearnResult> {
     let dir = tempfile::tempdir()?;
     let (train_csv, test_csv, labels_csv) =
         (dir.path().join("train.csv"), dir.path().join("test.csv"), dir.path().join("labels.csv"));
@@ -58,6 +65,7 @@ pub fn run(train: ArrayView2<'_, f64>, test: ArrayView2<'_, f64>, malicious: &[b
     let output = Command::new(PYTHON)
         .arg(SCRIPT)
         .args([&train_csv, &test_csv, &labels_csv])
+        .arg(seeds.to_string())
         .output()
         .with_context(|| format!("running {PYTHON} {SCRIPT} (install python3-sklearn: `cargo xtask setup`)"))?;
     if !output.status.success() {
