@@ -23,7 +23,7 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    iforest::{IsolationForest, IsolationForestError, IsolationForestParams},
+    iforest::{ForestRow, IsolationForest, IsolationForestError, IsolationForestParams},
     kmeans_distance::{KMeansDistance, KMeansDistanceError, KMeansDistanceParams},
     quantiles::{DEFAULT_RESOLUTION, QuantileError, QuantileTable},
 };
@@ -123,18 +123,17 @@ impl Ensemble {
         (self.iforest.dims(), self.kmeans.dims())
     }
 
-    /// Scores one standardized row; `row32` is scratch space for the
+    /// Scores one standardized row; `forest_row` is scratch space for the
     /// forest's single-precision copy, reused across calls.
-    pub fn score_with(&self, row: &[f64], row32: &mut Vec<f32>) -> DetectorScores {
-        row32.clear();
-        row32.extend(row.iter().map(|&v| v as f32));
-        let iforest = self.iforest.score_f32(row32);
+    pub fn score_with(&self, row: &[f64], forest_row: &mut ForestRow) -> DetectorScores {
+        forest_row.load(row);
+        let iforest = self.iforest.score_row(forest_row);
         let kmeans = self.kmeans.score(row);
         DetectorScores { iforest, kmeans, combined: self.combine(iforest, kmeans) }
     }
 
     pub fn score(&self, row: &[f64]) -> DetectorScores {
-        self.score_with(row, &mut Vec::with_capacity(row.len()))
+        self.score_with(row, &mut ForestRow::new())
     }
 
     fn combine(&self, iforest: f64, kmeans: f64) -> f64 {

@@ -10,7 +10,7 @@ use crate::{
     calibration::{Calibration, CalibrationError},
     ensemble::{DetectorScores, Ensemble},
     features::{Feature, FeatureSchema, HostWindowConfig},
-    iforest::IsolationForestValidParams,
+    iforest::{ForestRow, IsolationForestValidParams},
     kmeans_distance::KMeansDistanceValidParams,
     scaler::StandardScaler,
 };
@@ -124,14 +124,14 @@ impl Model {
     /// prepared matrix. Live flows go through [`crate::Scorer`].
     pub fn score_features(&self, features: ArrayView2<'_, f64>) -> Vec<DetectorScores> {
         let mut scaled = vec![0.0; features.ncols()];
-        let mut row32 = Vec::with_capacity(features.ncols());
+        let mut forest_row = ForestRow::new();
         features
             .rows()
             .into_iter()
             .map(|row| {
                 scaled.iter_mut().zip(row).for_each(|(to, from)| *to = *from);
                 self.scaler.transform_row(&mut scaled);
-                self.ensemble.score_with(&scaled, &mut row32)
+                self.ensemble.score_with(&scaled, &mut forest_row)
             })
             .collect()
     }

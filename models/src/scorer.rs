@@ -10,6 +10,7 @@ use crate::{
     ensemble::DetectorScores,
     explain::{Contribution, occlusion},
     features::{Feature, FeatureExtractor, FeatureRow, WindowStats},
+    iforest::ForestRow,
 };
 
 /// Features listed in an anomaly's explanation unless set otherwise.
@@ -42,7 +43,7 @@ pub struct Scorer {
     typical_scaled: Vec<f64>,
     features: FeatureRow,
     scaled: FeatureRow,
-    row32: Vec<f32>,
+    forest_row: ForestRow,
     explain_top: usize,
     /// End time of the first flow scored.
     first_end_ns: Option<u64>,
@@ -58,7 +59,7 @@ impl Scorer {
             typical_scaled,
             features: [0.0; Feature::COUNT],
             scaled: [0.0; Feature::COUNT],
-            row32: Vec::with_capacity(Feature::COUNT),
+            forest_row: ForestRow::new(),
             explain_top: DEFAULT_EXPLAIN_TOP,
             first_end_ns: None,
         }
@@ -83,7 +84,7 @@ impl Scorer {
         self.extractor.extract_into(flow, &mut self.features);
         self.scaled = self.features;
         self.model.scaler().transform_row(&mut self.scaled);
-        let detectors = self.model.ensemble().score_with(&self.scaled, &mut self.row32);
+        let detectors = self.model.ensemble().score_with(&self.scaled, &mut self.forest_row);
         let calibration = self.model.calibration();
         let is_anomaly = calibration.is_anomaly(detectors.combined);
         let score = calibration.calibrated(detectors.combined);
@@ -95,9 +96,10 @@ impl Scorer {
     }
 
     fn explain(&mut self) -> Vec<Contribution> {
-        let Self { model, typical_scaled, features, scaled, row32, explain_top, .. } = self;
+        let Self { model, typical_scaled, features, scaled, forest_row, explain_top, .. } = self;
         let ensemble = model.ensemble();
-        let drops = occlusion(scaled, typical_scaled, *explain_top, |row| ensemble.score_with(row, row32).combined);
+        let drops =
+            occlusion(scaled, typical_scaled, *explain_top, |row| ensemble.score_with(row, forest_row).combined);
         drops
             .into_iter()
             .map(|(column, drop)| {

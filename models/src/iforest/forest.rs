@@ -1,15 +1,18 @@
 //! The fitted forest: every tree's nodes in one flat array, scored without
 //! allocation or branching on the data.
 //!
-//! A node is 8 bytes (threshold, feature, relative index of the left child;
-//! the right child is next to it). The three fields are read together on
+//! A node is 8 bytes (f32 threshold, u8 feature, u16 index of the left
+//! child within its tree; the right child is next to it). Rows are read
+//! from a [`ForestRow`] of 256 values, so the feature load needs no bounds
+//! check. The three fields are read together on
 //! every visit, so they share a cache line rather than living in three
 //! arrays; the leaves' path lengths, read once per tree, are kept apart.
 //! A leaf points to itself with an infinite threshold, so a walk can take
 //! exactly `depth_limit` steps with no "is this a leaf" branch, and sixteen
-//! trees are walked in lockstep to keep independent loads in flight (4, 8,
-//! 16 and 32 lanes measured 0.49, 0.65, 0.76 and 0.77 M rows/s with 100
-//! trees and 40 features on this 2-core VM).
+//! trees are walked in lockstep to keep independent loads in flight (with
+//! 100 trees and 40 features on the 2-core development VM, 4, 8, 16 and 32
+//! lanes scored 0.49, 0.65, 0.76 and 0.77 M rows/s before the row padding
+//! above, which brought 16 lanes to ≈ 1.1 M).
 
 use linfa::{
     DatasetBase,
@@ -28,14 +31,14 @@ use super::{
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Node {
     threshold: f32,
-    feature: u16,
+    feature: u8,
     /// Index of the left child within the tree; the node's own index for a leaf.
     left: u16,
 }
 
 impl Node {
     /// `left < 2ψ − 1 ≤ 65,535` because ψ ≤ [`MAX_SUBSAMPLE`].
-    pub(super) fn split(feature: u16, threshold: f32, left: usize) -> Self {
+    pub(super) fn split(feature: u8, threshold: f32, left: usize) -> Self {
         debug_assert!(left < usize::from(u16::MAX));
         Self { threshold, feature, left: left as u16 }
     }
@@ -51,8 +54,33 @@ impl Node {
 
     /// The child `row` goes to: left when below the threshold (NaN goes left).
     #[inline(always)]
-    fn next(self, row: &[f32]) -> usize {
+    fn next(self, row: &[f32; MAX_FEATURES]) -> usize {
         usize::from(self.left) + usize::from(row[usize::from(self.feature)] >= self.threshold)
+    }
+}
+
+/// One row as the forest reads it: single precision, padded to
+/// [`MAX_FEATURES`] so that a node's `u8` feature index is always in bounds
+/// (no check on the hottest load). Reuse one across rows.
+#[derive(Clone, Debug)]
+pub struct ForestRow(Box<[f32; MAX_FEATURES]>);
+
+impl Default for ForestRow {
+    fn default() -> Self {
+        Self(Box::new([0.0; MAX_FEATURES]))
+    }
+}
+
+impl ForestRow {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copies `values` in (at most [`MAX_FEATURES`]; a forest never reads past its `dims`).
+    pub fn load<'a>(&mut self, values: impl IntoIterator<Item = &'a f64>) {
+        for (slot, &value) in self.0.iter_mut().zip(values) {
+            *slot = value as f32;
+        }
     }
 }
 
@@ -97,21 +125,20 @@ impl IsolationForest {
     }
 
     /// The anomaly score `2^(-E[h] / c(ψ))` of one row.
-    ///
-    /// # Panics
-    /// When `row` has fewer than [`Self::dims`] values.
-    pub fn score_f32(&self, row: &[f32]) -> f64 {
+    pub fn score_row(&self, row: &ForestRow) -> f64 {
         let mean = self.total_path_length(row) / self.trees() as f64;
         (-mean / average_path_length(self.samples)).exp2()
     }
 
-    /// [`Self::score_f32`] for an `f64` row.
+    /// [`Self::score_row`] for an `f64` row (allocates; loops should reuse a [`ForestRow`]).
     pub fn score(&self, row: &[f64]) -> f64 {
-        let row: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-        self.score_f32(&row)
+        let mut forest_row = ForestRow::new();
+        forest_row.load(row);
+        self.score_row(&forest_row)
     }
 
-    fn total_path_length(&self, row: &[f32]) -> f64 {
+    fn total_path_length(&self, row: &ForestRow) -> f64 {
+        let row = &*row.0;
         let mut total = 0.0;
         for starts in self.tree_starts.chunks(LANES) {
             let mut at = [0usize; LANES];
@@ -208,12 +235,10 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
     fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
         assert_eq!(x.ncols(), self.dims, "rows must have as many features as the training data");
         assert_eq!(x.nrows(), y.len(), "one target per row");
-        let mut row32 = vec![0f32; self.dims];
+        let mut forest_row = ForestRow::new();
         for (row, target) in x.rows().into_iter().zip(y.iter_mut()) {
-            for (value, &source) in row32.iter_mut().zip(row) {
-                *value = source as f32;
-            }
-            *target = self.score_f32(&row32);
+            forest_row.load(row);
+            *target = self.score_row(&forest_row);
         }
     }
 
@@ -232,7 +257,7 @@ struct ForestRepr {
 
 #[derive(Serialize, Deserialize)]
 struct TreeRepr {
-    feature: Vec<Option<u16>>,
+    feature: Vec<Option<u8>>,
     threshold: Vec<f32>,
     left: Vec<u16>,
     path_length: Vec<f64>,

@@ -30,14 +30,15 @@ struct Grower<'a, R> {
     depth_limit: u32,
     rng: &'a mut R,
     /// Scratch for drawing features without replacement.
-    feature_order: Vec<u16>,
+    feature_order: Vec<u8>,
     tree: Tree,
 }
 
 pub(super) fn grow<R: Rng>(sample: Sample<'_>, depth_limit: u32, rng: &mut R) -> Tree {
     let rows = sample.values.len() / sample.dims.max(1);
     let mut grower = Grower {
-        feature_order: (0..sample.dims).map(|f| f as u16).collect(),
+        // dims ≤ MAX_FEATURES = 256, checked before growing.
+        feature_order: (0..sample.dims).map(|f| f as u8).collect(),
         sample,
         depth_limit,
         rng,
@@ -71,7 +72,7 @@ impl<R: Rng> Grower<'_, R> {
     /// A random feature that still varies among `members` and a threshold
     /// in (min, max], so both sides are non-empty; `None` when every member
     /// is identical (they cannot be isolated further).
-    fn draw_split(&mut self, members: &[usize]) -> Option<(u16, f32)> {
+    fn draw_split(&mut self, members: &[usize]) -> Option<(u8, f32)> {
         let dims = self.feature_order.len();
         for drawn in 0..dims {
             let pick = self.rng.gen_range(drawn..dims);

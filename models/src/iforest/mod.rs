@@ -25,13 +25,14 @@ mod forest;
 mod grow;
 mod params;
 
-pub use forest::IsolationForest;
+pub use forest::{ForestRow, IsolationForest};
 pub use params::{IsolationForestParams, IsolationForestValidParams};
 
 /// Largest subsample: node indices within a tree are `u16` (≤ 2ψ − 1 nodes).
 pub const MAX_SUBSAMPLE: usize = 32_768;
-/// Feature indices in a node are `u16`.
-pub const MAX_FEATURES: usize = u16::MAX as usize;
+/// Feature indices in a node are `u8`, so a [`ForestRow`] of this many
+/// values can be indexed by any node without a bounds check.
+pub const MAX_FEATURES: usize = 256;
 
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 
