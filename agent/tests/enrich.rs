@@ -13,7 +13,7 @@ use std::{
 
 use agent::{
     enrich::{GeoConfig, GeoEnricher, GeoStats},
-    event::{AnomalyKind, Event, Evidence, RemoteInfo, Severity, Timestamp},
+    event::{AnomalyKind, Event, Evidence, GeoReason, RemoteInfo, Severity, Timestamp},
 };
 use mmdb_writer::{IpVersion, Ipv4Aliasing, Value, Writer, ipnet::IpNet};
 use serde_json::json;
@@ -132,7 +132,7 @@ fn event(src: Option<&str>, dst: Option<&str>) -> Result<Event, std::net::AddrPa
         first_seen: Timestamp(0),
         last_seen: Timestamp(0),
         occurrences: 1,
-        evidence: Evidence::Geo { country: None, asn: None, reason: "unseen" },
+        evidence: Evidence::Geo { country: None, asn: None, reason: GeoReason::Unseen, reference: None },
         flows: Vec::new(),
         flows_total: 0,
         remote: None,

@@ -25,6 +25,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("netsniff-ng", "trafgen packet generator"),
     ("bpftool", "bpf_stats per-program cost"),
     ("python3", "raw frame injection helpers"),
+    ("python3-sklearn", "scikit-learn IsolationForest side by side in the models benchmark"),
     ("iputils-ping", "ICMP echo traffic in the privileged tests"),
     ("python3-aiosmtpd", "a real SMTP server for the mail sink tests"),
 ];

@@ -5,6 +5,7 @@
 
 mod drain;
 mod kernel;
+mod models;
 mod report;
 mod trafgen;
 
@@ -16,6 +17,7 @@ use report::Report;
 enum Section {
     Kernel,
     Drain,
+    Models,
 }
 
 #[derive(Debug, Parser)]
@@ -33,6 +35,9 @@ struct Args {
     /// Flows in the drain section.
     #[arg(long, default_value_t = 100_000)]
     drain_flows: u32,
+    /// Benign flows the models section trains on (it tests on half as many, plus attacks).
+    #[arg(long, default_value_t = 100_000)]
+    model_flows: usize,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -40,16 +45,20 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !integration_tests::root::require_root() {
-        anyhow::bail!("flowwatch-bench needs root (it creates namespaces and loads eBPF)");
-    }
     let wants = |s: Section| args.only.is_empty() || args.only.contains(&s);
+    let needs_root = wants(Section::Kernel) || wants(Section::Drain);
+    if needs_root && !integration_tests::root::require_root() {
+        anyhow::bail!("flowwatch-bench needs root (it creates namespaces and loads eBPF); `--only models` does not");
+    }
     let mut report = Report::default();
     if wants(Section::Kernel) {
         kernel::run(&mut report, args.packets, args.flows)?;
     }
     if wants(Section::Drain) {
         drain::run(&mut report, args.drain_flows)?;
+    }
+    if wants(Section::Models) {
+        models::run(&mut report, args.model_flows)?;
     }
     report.print();
     if let Some(path) = &args.json {

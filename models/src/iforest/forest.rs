@@ -1,0 +1,342 @@
+//! The fitted forest: every tree's nodes in one flat array, scored without
+//! allocation or branching on the data.
+//!
+//! A node is 8 bytes (f32 threshold, u8 feature, u16 index of the left
+//! child within its tree; the right child is next to it). Rows are read
+//! from a [`ForestRow`] of 256 values, so the feature load needs no bounds
+//! check. The three fields are read together on
+//! every visit, so they share a cache line rather than living in three
+//! arrays; the leaves' path lengths, read once per tree, are kept apart.
+//! A leaf points to itself with an infinite threshold, so a walk can take
+//! exactly `depth_limit` steps with no "is this a leaf" branch, and sixteen
+//! trees are walked in lockstep to keep independent loads in flight (with
+//! 100 trees and 40 features on the 2-core development VM, 4, 8, 16 and 32
+//! lanes scored 0.49, 0.65, 0.76 and 0.77 M rows/s before the row padding
+//! above, which brought 16 lanes to ≈ 1.1 M).
+
+use linfa::{
+    DatasetBase,
+    traits::{Fit, PredictInplace},
+};
+use ndarray::{Array1, ArrayBase, Data, Ix2};
+use rand_linfa::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    IsolationForestError, IsolationForestValidParams, MAX_FEATURES, MAX_SUBSAMPLE, average_path_length,
+    grow::{Sample, Tree, grow},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Node {
+    threshold: f32,
+    feature: u8,
+    /// Index of the left child within the tree; the node's own index for a leaf.
+    left: u16,
+}
+
+impl Node {
+    /// `left < 2ψ − 1 ≤ 65,535` because ψ ≤ [`MAX_SUBSAMPLE`].
+    pub(super) fn split(feature: u8, threshold: f32, left: usize) -> Self {
+        debug_assert!(left < usize::from(u16::MAX));
+        Self { threshold, feature, left: left as u16 }
+    }
+
+    pub(super) fn leaf(index: usize) -> Self {
+        debug_assert!(index < usize::from(u16::MAX));
+        Self { threshold: f32::INFINITY, feature: 0, left: index as u16 }
+    }
+
+    fn is_leaf(self, index: usize) -> bool {
+        usize::from(self.left) == index
+    }
+
+    /// The child `row` goes to: left when below the threshold (NaN goes left).
+    #[inline(always)]
+    fn next(self, row: &[f32; MAX_FEATURES]) -> usize {
+        usize::from(self.left) + usize::from(row[usize::from(self.feature)] >= self.threshold)
+    }
+}
+
+/// One row as the forest reads it: single precision, padded to
+/// [`MAX_FEATURES`] so that a node's `u8` feature index is always in bounds
+/// (no check on the hottest load). Reuse one across rows.
+#[derive(Clone, Debug)]
+pub struct ForestRow(Box<[f32; MAX_FEATURES]>);
+
+impl Default for ForestRow {
+    fn default() -> Self {
+        Self(Box::new([0.0; MAX_FEATURES]))
+    }
+}
+
+impl ForestRow {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copies `values` in (at most [`MAX_FEATURES`]; a forest never reads past its `dims`).
+    pub fn load<'a>(&mut self, values: impl IntoIterator<Item = &'a f64>) {
+        for (slot, &value) in self.0.iter_mut().zip(values) {
+            *slot = value as f32;
+        }
+    }
+}
+
+/// Trees walked in lockstep (see the module docs).
+const LANES: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ForestRepr", try_from = "ForestRepr")]
+pub struct IsolationForest {
+    dims: usize,
+    /// ψ actually used: the asked subsample, or every row of a smaller set.
+    samples: usize,
+    /// Deepest leaf of any tree: the number of steps of every walk.
+    depth_limit: usize,
+    nodes: Vec<Node>,
+    path_lengths: Vec<f64>,
+    /// First node of each tree.
+    tree_starts: Vec<usize>,
+}
+
+impl IsolationForest {
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn trees(&self) -> usize {
+        self.tree_starts.len()
+    }
+
+    /// ψ, the rows each tree was grown on.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Depth of the deepest leaf; at most ⌈log2 ψ⌉.
+    pub fn depth_limit(&self) -> usize {
+        self.depth_limit
+    }
+
+    /// The anomaly score `2^(-E[h] / c(ψ))` of one row.
+    pub fn score_row(&self, row: &ForestRow) -> f64 {
+        let mean = self.total_path_length(row) / self.trees() as f64;
+        (-mean / average_path_length(self.samples)).exp2()
+    }
+
+    /// [`Self::score_row`] for an `f64` row (allocates; loops should reuse a [`ForestRow`]).
+    pub fn score(&self, row: &[f64]) -> f64 {
+        let mut forest_row = ForestRow::new();
+        forest_row.load(row);
+        self.score_row(&forest_row)
+    }
+
+    fn total_path_length(&self, row: &ForestRow) -> f64 {
+        let row = &*row.0;
+        let mut total = 0.0;
+        for starts in self.tree_starts.chunks(LANES) {
+            let mut at = [0usize; LANES];
+            let at = &mut at[..starts.len()];
+            for _ in 0..self.depth_limit {
+                for (position, start) in at.iter_mut().zip(starts) {
+                    *position = self.nodes[start + *position].next(row);
+                }
+            }
+            total += at.iter().zip(starts).map(|(position, start)| self.path_lengths[start + position]).sum::<f64>();
+        }
+        total
+    }
+
+    fn push_tree(&mut self, tree: Tree) {
+        self.tree_starts.push(self.nodes.len());
+        self.depth_limit = self.depth_limit.max(tree_depth(&tree.nodes));
+        self.nodes.extend(tree.nodes);
+        self.path_lengths.extend(tree.path_lengths);
+    }
+
+    fn tree(&self, index: usize) -> (&[Node], &[f64]) {
+        let start = self.tree_starts[index];
+        let end = self.tree_starts.get(index + 1).copied().unwrap_or(self.nodes.len());
+        (&self.nodes[start..end], &self.path_lengths[start..end])
+    }
+}
+
+/// Depth of the deepest leaf (children always follow their parent, so the
+/// walk ends even on corrupt input that passed validation).
+fn tree_depth(nodes: &[Node]) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((index, depth)) = stack.pop() {
+        let node = nodes[index];
+        if node.is_leaf(index) {
+            deepest = deepest.max(depth);
+        } else {
+            let left = usize::from(node.left);
+            stack.extend([(left, depth + 1), (left + 1, depth + 1)]);
+        }
+    }
+    deepest
+}
+
+/// ⌈log2 ψ⌉ for ψ ≥ 2.
+fn depth_limit(samples: usize) -> u32 {
+    usize::BITS - (samples - 1).leading_zeros()
+}
+
+impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, IsolationForestError> for IsolationForestValidParams {
+    type Object = IsolationForest;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<IsolationForest, IsolationForestError> {
+        let records = dataset.records();
+        let (rows, dims) = records.dim();
+        if rows < 2 || dims == 0 {
+            return Err(IsolationForestError::TooLittleData { rows, features: dims });
+        }
+        if dims > MAX_FEATURES {
+            return Err(IsolationForestError::TooManyFeatures(dims));
+        }
+        let samples = self.subsample().min(rows);
+        let depth_limit = depth_limit(samples);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed());
+        let mut forest = IsolationForest {
+            dims,
+            samples,
+            depth_limit: 0,
+            nodes: Vec::with_capacity(self.trees() * (2 * samples - 1)),
+            path_lengths: Vec::with_capacity(self.trees() * (2 * samples - 1)),
+            tree_starts: Vec::with_capacity(self.trees()),
+        };
+        let mut values = vec![0f32; samples * dims];
+        for _ in 0..self.trees() {
+            let picked = rand_linfa::seq::index::sample(&mut rng, rows, samples);
+            for (slot, row) in values.chunks_exact_mut(dims).zip(picked.iter()) {
+                for (value, &source) in slot.iter_mut().zip(records.row(row)) {
+                    *value = source as f32;
+                }
+            }
+            forest.push_tree(grow(Sample { values: &values, dims }, depth_limit, &mut rng));
+        }
+        Ok(forest)
+    }
+}
+
+/// One score per row.
+///
+/// # Panics
+/// When `x` has another number of columns than the training data, or `y`
+/// another length than `x` has rows (as linfa's own models do).
+impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for IsolationForest {
+    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
+        assert_eq!(x.ncols(), self.dims, "rows must have as many features as the training data");
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        let mut forest_row = ForestRow::new();
+        for (row, target) in x.rows().into_iter().zip(y.iter_mut()) {
+            forest_row.load(row);
+            *target = self.score_row(&forest_row);
+        }
+    }
+
+    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
+        Array1::zeros(x.nrows())
+    }
+}
+
+/// The file form: per tree, parallel arrays; `feature` is `null` for a leaf.
+#[derive(Serialize, Deserialize)]
+struct ForestRepr {
+    dims: usize,
+    samples: usize,
+    trees: Vec<TreeRepr>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TreeRepr {
+    feature: Vec<Option<u8>>,
+    threshold: Vec<f32>,
+    left: Vec<u16>,
+    path_length: Vec<f64>,
+}
+
+impl From<IsolationForest> for ForestRepr {
+    fn from(forest: IsolationForest) -> Self {
+        let trees = (0..forest.trees())
+            .map(|index| {
+                let (nodes, path_lengths) = forest.tree(index);
+                let leaf = |i: usize| nodes[i].is_leaf(i);
+                TreeRepr {
+                    feature: (0..nodes.len()).map(|i| (!leaf(i)).then_some(nodes[i].feature)).collect(),
+                    threshold: (0..nodes.len()).map(|i| if leaf(i) { 0.0 } else { nodes[i].threshold }).collect(),
+                    left: (0..nodes.len()).map(|i| if leaf(i) { 0 } else { nodes[i].left }).collect(),
+                    path_length: path_lengths.to_vec(),
+                }
+            })
+            .collect();
+        Self { dims: forest.dims, samples: forest.samples, trees }
+    }
+}
+
+impl TryFrom<ForestRepr> for IsolationForest {
+    type Error = IsolationForestError;
+
+    fn try_from(repr: ForestRepr) -> Result<Self, Self::Error> {
+        let invalid = |what: String| Err(IsolationForestError::Invalid(what));
+        if repr.dims == 0 || repr.dims > MAX_FEATURES {
+            return invalid(format!("{} features", repr.dims));
+        }
+        if !(2..=MAX_SUBSAMPLE).contains(&repr.samples) {
+            return invalid(format!("subsample of {} rows", repr.samples));
+        }
+        if repr.trees.is_empty() {
+            return invalid("no trees".to_owned());
+        }
+        let mut forest = IsolationForest {
+            dims: repr.dims,
+            samples: repr.samples,
+            depth_limit: 0,
+            nodes: Vec::new(),
+            path_lengths: Vec::new(),
+            tree_starts: Vec::new(),
+        };
+        for (index, tree) in repr.trees.into_iter().enumerate() {
+            match tree.into_nodes(repr.dims, 2 * repr.samples - 1) {
+                Ok(tree) => forest.push_tree(tree),
+                Err(what) => return invalid(format!("tree {index}: {what}")),
+            }
+        }
+        Ok(forest)
+    }
+}
+
+impl TreeRepr {
+    fn into_nodes(self, dims: usize, max_nodes: usize) -> Result<Tree, String> {
+        let len = self.feature.len();
+        if len == 0 || len > max_nodes {
+            return Err(format!("{len} nodes (1 to {max_nodes} expected)"));
+        }
+        if [self.threshold.len(), self.left.len(), self.path_length.len()] != [len; 3] {
+            return Err("node arrays of different lengths".to_owned());
+        }
+        let mut nodes = Vec::with_capacity(len);
+        for index in 0..len {
+            let node = match self.feature[index] {
+                None if self.path_length[index].is_finite() && self.path_length[index] >= 0.0 => Node::leaf(index),
+                None => return Err(format!("node {index}: path length {}", self.path_length[index])),
+                Some(feature) => {
+                    let (threshold, left) = (self.threshold[index], usize::from(self.left[index]));
+                    if usize::from(feature) >= dims || !threshold.is_finite() || left <= index || left + 1 >= len {
+                        return Err(format!("node {index}: feature {feature}, threshold {threshold}, left {left}"));
+                    }
+                    Node::split(feature, threshold, left)
+                }
+            };
+            nodes.push(node);
+        }
+        Ok(Tree { nodes, path_lengths: self.path_length })
+    }
+}
