@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     capture::XdpModeChoice,
     duration::parse_duration,
+    enrich::GeoArgs,
     flow::EngineConfig,
     simulate::{self, InjectionKind, SimConfig},
-    sink::OutputPath,
+    sink::{OutputPath, SinkArgs},
 };
 
 #[derive(Debug, Parser)]
@@ -44,13 +45,162 @@ pub enum Command {
     /// `models::Labels`). The same arguments and seed give byte-identical output.
     #[command(after_long_help = simulate::ADDRESS_PLAN)]
     Simulate(SimulateArgs),
+    /// Record a baseline: train the anomaly model and the rule detectors' baseline on
+    /// benign traffic from captures or a live interface, and write a model file.
+    ///
+    /// Each capture is replayed on its own (its own flow table and time base). With -i,
+    /// captures live until -c, -t or Ctrl-C (needs root).
+    Train(TrainArgs),
+    /// Measure a model against labelled captures: ROC-AUC, PR-AUC, TPR at FPR 1e-3
+    /// and 1e-2, and recall per anomaly kind at the threshold (no root needed).
+    ///
+    /// Each capture is replayed and scored on its own; the report pools every flow
+    /// and lists each capture. Labels: CSV kind,attacker,victim,start,end — a flow is
+    /// malicious when it overlaps the time range and involves the attacker (or the
+    /// victim when no attacker is named).
+    Evaluate(EvaluateArgs),
+}
+
+/// Which interfaces to attach to and how; shared by every live command.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on; repeat for several. Default: the default route's interface.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+
+    /// Flow-map slots in the kernel (per-CPU LRU hash); more flows than this evict the oldest.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOW_MAP_ENTRIES)]
+    pub map_size: u32,
+
+    /// XDP attach mode.
+    #[arg(long, value_enum, default_value_t = XdpModeChoice::Auto)]
+    pub xdp_mode: XdpModeChoice,
+}
+
+impl CaptureArgs {
+    /// What to attach to; `interfaces` replaces the (possibly empty) `-i` list.
+    pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
+        crate::capture::CaptureConfig { interfaces, map_entries: self.map_size, xdp_mode: self.xdp_mode }
+    }
+}
+
+/// Scoring, rule detection, enrichment and alerting; shared by `run` and `replay`.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub geo: GeoArgs,
+
+    #[command(flatten)]
+    pub sinks: SinkArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Anomaly model")]
+pub struct ModelArgs {
+    /// Score every flow with this model (written by `flowwatch train`); flow records then carry
+    /// `score` and `anomaly`, and flagged flows raise ml_outlier events.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Anomaly threshold as a quantile of the training flows' scores: 0.99 flags flows scoring
+    /// above 99 % of the benign training traffic (about 1 % false positives on similar traffic)
+    /// [default: the model's, set by `train -a`].
+    #[arg(short = 'a', long = "threshold", value_name = "LEVEL")]
+    pub threshold: Option<f64>,
+
+    /// Without --model: learn a baseline from the first N flows, save it to --save-model, then
+    /// score. 0 = rule detectors only [default: 10000 for `run`, 0 for `replay`].
+    #[arg(long, value_name = "N")]
+    pub learn_flows: Option<usize>,
+
+    /// Where a learnt baseline is saved.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SAVED_MODEL)]
+    pub save_model: PathBuf,
+}
+
+/// Where `run` saves a baseline it learnt (systemd's StateDirectory=flowwatch).
+pub const DEFAULT_SAVED_MODEL: &str = "/var/lib/flowwatch/baseline.fwm";
+/// Flows `run` learns from when started without a model: at a few hundred
+/// flows per second on a busy host that is a few minutes of traffic, and
+/// enough for the forest's 256-flow samples and the k-means clusters.
+pub const DEFAULT_LEARN_FLOWS_LIVE: usize = 10_000;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Captures of benign traffic (pcap or pcapng); without any, capture live (-i).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+
+    /// The model file to write.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+
+    /// Threshold stored in the model: flag flows scoring above this quantile of the training scores.
+    #[arg(short = 'a', long = "threshold", value_name = "LEVEL", default_value_t = 0.99)]
+    pub threshold: f64,
+
+    /// Isolation Forest trees.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub trees: usize,
+
+    /// Flows sampled per tree (ψ).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub subsample: usize,
+
+    /// Seed of the forest's and k-means' random choices (same data + seed = same model).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Config file (its [detectors] table sets the windows the baseline is measured over).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub table: FlowTableArgs,
+
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Labelled captures (pcap or pcapng).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The model to evaluate.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+
+    /// Ground truth (CSV: kind,attacker,victim,start,end).
+    #[arg(long, value_name = "PATH")]
+    pub labels: PathBuf,
+
+    /// Evaluate at this threshold instead of the model's.
+    #[arg(short = 'a', long = "threshold", value_name = "LEVEL")]
+    pub threshold: Option<f64>,
+
+    /// Also write the report as JSON here (`-` for stdout, then the table goes to stderr).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<OutputPath>,
+
+    #[command(flatten)]
+    pub table: FlowTableArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Interface to capture on; repeat for several. Default: the default route's interface.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interfaces: Vec<String>,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 
     #[command(flatten)]
     pub flows: FlowOutputArgs,
@@ -61,13 +211,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub table: FlowTableArgs,
 
-    /// Flow-map slots in the kernel (per-CPU LRU hash); more flows than this evict the oldest.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOW_MAP_ENTRIES)]
-    pub map_size: u32,
-
-    /// XDP attach mode.
-    #[arg(long, value_enum, default_value_t = XdpModeChoice::Auto)]
-    pub xdp_mode: XdpModeChoice,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 
     /// Also write a stats line (counters, losses) this often; 0 = only at exit.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
@@ -88,6 +233,9 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub table: FlowTableArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 
     /// Pace packets at capture speed instead of as fast as possible.
     #[arg(long)]
@@ -234,7 +382,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["flowwatch", "run", "-i", "eth0", "-c", "100", "-t", "30", "-v", "--flows", "-"])?;
         let Command::Run(args) = cli.command else { panic!("parsed as another command") };
-        assert_eq!(args.interfaces, vec!["eth0"]);
+        assert_eq!(args.capture.interfaces, vec!["eth0"]);
         assert_eq!(args.limits.count, Some(100));
         assert_eq!(args.limits.timeout, Some(Duration::from_secs(30)));
         assert_eq!(cli.verbose, 1);

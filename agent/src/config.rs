@@ -18,6 +18,9 @@
 //! [sinks.webhook]
 //! url = "https://hooks.example.org/flowwatch"
 //! level = "high"
+//!
+//! [detectors.port_scan]
+//! # see README "Detectors" for every setting and its default
 //! ```
 
 use std::{
@@ -27,7 +30,7 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::sink::SinkSettings;
+use crate::{detect::DetectorsConfig, sink::SinkSettings};
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +38,9 @@ pub struct Config {
     /// `[sinks]`: where alerts and flow exports go.
     #[serde(default)]
     pub sinks: SinkSettings,
+    /// `[detectors]`: thresholds and windows of the rule detectors.
+    #[serde(default)]
+    pub detectors: DetectorsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

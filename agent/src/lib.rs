@@ -3,6 +3,7 @@
 //! Data flows `capture` (or another [`flow::FlowMapSource`]) → [`flow::FlowEngine`]
 //! (deltas, bidirectional merge, timeouts) → records → [`sink`].
 
+pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod clock;

@@ -26,6 +26,8 @@ fn main() -> anyhow::Result<()> {
             Command::Run(args) => commands::run::run(args).await,
             Command::Replay(args) => commands::replay::run(args).await,
             Command::Simulate(args) => commands::simulate::run(&args),
+            Command::Train(args) => commands::train::run(args).await,
+            Command::Evaluate(args) => commands::evaluate::run(args),
         }
     })
 }

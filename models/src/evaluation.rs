@@ -108,8 +108,15 @@ impl EvaluationReport {
 /// with `labels`.
 pub fn evaluate(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -> EvaluationReport {
     let level = model.calibration().level();
+    EvaluationReport::from_outcomes(&outcomes(model, flows, labels), level)
+}
+
+/// Scores `flows` (one capture: one host-window state, in time order) and
+/// pairs each score with its ground truth, so outcomes of several captures
+/// can be pooled into one report.
+pub fn outcomes(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -> Vec<Outcome> {
     let mut scorer = Scorer::new(model).explain_top(0);
-    let outcomes: Vec<Outcome> = in_time_order(flows)
+    in_time_order(flows)
         .into_iter()
         .map(|flow| {
             let scored = scorer.score(flow);
@@ -119,8 +126,7 @@ pub fn evaluate(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -
                 kind: labels.classify(flow).map(|label| label.kind),
             }
         })
-        .collect();
-    EvaluationReport::from_outcomes(&outcomes, level)
+        .collect()
 }
 
 struct Metric(Option<f64>);

@@ -41,7 +41,7 @@ mod test_flows;
 #[cfg(test)]
 mod tests;
 
-pub use evaluation::{EvaluationReport, evaluate};
+pub use evaluation::{EvaluationReport, Outcome, evaluate, outcomes};
 pub use explain::Contribution;
 pub use features::{Feature, FeatureExtractor, FeatureSchema, HostWindowConfig};
 pub use kind::AnomalyKind;

@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
+mod analysis;
 mod collect;
+pub mod evaluate;
 mod live;
 pub(crate) mod output;
 pub mod replay;
 pub mod run;
 pub mod simulate;
+pub mod train;

@@ -1,8 +1,11 @@
-//! Writing flow records, shared by every command that produces flows.
+//! Writing flow records, shared by every command that produces flows: each
+//! poll's records go through the analysis stage (scores, events) and out as
+//! NDJSON; the analysis summary comes just before the final stats line.
 
 use tracing::warn;
 
 use crate::{
+    analysis::Analyzer,
     clock::Clock,
     flow::{FlowEngine, FlowRecord, PollOutput, StatsRecord},
     iface::InterfaceNames,
@@ -15,26 +18,50 @@ pub(crate) struct Output {
     writer: NdjsonWriter,
     pub(crate) names: InterfaceNames,
     clock: Clock,
+    analyzer: Option<Analyzer>,
     warned_evicted: u64,
 }
 
 impl Output {
     /// Records go to `path`; `clock` turns the source's timestamps into wall time.
-    pub(crate) fn open(path: &OutputPath, clock: Clock) -> Result<Self, SinkError> {
-        Ok(Self { writer: NdjsonWriter::open(path)?, names: InterfaceNames::default(), clock, warned_evicted: 0 })
+    pub(crate) fn open(path: &OutputPath, clock: Clock, analyzer: Option<Analyzer>) -> Result<Self, SinkError> {
+        Ok(Self {
+            writer: NdjsonWriter::open(path)?,
+            names: InterfaceNames::default(),
+            clock,
+            analyzer,
+            warned_evicted: 0,
+        })
     }
 
-    /// One poll's records, flushed, and a warning if the map lost flows since the last one.
-    pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkError> {
+    /// One poll's records (scored and checked by the analysis stage),
+    /// flushed, and a warning if the map lost flows since the last one.
+    pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
         for expired in &out.records {
-            self.writer.write(&FlowRecord::new(expired, &self.clock, &mut self.names))?;
+            let mut record = FlowRecord::new(expired, &self.clock, &mut self.names);
+            if let Some(analyzer) = &mut self.analyzer {
+                if let Some(score) = analyzer.flow(expired)? {
+                    record.score = Some(score.score);
+                    record.anomaly = Some(score.anomaly);
+                }
+                analyzer.export(&record);
+            }
+            self.writer.write(&record)?;
         }
         self.writer.flush()?;
         self.warn_on_loss(engine);
         Ok(())
     }
 
+    /// A stats line. Before the final one, the analysis ends (events the
+    /// detectors still hold, queued alerts drained) and its summary line is
+    /// written, so the final stats line stays the last line of the output.
     pub(crate) fn write_stats(&mut self, stats: &StatsRecord) -> Result<(), SinkError> {
+        if stats.is_final
+            && let Some(analyzer) = self.analyzer.take()
+        {
+            self.writer.write(&analyzer.finish())?;
+        }
         self.writer.write(stats)?;
         self.writer.flush()
     }
@@ -58,7 +85,7 @@ impl ReplaySink for Output {
     }
 
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
-        Ok(self.write_poll(out, engine)?)
+        self.write_poll(out, engine)
     }
 
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
 
-use super::output::Output;
+use super::{analysis::build_analyzer, output::Output};
 use crate::{
     cli::ReplayArgs,
     clock::Clock,
@@ -25,7 +25,9 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         max_duration: args.limits.timeout,
         realtime: args.realtime,
     };
-    let mut output = Output::open(&args.flows.path, Clock::epoch())?;
+    let clock = Clock::epoch();
+    let analyzer = build_analyzer(args.analysis, clock, 0)?;
+    let mut output = Output::open(&args.flows.path, clock, Some(analyzer))?;
     let stop = Arc::new(AtomicBool::new(false));
     let files = args.files;
     info!("replaying {} input(s)", files.len());

@@ -3,18 +3,27 @@
 use tracing::info;
 
 use super::{
+    analysis::build_analyzer,
     live::{LiveOptions, capture_live},
     output::Output,
 };
-use crate::{capture::CaptureConfig, cli::RunArgs, clock::Clock, iface::default_route_interface};
+use crate::{
+    cli::{DEFAULT_LEARN_FLOWS_LIVE, RunArgs},
+    clock::Clock,
+    iface::default_route_interface,
+};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let interfaces =
-        if args.interfaces.is_empty() { vec![default_route_interface()?] } else { args.interfaces.clone() };
+    let interfaces = if args.capture.interfaces.is_empty() {
+        vec![default_route_interface()?]
+    } else {
+        args.capture.interfaces.clone()
+    };
     let clock = Clock::monotonic();
-    let mut output = Output::open(&args.flows.path, clock)?;
+    let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
+    let mut output = Output::open(&args.flows.path, clock, Some(analyzer))?;
     let options = LiveOptions {
-        capture: CaptureConfig { interfaces, map_entries: args.map_size, xdp_mode: args.xdp_mode },
+        capture: args.capture.config(interfaces),
         table: &args.table,
         limits: &args.limits,
         stats_interval: args.stats_interval,

@@ -55,6 +55,13 @@ pub struct FlowRecord {
     pub tcp_flags: String,
     pub orig: DirectionStats,
     pub resp: DirectionStats,
+    /// With a model: the calibrated anomaly score in [0, 1] (the fraction
+    /// of training flows scoring at or below this one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// With a model: whether the score crossed the threshold (`-a`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<bool>,
 }
 
 /// Per-direction detail. Length and inter-arrival minima and maxima are over
@@ -155,6 +162,8 @@ impl FlowRecord {
             tcp_flags: tcp_flag_letters(expired.orig.tcp_flags | expired.resp.tcp_flags),
             orig: DirectionStats::from_stats(&expired.orig),
             resp: DirectionStats::from_stats(&expired.resp),
+            score: None,
+            anomaly: None,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::flow::{DirectionStats, FlowRecord};
 
 /// The record's own columns, in schema order (`type` and `schema_version`
 /// are the same on every row and left out).
-const FLOW_COLUMNS: [&str; 20] = [
+const FLOW_COLUMNS: [&str; 22] = [
     "flow_id",
     "reason",
     "start",
@@ -40,6 +40,8 @@ const FLOW_COLUMNS: [&str; 20] = [
     "resp_packets",
     "resp_bytes",
     "tcp_flags",
+    "score",
+    "anomaly",
 ];
 
 /// Per-direction columns, prefixed `orig_` and `resp_`.
@@ -89,6 +91,9 @@ fn flow_row(r: &FlowRecord) -> Vec<String> {
         r.resp_packets.to_string(),
         r.resp_bytes.to_string(),
         r.tcp_flags.clone(),
+        // Empty without a model.
+        r.score.map(|score| score.to_string()).unwrap_or_default(),
+        r.anomaly.map(|anomaly| anomaly.to_string()).unwrap_or_default(),
     ];
     own.into_iter().chain(direction_row(&r.orig)).chain(direction_row(&r.resp)).collect()
 }
@@ -180,13 +185,13 @@ mod tests {
         assert_eq!(sink.stats().counts, DeliveryCounts { accepted: 1, delivered: 1, ..DeliveryCounts::default() });
         let text = std::fs::read_to_string(&path)?;
         let expected = "flow_id,reason,start,end,duration,interface,ifindex,vlan,inner_vlan,proto,\
-            src_ip,src_port,dst_ip,dst_port,orig_direction,orig_packets,orig_bytes,resp_packets,resp_bytes,tcp_flags,\
+            src_ip,src_port,dst_ip,dst_port,orig_direction,orig_packets,orig_bytes,resp_packets,resp_bytes,tcp_flags,score,anomaly,\
             orig_tcp_flags,orig_syn,orig_fin,orig_rst,orig_len_min,orig_len_max,orig_len_mean,orig_len_stddev,\
             orig_iat_min_ms,orig_iat_max_ms,orig_iat_mean_ms,orig_iat_stddev_ms,orig_flags,\
             resp_tcp_flags,resp_syn,resp_fin,resp_rst,resp_len_min,resp_len_max,resp_len_mean,resp_len_stddev,\
             resp_iat_min_ms,resp_iat_max_ms,resp_iat_mean_ms,resp_iat_stddev_ms,resp_flags\n\
             9,idle,2024-05-01T12:00:00.000000001Z,2024-05-01T12:00:01.5Z,1.5,eth0,2,0,0,6,\
-            10.0.0.1,40000,2001:db8::1,443,egress,10,2505,8,9000,FSPA,\
+            10.0.0.1,40000,2001:db8::1,443,egress,10,2505,8,9000,FSPA,,,\
             FSPA,1,1,0,60,1514,250.5,12.25,0.5,20,3.125,1.5,gso,\
             FSA,1,1,0,54,1500,250.5,12.25,0.5,20,3.125,1.5,fragment|ip_options\n";
         assert_eq!(text, expected);
@@ -197,7 +202,8 @@ mod tests {
     /// a field added to `FlowRecord` cannot silently go missing from the CSV.
     #[test]
     fn columns_match_the_json_record_field_for_field() -> Result<(), serde_json::Error> {
-        let record = flow_record();
+        // Scored, so the optional model columns are in the JSON too.
+        let record = FlowRecord { score: Some(0.25), anomaly: Some(true), ..flow_record() };
         let mut json = serde_json::Map::new();
         flatten("", &serde_json::to_value(&record)?, &mut json);
         json.remove("type");

@@ -35,6 +35,7 @@ pub struct SinkSet {
     sinks: Vec<LeveledSink>,
     csv: Option<FlowCsvSink>,
     drain_timeout: std::time::Duration,
+    alert_level: Severity,
 }
 
 impl SinkSet {
@@ -59,7 +60,7 @@ impl SinkSet {
             add(email.level, Box::new(email::start(email)?));
         }
         let csv = config.csv.as_ref().map(FlowCsvSink::open).transpose()?;
-        Ok(Self { sinks, csv, drain_timeout: config.drain_timeout })
+        Ok(Self { sinks, csv, drain_timeout: config.drain_timeout, alert_level: config.alert_level })
     }
 
     /// Gives `event` to every sink whose level it reaches; never blocks on the network.
@@ -69,6 +70,16 @@ impl SinkSet {
                 leveled.sink.deliver(event);
             }
         }
+    }
+
+    /// Whether any sink takes events (else the caller shows them another way).
+    pub fn has_event_sink(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// The global `--alert-level`.
+    pub fn alert_level(&self) -> Severity {
+        self.alert_level
     }
 
     /// Writes a flow record to the CSV export, if there is one.

@@ -37,10 +37,18 @@ impl SinkArgs {
     /// Reads the config file if one was given, lets the command line override
     /// it and applies the defaults.
     pub fn resolve(self) -> Result<ResolvedSinkConfig, ConfigError> {
-        let file = match &self.config {
-            Some(path) => Config::load(path)?.sinks,
-            None => SinkSettings::default(),
-        };
+        let file = self.config_file()?;
+        self.resolve_over(file.sinks)
+    }
+
+    /// The config file given with `--config`, or the empty default.
+    pub fn config_file(&self) -> Result<Config, ConfigError> {
+        self.config.as_deref().map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
+    /// Lets the command line override `file` (the `[sinks]` of an already
+    /// loaded config file) and applies the defaults.
+    pub fn resolve_over(self, file: SinkSettings) -> Result<ResolvedSinkConfig, ConfigError> {
         self.sinks.over(file).resolve()
     }
 }

@@ -103,5 +103,7 @@ pub(crate) fn flow_record() -> FlowRecord {
         tcp_flags: "FSPA".to_owned(),
         orig: direction("FSPA", 60, 1514, vec!["gso"]),
         resp: direction("FSA", 54, 1500, vec!["fragment", "ip_options"]),
+        score: None,
+        anomaly: None,
     }
 }

@@ -1,0 +1,227 @@
+//! From flow records to alerts: each ended (or interim) flow is scored by
+//! the model, checked by the rule detectors, and every resulting event is
+//! enriched with GeoIP and handed to the alert sinks.
+//!
+//! ```text
+//! Expired ─► FlowObservation ─► Scorer (model) ─► MlVerdict ─┐
+//!                    └──────────────────────────► DetectionEngine ─► Event ─► GeoIP ─► SinkSet
+//! ```
+
+mod baseline_file;
+mod learn;
+mod shared_geo;
+
+use std::sync::Arc;
+
+use models::{FlowObservation, Model, Scored, Scorer};
+use serde::Serialize;
+use tracing::{info, warn};
+
+pub use self::{
+    baseline_file::{BaselineFileError, TRAFFIC_BASELINE_EXTENSION},
+    learn::{LearnConfig, Learner, train_with_baseline},
+    shared_geo::SharedGeo,
+};
+use crate::{
+    clock::Clock,
+    detect::{DetectionEngine, DetectorStats, DetectorsConfig, EngineError, GeoLookup, MlVerdict},
+    enrich::GeoStats,
+    event::{Event, FeatureContribution},
+    flow::{Expired, FlowRecord},
+    sink::{SinkSet, SinkStats},
+};
+
+/// How many features an ML event names.
+const EXPLAINED_FEATURES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    ModelFile(#[from] models::ModelFileError),
+    #[error("training failed: {0}")]
+    Train(#[from] models::TrainError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineFileError),
+    #[error("the rule detectors cannot start: {0}")]
+    Detectors(#[from] EngineError),
+    #[error("-a {level}: {source}")]
+    Threshold {
+        level: f64,
+        #[source]
+        source: models::calibration::CalibrationError,
+    },
+}
+
+/// Where scoring comes from.
+pub enum ModelChoice {
+    /// A trained model (`--model`).
+    Trained(Box<Model>),
+    /// Learn one from the first flows of this run.
+    Learn(LearnConfig),
+    /// Rule detectors only.
+    None,
+}
+
+pub struct AnalysisConfig {
+    pub model: ModelChoice,
+    pub detectors: DetectorsConfig,
+    pub geo: Option<SharedGeo>,
+    pub sinks: SinkSet,
+    pub clock: Clock,
+}
+
+/// A flow's model score, for its record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowScore {
+    /// Calibrated: the fraction of training flows scoring at or below it.
+    pub score: f64,
+    /// Above the threshold (`-a`), and past the host windows' warm-up.
+    pub anomaly: bool,
+}
+
+/// What the analysis did, for the final stats line.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisSummary {
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    pub flows_scored: u64,
+    pub flows_flagged: u64,
+    pub events: u64,
+    pub detectors: DetectorStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoStats>,
+    pub sinks: Vec<SinkStats>,
+}
+
+pub struct Analyzer {
+    scorer: Option<Scorer>,
+    learner: Option<Learner>,
+    detectors_config: DetectorsConfig,
+    detection: DetectionEngine,
+    geo: Option<SharedGeo>,
+    sinks: SinkSet,
+    /// Without an event sink, events are logged so a terminal user sees them.
+    log_events: bool,
+    flows_scored: u64,
+    flows_flagged: u64,
+    events: u64,
+}
+
+impl Analyzer {
+    pub fn new(config: AnalysisConfig) -> Result<Self, AnalysisError> {
+        let (scorer, learner, baseline) = match config.model {
+            ModelChoice::Trained(model) => {
+                let baseline = baseline_file::load(&model)?;
+                (Some(scorer_for(*model)), None, baseline)
+            }
+            ModelChoice::Learn(learn) => (None, Some(Learner::new(learn)), None),
+            ModelChoice::None => (None, None, None),
+        };
+        let mut detection = DetectionEngine::new(config.detectors.clone(), config.clock, baseline)?;
+        if let Some(geo) = config.geo.as_ref().filter(|geo| geo.has_location()) {
+            detection = detection.with_geo(Box::new(geo.clone()));
+        }
+        let log_events = !config.sinks.has_event_sink();
+        Ok(Self {
+            scorer,
+            learner,
+            detectors_config: config.detectors,
+            detection,
+            geo: config.geo,
+            sinks: config.sinks,
+            log_events,
+            flows_scored: 0,
+            flows_flagged: 0,
+            events: 0,
+        })
+    }
+
+    /// Scores and checks one flow record; returns its score when a model is in use.
+    pub fn flow(&mut self, expired: &Expired) -> Result<Option<FlowScore>, AnalysisError> {
+        let flow = FlowObservation::from(expired);
+        self.learn(&flow)?;
+        let scored = self.scorer.as_mut().map(|scorer| scorer.score(&flow));
+        let verdict = scored.as_ref().map(|scored| verdict(scored, self.scorer.as_ref()));
+        if let Some(scored) = &scored {
+            self.flows_scored += 1;
+            self.flows_flagged += u64::from(scored.is_anomaly && !scored.warming_up);
+        }
+        let events = self.detection.observe(&flow, verdict.as_ref());
+        self.report(events);
+        Ok(scored.map(|scored| FlowScore { score: scored.score, anomaly: scored.is_anomaly && !scored.warming_up }))
+    }
+
+    /// Exports a written flow record to the flow sinks (CSV).
+    pub fn export(&mut self, record: &FlowRecord) {
+        self.sinks.deliver_flow(record);
+    }
+
+    /// Reports what the detectors still hold and closes the sinks (waiting
+    /// for queued alerts up to their drain timeout).
+    pub fn finish(mut self) -> AnalysisSummary {
+        let events = self.detection.finish();
+        self.report(events);
+        if let Some(learner) = &self.learner {
+            warn!(
+                flows = learner.learnt(),
+                "input ended before enough flows were seen to learn a baseline; no model was saved"
+            );
+        }
+        AnalysisSummary {
+            record_type: "analysis",
+            flows_scored: self.flows_scored,
+            flows_flagged: self.flows_flagged,
+            events: self.events,
+            detectors: self.detection.stats(),
+            geo: self.geo.as_ref().map(SharedGeo::stats),
+            sinks: self.sinks.close(),
+        }
+    }
+
+    fn learn(&mut self, flow: &FlowObservation) -> Result<(), AnalysisError> {
+        let Some(learner) = self.learner.as_mut() else { return Ok(()) };
+        let geo = self.geo.clone().map(|geo| Box::new(geo) as Box<dyn GeoLookup + Send>);
+        if let Some(model) = learner.observe(flow, &self.detectors_config, geo)? {
+            self.learner = None;
+            self.scorer = Some(scorer_for(model));
+        }
+        Ok(())
+    }
+
+    fn report(&mut self, events: Vec<Event>) {
+        for mut event in events {
+            if let Some(geo) = &self.geo {
+                geo.enrich(&mut event);
+            }
+            if self.log_events && event.severity >= self.sinks.alert_level() {
+                info!(kind = %event.kind, severity = %event.severity, "{}", event.summary);
+            }
+            self.sinks.deliver(&event);
+            self.events += 1;
+        }
+    }
+}
+
+fn scorer_for(model: Model) -> Scorer {
+    Scorer::new(Arc::new(model)).explain_top(EXPLAINED_FEATURES)
+}
+
+fn verdict(scored: &Scored, scorer: Option<&Scorer>) -> MlVerdict {
+    let level = scorer.map_or(0.0, |scorer| scorer.model().calibration().level());
+    MlVerdict {
+        score: scored.score,
+        threshold: level,
+        // Host-window features are partial during the first window; flows
+        // scored then are not reported (see `Scored::warming_up`).
+        is_anomaly: scored.is_anomaly && !scored.warming_up,
+        top_features: scored
+            .explanation
+            .iter()
+            .map(|c| FeatureContribution {
+                feature: c.feature.to_string(),
+                value: c.value,
+                contribution: c.contribution,
+            })
+            .collect(),
+    }
+}
