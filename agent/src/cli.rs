@@ -87,6 +87,10 @@ impl CaptureArgs {
 /// Scoring, rule detection, enrichment and alerting; shared by `run` and `replay`.
 #[derive(Debug, Args)]
 pub struct AnalysisArgs {
+    /// Only write flow records: no scoring, rule detection, enrichment or alerts.
+    #[arg(long, conflicts_with_all = ["model", "learn_flows"])]
+    pub no_analysis: bool,
+
     #[command(flatten)]
     pub model: ModelArgs,
 

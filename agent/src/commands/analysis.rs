@@ -14,14 +14,22 @@ use crate::{
 };
 
 /// `learn_default`: flows to learn from when neither `--model` nor
-/// `--learn-flows` is given (0 = rule detectors only).
-pub(crate) fn build_analyzer(args: AnalysisArgs, clock: Clock, learn_default: usize) -> anyhow::Result<Analyzer> {
+/// `--learn-flows` is given (0 = rule detectors only). `None` with
+/// `--no-analysis`.
+pub(crate) fn build_analyzer(
+    args: AnalysisArgs,
+    clock: Clock,
+    learn_default: usize,
+) -> anyhow::Result<Option<Analyzer>> {
+    if args.no_analysis {
+        return Ok(None);
+    }
     let config_file = args.sinks.config_file()?;
     let detectors = config_file.detectors.clone();
     let sinks = SinkSet::from_config(&args.sinks.resolve_over(config_file.sinks)?)?;
     let geo = GeoEnricher::open(&GeoConfig::from(&args.geo))?.map(SharedGeo::new);
     let model = model_choice(args.model, learn_default)?;
-    Ok(Analyzer::new(AnalysisConfig { model, detectors, geo, sinks, clock })?)
+    Ok(Some(Analyzer::new(AnalysisConfig { model, detectors, geo, sinks, clock })?))
 }
 
 fn model_choice(args: crate::cli::ModelArgs, learn_default: usize) -> anyhow::Result<ModelChoice> {

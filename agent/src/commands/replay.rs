@@ -27,7 +27,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::epoch();
     let analyzer = build_analyzer(args.analysis, clock, 0)?;
-    let mut output = Output::open(&args.flows.path, clock, Some(analyzer))?;
+    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
     let stop = Arc::new(AtomicBool::new(false));
     let files = args.files;
     info!("replaying {} input(s)", files.len());

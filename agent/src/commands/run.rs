@@ -21,7 +21,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::monotonic();
     let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
-    let mut output = Output::open(&args.flows.path, clock, Some(analyzer))?;
+    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
     let options = LiveOptions {
         capture: args.capture.config(interfaces),
         table: &args.table,
