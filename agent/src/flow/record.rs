@@ -231,3 +231,74 @@ mod tests {
         assert_eq!(tcp_flag_letters(0), "");
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use agent_common::{
+        flow::{FlowKey, FlowStats, PKT_FIRST_FRAGMENT, PKT_GSO, PacketSample, tcp_flags},
+        parse::{IPPROTO_TCP, ipv4_mapped},
+    };
+
+    use super::*;
+
+    fn sample(frame_len: u32, now_ns: u64, tcp_flags: u8, pkt_flags: u8) -> PacketSample {
+        PacketSample { frame_len, segments: 1, header_len: 54, now_ns, tcp_flags, pkt_flags }
+    }
+
+    fn expired() -> Expired {
+        let t0 = 1_700_000_000_000_000_000;
+        let mut orig = FlowStats::first(&sample(74, t0, tcp_flags::SYN, 0));
+        orig.record(&sample(1514, t0 + 1_500_000, tcp_flags::ACK | tcp_flags::PSH, PKT_FIRST_FRAGMENT));
+        orig.record(&sample(66, t0 + 2_000_123, tcp_flags::FIN | tcp_flags::ACK, PKT_GSO));
+        let resp = FlowStats::first(&sample(74, t0 + 700_000, tcp_flags::SYN | tcp_flags::ACK, 0));
+        Expired {
+            flow_id: 42,
+            reason: EmitReason::Idle,
+            originator: FlowKey {
+                src_addr: ipv4_mapped([192, 0, 2, 1]),
+                dst_addr: ipv4_mapped([198, 51, 100, 7]),
+                src_port: 40_000,
+                dst_port: 443,
+                ifindex: 3,
+                vlan_id: 10,
+                inner_vlan_id: 20,
+                protocol: IPPROTO_TCP,
+                direction: DIRECTION_EGRESS,
+                _pad: [0; 2],
+            },
+            orig,
+            resp,
+            start_ns: t0,
+            end_ns: t0 + 2_000_123,
+            members: Vec::new(),
+        }
+    }
+
+    /// The exact bytes of one record: field order, names, number formats
+    /// and time formatting are the documented schema.
+    #[test]
+    fn flow_record_json_is_pinned() -> Result<(), serde_json::Error> {
+        let mut names = InterfaceNames::default();
+        names.insert(3, "veth-test".to_owned());
+        let json = serde_json::to_string(&FlowRecord::new(&expired(), &Clock::epoch(), &mut names))?;
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"flow","schema_version":1,"flow_id":42,"reason":"idle","#,
+                r#""start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:13:20.002000123Z","duration":0.002000123,"#,
+                r#""interface":"veth-test","ifindex":3,"vlan":10,"inner_vlan":20,"proto":6,"#,
+                r#""src_ip":"192.0.2.1","src_port":40000,"dst_ip":"198.51.100.7","dst_port":443,"#,
+                r#""orig_direction":"egress","orig_packets":3,"orig_bytes":1654,"resp_packets":1,"resp_bytes":74,"#,
+                r#""tcp_flags":"FSPA","#,
+                r#""orig":{"tcp_flags":"FSPA","syn":1,"fin":1,"rst":0,"len_min":66,"len_max":1514,"#,
+                r#""len_mean":551.3333333333334,"len_stddev":680.7159629553446,"#,
+                r#""iat_min_ms":0.500123,"iat_max_ms":1.5,"iat_mean_ms":1.0000615,"iat_stddev_ms":0.49987698108409623,"#,
+                r#""flags":["first_fragment","gso"]},"#,
+                r#""resp":{"tcp_flags":"SA","syn":1,"fin":0,"rst":0,"len_min":74,"len_max":74,"#,
+                r#""len_mean":74.0,"len_stddev":0.0,"iat_min_ms":0.0,"iat_max_ms":0.0,"iat_mean_ms":0.0,"#,
+                r#""iat_stddev_ms":0.0,"flags":[]}}"#
+            )
+        );
+        Ok(())
+    }
+}
