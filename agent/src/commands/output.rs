@@ -4,7 +4,7 @@ use tracing::warn;
 
 use crate::{
     clock::Clock,
-    flow::{FlowEngine, FlowRecord, PollOutput, StatsRecord},
+    flow::{FlowEngine, FlowRecord, PollOutput, RecordContext, StatsRecord},
     iface::InterfaceNames,
     sink::{NdjsonWriter, OutputPath, SinkError},
 };
@@ -12,21 +12,24 @@ use crate::{
 /// Writes one poll's records and remembers the loss it has already warned about.
 pub(crate) struct Output {
     writer: NdjsonWriter,
-    pub(crate) names: InterfaceNames,
-    clock: Clock,
+    pub(crate) context: RecordContext,
     warned_evicted: u64,
 }
 
 impl Output {
     /// Records go to `path`; `clock` turns the source's timestamps into wall time.
     pub(crate) fn open(path: &OutputPath, clock: Clock) -> Result<Self, SinkError> {
-        Ok(Self { writer: NdjsonWriter::open(path)?, names: InterfaceNames::default(), clock, warned_evicted: 0 })
+        Ok(Self {
+            writer: NdjsonWriter::open(path)?,
+            context: RecordContext::new(clock, InterfaceNames::default()),
+            warned_evicted: 0,
+        })
     }
 
     /// One poll's records, flushed, and a warning if the map lost flows since the last one.
     pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkError> {
         for expired in &out.records {
-            self.writer.write(&FlowRecord::new(expired, &self.clock, &mut self.names))?;
+            self.writer.write(&FlowRecord::new(expired, &mut self.context))?;
         }
         self.writer.flush()?;
         self.warn_on_loss(engine);

@@ -20,7 +20,7 @@ use crate::{
 
 impl ReplaySink for Output {
     fn interface(&mut self, ifindex: u32, name: String) {
-        self.names.insert(ifindex, name);
+        self.context.names.insert(ifindex, name);
     }
 
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {

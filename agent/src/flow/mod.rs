@@ -17,6 +17,9 @@ pub use conversation::{ConversationKey, icmp_request_type};
 pub use delta::{DeltaTracker, Drained};
 pub use engine::{EngineConfig, FlowEngine, PollOutput};
 pub use observation::summarize;
-pub use record::{DirectionStats, EmitReason, FlowRecord, HookCountersRecord, StatsRecord, addr_to_ip};
+pub use record::{
+    DirectionStats, EmitReason, FlowRecord, HookCountersRecord, PacketFlagNames, RecordContext, StatsRecord,
+    TcpFlagLetters, addr_to_ip,
+};
 pub use source::{FlowMapSource, SourceError};
 pub use table::{BiflowTable, Expired};
