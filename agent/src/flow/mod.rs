@@ -5,6 +5,7 @@
 
 mod accounting;
 mod conversation;
+mod deadline;
 mod delta;
 mod engine;
 mod observation;
@@ -21,5 +22,5 @@ pub use record::{
     DirectionStats, EmitReason, FlowRecord, HookCountersRecord, PacketFlagNames, RecordContext, StatsRecord,
     TcpFlagLetters, addr_to_ip,
 };
-pub use source::{FlowMapSource, SourceError};
+pub use source::{FlowMapSource, SnapshotScope, SourceError};
 pub use table::{BiflowTable, Expired};
