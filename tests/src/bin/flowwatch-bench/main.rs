@@ -6,6 +6,7 @@
 mod drain;
 mod kernel;
 mod records;
+mod replay;
 mod report;
 mod trafgen;
 
@@ -19,6 +20,8 @@ enum Section {
     Drain,
     /// Root-free: flow records → NDJSON.
     Records,
+    /// Root-free: replay of a large capture against tshark and tcpdump.
+    Replay,
 }
 
 #[derive(Debug, Parser)]
@@ -39,6 +42,9 @@ struct Args {
     /// Records in the records section.
     #[arg(long, default_value_t = 2_000_000)]
     records: u32,
+    /// Rounds of all shared captures in the replay section's capture (56 make about 5 million packets).
+    #[arg(long, default_value_t = 56)]
+    replay_rounds: usize,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -60,6 +66,9 @@ fn main() -> Result<()> {
     }
     if wants(Section::Records) {
         records::run(&mut report, args.records)?;
+    }
+    if wants(Section::Replay) {
+        replay::run(&mut report, args.replay_rounds)?;
     }
     report.print();
     if let Some(path) = &args.json {
