@@ -3,8 +3,14 @@
 //! The flow engine works in whichever the source uses and a [`Clock`]
 //! turns those into wall-clock time only when records are written.
 
+use std::fmt;
+
 use nix::time::{ClockId, clock_gettime};
+use serde::{Serialize, Serializer};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+const NANOS: i128 = 1_000_000_000;
+const SECONDS_PER_DAY: i128 = 86_400;
 
 /// Converts source timestamps to Unix-epoch nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,11 +52,142 @@ impl Clock {
     }
 }
 
+/// RFC 3339 UTC with the nanoseconds `time` prints (trailing zeros dropped,
+/// none for a whole second); `@<ns>ns` for instants outside years 0–9999.
 pub fn format_epoch_ns(epoch_ns: i128) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(epoch_ns)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| format!("@{epoch_ns}ns"))
+    Rfc3339Formatter::default().format(epoch_ns).as_str().to_owned()
+}
+
+/// Formats timestamps without allocating, and computes the calendar date
+/// only when the day changes: records of one poll are mostly from the same
+/// day, and the date is the expensive part. Output is identical to `time`'s
+/// `Rfc3339` (a test compares them).
+#[derive(Clone, Debug, Default)]
+pub struct Rfc3339Formatter {
+    /// Day number since the epoch and its `YYYY-MM-DDT`.
+    day: Option<(i128, [u8; DATE_LEN])>,
+}
+
+/// `YYYY-MM-DDT`.
+const DATE_LEN: usize = 11;
+/// Enough for `@-170141183460469231731687303715884105728ns` (the i128 fallback).
+const TEXT_CAPACITY: usize = 48;
+
+impl Rfc3339Formatter {
+    pub fn format(&mut self, epoch_ns: i128) -> Rfc3339Text {
+        let day = epoch_ns.div_euclid(NANOS * SECONDS_PER_DAY);
+        let date = match self.day {
+            Some((cached, date)) if cached == day => date,
+            _ => match date_prefix(day) {
+                Some(date) => {
+                    self.day = Some((day, date));
+                    date
+                }
+                None => return Rfc3339Text::fallback(epoch_ns),
+            },
+        };
+        let second_of_day = epoch_ns.div_euclid(NANOS).rem_euclid(SECONDS_PER_DAY) as u32;
+        let nanos = epoch_ns.rem_euclid(NANOS) as u32;
+        let mut text = Rfc3339Text::default();
+        text.push(&date);
+        text.push(&two_digits(second_of_day / 3600));
+        text.push(b":");
+        text.push(&two_digits(second_of_day / 60 % 60));
+        text.push(b":");
+        text.push(&two_digits(second_of_day % 60));
+        if nanos != 0 {
+            let (digits, len) = fraction_digits(nanos);
+            text.push(b".");
+            text.push(&digits[..len]);
+        }
+        text.push(b"Z");
+        text
+    }
+}
+
+/// The nine digits of a nonzero fraction of a second and how many to print:
+/// `time` drops trailing zeros.
+fn fraction_digits(nanos: u32) -> ([u8; 9], usize) {
+    let mut digits = [b'0'; 9];
+    let mut rest = nanos;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let len = digits.iter().rposition(|d| *d != b'0').map_or(0, |last| last + 1);
+    (digits, len)
+}
+
+fn two_digits(value: u32) -> [u8; 2] {
+    [b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]
+}
+
+/// `YYYY-MM-DDT` of a day since the epoch, from `time` so the calendar
+/// arithmetic is not ours; `None` outside the years `time` formats (0–9999).
+fn date_prefix(day: i128) -> Option<[u8; DATE_LEN]> {
+    let seconds = i64::try_from(day * SECONDS_PER_DAY).ok()?;
+    let midnight = OffsetDateTime::from_unix_timestamp(seconds).ok()?;
+    // "YYYY-MM-DDT00:00:00Z"
+    let mut full = [0u8; DATE_LEN + 9];
+    let written = midnight.format_into(&mut &mut full[..], &Rfc3339).ok()?;
+    (written == full.len()).then(|| {
+        let mut date = [0u8; DATE_LEN];
+        date.copy_from_slice(&full[..DATE_LEN]);
+        date
+    })
+}
+
+/// A formatted RFC 3339 timestamp on the stack; serializes as a JSON string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339Text {
+    bytes: [u8; TEXT_CAPACITY],
+    len: u8,
+}
+
+impl Default for Rfc3339Text {
+    fn default() -> Self {
+        Self { bytes: [0; TEXT_CAPACITY], len: 0 }
+    }
+}
+
+impl Rfc3339Text {
+    fn push(&mut self, bytes: &[u8]) {
+        let start = usize::from(self.len);
+        // Callers push at most 31 bytes in all (date, time, fraction, `Z`).
+        self.bytes[start..start + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len() as u8;
+    }
+
+    /// `@<ns>ns`, as before there was a fast path, for instants `time` cannot format.
+    #[cold]
+    fn fallback(epoch_ns: i128) -> Self {
+        let mut text = Self::default();
+        text.push(format!("@{epoch_ns}ns").as_bytes());
+        text
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are ever pushed.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Rfc3339Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Rfc3339Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Rfc3339Text {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +197,59 @@ mod tests {
     #[test]
     fn epoch_clock_formats_rfc3339() {
         assert_eq!(Clock::epoch().format(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+    }
+
+    /// The reference: `time`'s own RFC 3339 formatting of the whole instant.
+    fn time_crate(epoch_ns: i128) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(epoch_ns)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| format!("@{epoch_ns}ns"))
+    }
+
+    #[test]
+    fn fast_formatter_prints_exactly_what_time_prints() {
+        let mut formatter = Rfc3339Formatter::default();
+        let mut instants = vec![
+            0,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            1_700_000_000_000_000_000,
+            1_700_000_000_100_000_000,
+            1_700_000_000_120_000_000,
+            1_700_000_000_000_000_001,
+            // 2000-02-29T23:59:59.999999999Z, then the next day.
+            951_868_799_999_999_999,
+            951_868_800_000_000_000,
+            // Year 9999's last nanosecond, then the first instant time cannot format.
+            253_402_300_799_999_999_999,
+            253_402_300_800_000_000_000,
+            i128::from(u64::MAX),
+            -62_167_219_200_000_000_000,
+            -62_167_219_200_000_000_001,
+            i128::MIN,
+            i128::MAX,
+        ];
+        // A walk through 40 years in uneven steps, with the cache warm and cold.
+        let mut t: i128 = 1_262_304_000_123_456_789;
+        for step in 0..20_000i128 {
+            instants.push(t);
+            t += 63_119_993_000_000 + step * 7_777_777;
+        }
+        for &instant in &instants {
+            assert_eq!(formatter.format(instant).as_str(), time_crate(instant), "epoch ns {instant}");
+            assert_eq!(Rfc3339Formatter::default().format(instant).as_str(), time_crate(instant));
+        }
+        assert_eq!(format_epoch_ns(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
+    }
+
+    #[test]
+    fn formatted_text_serializes_as_a_json_string() -> Result<(), serde_json::Error> {
+        let text = Rfc3339Formatter::default().format(1_700_000_000_000_000_000);
+        assert_eq!(serde_json::to_string(&text)?, "\"2023-11-14T22:13:20Z\"");
+        Ok(())
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod malformed;
 pub mod names;
 pub mod netns;
 pub mod packet;
+pub mod padding;
 pub mod process;
 pub mod records;
 pub mod root;

@@ -135,6 +135,17 @@ impl VethPair {
         Ok(())
     }
 
+    /// Sets the MTU of both ends, e.g. to carry captured frames larger than
+    /// 1500 bytes (GSO-sized segments, jumbo frames). Driver-mode XDP on veth
+    /// only takes MTUs up to about a page, so the agent then attaches in SKB mode.
+    pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        let mtu = mtu.to_string();
+        for (ns, ifname) in [(&self.a_ns, &self.a_if), (&self.b_ns, &self.b_if)] {
+            cmd::ip(&["-n", ns, "link", "set", "dev", ifname, "mtu", &mtu])?;
+        }
+        Ok(())
+    }
+
     /// Turns segmentation, receive aggregation and checksum offloads off on
     /// both ends, so every buffer a hook sees is one wire packet, as
     /// tcpdump sees it.

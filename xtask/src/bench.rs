@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use anyhow::{Result, bail};
 
-use crate::{setup, util};
+use crate::{build, setup, util};
 
 pub fn run(args: &[OsString]) -> Result<()> {
     setup::run(setup::Parts::ALL)?;
@@ -15,7 +15,17 @@ pub fn run(args: &[OsString]) -> Result<()> {
             "cargo xtask bench needs root: it creates network namespaces, loads eBPF and enables kernel.bpf_stats_enabled"
         );
     }
+    // The replay section runs the agent binary itself.
+    let agent = build::build_agent(true)?;
     util::run(util::cmd("cargo").args(["build", "--release", "-p", "integration-tests", "--bin", "flowwatch-bench"]))?;
     let bench = util::target_dir()?.join("release").join("flowwatch-bench");
-    util::run(util::cmd(&bench).args(args))
+    let mut command = util::cmd(&bench);
+    command.env("FLOWWATCH_BIN", &agent).args(args);
+    match util::workspace_root().join("../shared/data").canonicalize() {
+        Ok(shared) => {
+            command.env("FLOWWATCH_SHARED_DATA", shared);
+        }
+        Err(_) => eprintln!("bench: ../shared/data not found; the replay section needs the shared captures"),
+    }
+    util::run(&mut command)
 }

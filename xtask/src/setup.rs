@@ -20,7 +20,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "ip netns / veth / tc for the privileged tests"),
     ("ethtool", "turning veth offloads off"),
     ("tcpdump", "reference packet counts"),
-    ("tshark", "reference flow counts"),
+    ("tshark", "reference flow counts; brings editcap/mergecap/capinfos for the replay bench"),
     ("tcpreplay", "pcap replay into veth"),
     ("netsniff-ng", "trafgen packet generator"),
     ("bpftool", "bpf_stats per-program cost"),

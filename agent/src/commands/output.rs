@@ -7,7 +7,7 @@ use tracing::warn;
 use crate::{
     analysis::Analyzer,
     clock::Clock,
-    flow::{FlowEngine, FlowRecord, PollOutput, StatsRecord},
+    flow::{FlowEngine, FlowRecord, PollOutput, RecordContext, StatsRecord},
     iface::InterfaceNames,
     replay::{ReplaySink, SinkFailure},
     sink::{NdjsonWriter, OutputPath, SinkError},
@@ -16,8 +16,7 @@ use crate::{
 /// Writes one poll's records and remembers the loss it has already warned about.
 pub(crate) struct Output {
     writer: NdjsonWriter,
-    pub(crate) names: InterfaceNames,
-    clock: Clock,
+    pub(crate) context: RecordContext,
     analyzer: Option<Analyzer>,
     warned_evicted: u64,
 }
@@ -27,8 +26,7 @@ impl Output {
     pub(crate) fn open(path: &OutputPath, clock: Clock, analyzer: Option<Analyzer>) -> Result<Self, SinkError> {
         Ok(Self {
             writer: NdjsonWriter::open(path)?,
-            names: InterfaceNames::default(),
-            clock,
+            context: RecordContext::new(clock, InterfaceNames::default()),
             analyzer,
             warned_evicted: 0,
         })
@@ -38,7 +36,7 @@ impl Output {
     /// flushed, and a warning if the map lost flows since the last one.
     pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
         for expired in &out.records {
-            let mut record = FlowRecord::new(expired, &self.clock, &mut self.names);
+            let mut record = FlowRecord::new(expired, &mut self.context);
             if let Some(analyzer) = &mut self.analyzer {
                 if let Some(score) = analyzer.flow(expired)? {
                     record.score = Some(score.score);
@@ -81,7 +79,7 @@ impl Output {
 
 impl ReplaySink for Output {
     fn interface(&mut self, ifindex: u32, name: String) {
-        self.names.insert(ifindex, name);
+        self.context.names.insert(ifindex, name);
     }
 
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {

@@ -7,7 +7,7 @@ use agent_common::{
 
 /// Direction-free identity of a conversation: the endpoints in canonical
 /// order plus everything else that separates flows (interface, VLANs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConversationKey {
     low_addr: [u8; 16],
     low_port: u16,

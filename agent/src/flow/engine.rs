@@ -38,7 +38,6 @@ pub struct PollOutput {
 
 #[derive(Debug)]
 pub struct FlowEngine {
-    config: EngineConfig,
     tracker: DeltaTracker,
     table: BiflowTable,
     accounting: Accounting,
@@ -49,9 +48,8 @@ pub struct FlowEngine {
 impl FlowEngine {
     pub fn new(config: EngineConfig) -> Self {
         Self {
-            config,
             tracker: DeltaTracker::default(),
-            table: BiflowTable::default(),
+            table: BiflowTable::new(config.idle_timeout, config.active_timeout),
             accounting: Accounting::default(),
             snapshot: Vec::new(),
             last_hooks: Default::default(),
@@ -66,14 +64,10 @@ impl FlowEngine {
         let hooks = source.hook_counters()?;
         self.last_hooks = hooks;
         source.snapshot(&mut self.snapshot)?;
-        let drained = self.tracker.drain(&self.snapshot);
+        let drained = self.tracker.drain(&self.snapshot, source.snapshot_scope());
         self.accounting.note_drain(&drained);
         self.table.apply(drained.deltas);
-        let mut records = self.table.expire(
-            now_ns,
-            self.config.idle_timeout.as_nanos() as u64,
-            self.config.active_timeout.as_nanos() as u64,
-        );
+        let mut records = self.table.expire(now_ns);
         self.release_ended(source, &mut records)?;
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());

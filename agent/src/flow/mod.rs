@@ -5,6 +5,7 @@
 
 mod accounting;
 mod conversation;
+mod deadline;
 mod delta;
 mod engine;
 mod observation;
@@ -17,6 +18,9 @@ pub use conversation::{ConversationKey, icmp_request_type};
 pub use delta::{DeltaTracker, Drained};
 pub use engine::{EngineConfig, FlowEngine, PollOutput};
 pub use observation::summarize;
-pub use record::{DirectionStats, EmitReason, FlowRecord, HookCountersRecord, StatsRecord, addr_to_ip};
-pub use source::{FlowMapSource, SourceError};
+pub use record::{
+    DirectionStats, EmitReason, FlowRecord, HookCountersRecord, PacketFlagNames, RecordContext, StatsRecord,
+    TcpFlagLetters, addr_to_ip,
+};
+pub use source::{FlowMapSource, SnapshotScope, SourceError};
 pub use table::{BiflowTable, Expired};

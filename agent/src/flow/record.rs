@@ -2,16 +2,22 @@
 //! documented schema (README "Flow records"); bump [`SCHEMA_VERSION`] on
 //! any incompatible change.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv6Addr},
+};
 
 use agent_common::{
     counters::HookCounters,
     flow::{DIRECTION_EGRESS, FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PKT_QINQ},
 };
-use serde::Serialize;
+use serde::{Serialize, Serializer, ser::SerializeSeq};
 
 use super::{observation::summarize, table::Expired};
-use crate::{clock::Clock, iface::InterfaceNames};
+use crate::{
+    clock::{Clock, Rfc3339Formatter, Rfc3339Text},
+    iface::InterfaceNames,
+};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -27,18 +33,21 @@ pub enum EmitReason {
     Shutdown,
 }
 
+/// One `flow` line. Built per record and serialized at once, so it borrows
+/// the interface name and keeps its text fields on the stack: nothing in it
+/// allocates.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FlowRecord {
+pub struct FlowRecord<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub schema_version: u32,
     pub flow_id: u64,
     pub reason: EmitReason,
-    pub start: String,
-    pub end: String,
+    pub start: Rfc3339Text,
+    pub end: Rfc3339Text,
     /// Seconds.
     pub duration: f64,
-    pub interface: String,
+    pub interface: &'a str,
     pub ifindex: u32,
     pub vlan: u16,
     pub inner_vlan: u16,
@@ -52,7 +61,7 @@ pub struct FlowRecord {
     pub orig_bytes: u64,
     pub resp_packets: u64,
     pub resp_bytes: u64,
-    pub tcp_flags: String,
+    pub tcp_flags: TcpFlagLetters,
     pub orig: DirectionStats,
     pub resp: DirectionStats,
     /// With a model: the calibrated anomaly score in [0, 1] (the fraction
@@ -68,7 +77,7 @@ pub struct FlowRecord {
 /// the flow's life so far; sums, means and deviations over this record.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DirectionStats {
-    pub tcp_flags: String,
+    pub tcp_flags: TcpFlagLetters,
     pub syn: u32,
     pub fin: u32,
     pub rst: u32,
@@ -81,7 +90,7 @@ pub struct DirectionStats {
     pub iat_mean_ms: f64,
     pub iat_stddev_ms: f64,
     /// Packet properties seen: fragment, first_fragment, ip_options, qinq, gso.
-    pub flags: Vec<&'static str>,
+    pub flags: PacketFlagNames,
 }
 
 /// IPv4-mapped addresses print as IPv4.
@@ -93,31 +102,84 @@ pub fn addr_to_ip(addr: [u8; 16]) -> IpAddr {
     }
 }
 
-/// tcpdump-style letters in the order F S R P A U E C.
-pub fn tcp_flag_letters(flags: u8) -> String {
-    const LETTERS: [char; 8] = ['F', 'S', 'R', 'P', 'A', 'U', 'E', 'C'];
-    LETTERS.iter().enumerate().filter(|(bit, _)| flags & (1 << bit) != 0).map(|(_, c)| *c).collect()
+/// TCP flags as tcpdump-style letters in the order F S R P A U E C;
+/// serializes as a string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TcpFlagLetters {
+    letters: [u8; 8],
+    len: u8,
 }
 
-fn packet_flag_names(flags: u8) -> Vec<&'static str> {
-    [
+impl TcpFlagLetters {
+    pub fn new(flags: u8) -> Self {
+        const LETTERS: [u8; 8] = *b"FSRPAUEC";
+        let mut out = Self { letters: [0; 8], len: 0 };
+        for (bit, letter) in LETTERS.into_iter().enumerate() {
+            if flags & (1 << bit) != 0 {
+                out.letters[usize::from(out.len)] = letter;
+                out.len += 1;
+            }
+        }
+        out
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only the ASCII letters above are stored.
+        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for TcpFlagLetters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for TcpFlagLetters {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The `PKT_*` bits of a direction; serializes as the list of their names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PacketFlagNames(pub u8);
+
+impl PacketFlagNames {
+    const NAMES: [(u8, &'static str); 5] = [
         (PKT_FRAGMENT, "fragment"),
         (PKT_FIRST_FRAGMENT, "first_fragment"),
         (PKT_IP_OPTIONS, "ip_options"),
         (PKT_QINQ, "qinq"),
         (PKT_GSO, "gso"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| flags & bit != 0)
-    .map(|(_, name)| name)
-    .collect()
+    ];
+
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES.into_iter().filter(move |(bit, _)| self.0 & bit != 0).map(|(_, name)| name)
+    }
+}
+
+impl fmt::Debug for PacketFlagNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Serialize for PacketFlagNames {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.names().count()))?;
+        for name in self.names() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
 }
 
 impl DirectionStats {
     pub fn from_stats(s: &FlowStats) -> Self {
         let summary = summarize(s);
         Self {
-            tcp_flags: tcp_flag_letters(s.tcp_flags),
+            tcp_flags: TcpFlagLetters::new(s.tcp_flags),
             syn: summary.syn,
             fin: summary.fin,
             rst: summary.rst,
@@ -129,23 +191,45 @@ impl DirectionStats {
             iat_max_ms: summary.iat_max_ms,
             iat_mean_ms: summary.iat_mean_ms,
             iat_stddev_ms: summary.iat_stddev_ms,
-            flags: packet_flag_names(s.pkt_flags),
+            flags: PacketFlagNames(s.pkt_flags),
         }
     }
 }
 
-impl FlowRecord {
-    pub fn new(expired: &Expired, clock: &Clock, names: &mut InterfaceNames) -> Self {
+/// What turns flows into records beyond the flows themselves: the source's
+/// clock, interface names, and the timestamp formatter's cache.
+#[derive(Debug)]
+pub struct RecordContext {
+    pub clock: Clock,
+    pub names: InterfaceNames,
+    timestamps: Rfc3339Formatter,
+}
+
+impl RecordContext {
+    pub fn new(clock: Clock, names: InterfaceNames) -> Self {
+        Self { clock, names, timestamps: Rfc3339Formatter::default() }
+    }
+
+    /// A source timestamp as RFC 3339 wall-clock time.
+    pub fn format(&mut self, source_ns: u64) -> Rfc3339Text {
+        self.timestamps.format(self.clock.to_epoch_ns(source_ns))
+    }
+}
+
+impl<'a> FlowRecord<'a> {
+    pub fn new(expired: &Expired, context: &'a mut RecordContext) -> Self {
         let key = &expired.originator;
+        let start = context.format(expired.start_ns);
+        let end = context.format(expired.end_ns);
         Self {
             kind: "flow",
             schema_version: SCHEMA_VERSION,
             flow_id: expired.flow_id,
             reason: expired.reason,
-            start: clock.format(expired.start_ns),
-            end: clock.format(expired.end_ns),
+            start,
+            end,
             duration: expired.end_ns.saturating_sub(expired.start_ns) as f64 / 1e9,
-            interface: names.name(key.ifindex).to_owned(),
+            interface: context.names.name(key.ifindex),
             ifindex: key.ifindex,
             vlan: key.vlan_id,
             inner_vlan: key.inner_vlan_id,
@@ -159,7 +243,7 @@ impl FlowRecord {
             orig_bytes: expired.orig.bytes,
             resp_packets: expired.resp.packets,
             resp_bytes: expired.resp.bytes,
-            tcp_flags: tcp_flag_letters(expired.orig.tcp_flags | expired.resp.tcp_flags),
+            tcp_flags: TcpFlagLetters::new(expired.orig.tcp_flags | expired.resp.tcp_flags),
             orig: DirectionStats::from_stats(&expired.orig),
             resp: DirectionStats::from_stats(&expired.resp),
             score: None,
@@ -235,8 +319,91 @@ mod tests {
 
     #[test]
     fn flag_letters_follow_tcpdump_order() {
-        assert_eq!(tcp_flag_letters(0x12), "SA");
-        assert_eq!(tcp_flag_letters(0x11), "FA");
-        assert_eq!(tcp_flag_letters(0), "");
+        assert_eq!(TcpFlagLetters::new(0x12).as_str(), "SA");
+        assert_eq!(TcpFlagLetters::new(0x11).as_str(), "FA");
+        assert_eq!(TcpFlagLetters::new(0xff).as_str(), "FSRPAUEC");
+        assert_eq!(TcpFlagLetters::new(0).as_str(), "");
+    }
+
+    #[test]
+    fn packet_flags_serialize_as_names() -> Result<(), serde_json::Error> {
+        assert_eq!(serde_json::to_string(&PacketFlagNames(0))?, "[]");
+        assert_eq!(
+            serde_json::to_string(&PacketFlagNames(0x1f))?,
+            r#"["fragment","first_fragment","ip_options","qinq","gso"]"#
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use agent_common::{
+        flow::{FlowKey, FlowStats, PKT_FIRST_FRAGMENT, PKT_GSO, PacketSample, tcp_flags},
+        parse::{IPPROTO_TCP, ipv4_mapped},
+    };
+
+    use super::*;
+
+    fn sample(frame_len: u32, now_ns: u64, tcp_flags: u8, pkt_flags: u8) -> PacketSample {
+        PacketSample { frame_len, segments: 1, header_len: 54, now_ns, tcp_flags, pkt_flags }
+    }
+
+    fn expired() -> Expired {
+        let t0 = 1_700_000_000_000_000_000;
+        let mut orig = FlowStats::first(&sample(74, t0, tcp_flags::SYN, 0));
+        orig.record(&sample(1514, t0 + 1_500_000, tcp_flags::ACK | tcp_flags::PSH, PKT_FIRST_FRAGMENT));
+        orig.record(&sample(66, t0 + 2_000_123, tcp_flags::FIN | tcp_flags::ACK, PKT_GSO));
+        let resp = FlowStats::first(&sample(74, t0 + 700_000, tcp_flags::SYN | tcp_flags::ACK, 0));
+        Expired {
+            flow_id: 42,
+            reason: EmitReason::Idle,
+            originator: FlowKey {
+                src_addr: ipv4_mapped([192, 0, 2, 1]),
+                dst_addr: ipv4_mapped([198, 51, 100, 7]),
+                src_port: 40_000,
+                dst_port: 443,
+                ifindex: 3,
+                vlan_id: 10,
+                inner_vlan_id: 20,
+                protocol: IPPROTO_TCP,
+                direction: DIRECTION_EGRESS,
+                _pad: [0; 2],
+            },
+            orig,
+            resp,
+            start_ns: t0,
+            end_ns: t0 + 2_000_123,
+            members: Vec::new(),
+        }
+    }
+
+    /// The exact bytes of one record: field order, names, number formats
+    /// and time formatting are the documented schema.
+    #[test]
+    fn flow_record_json_is_pinned() -> Result<(), serde_json::Error> {
+        let mut names = InterfaceNames::default();
+        names.insert(3, "veth-test".to_owned());
+        let mut context = RecordContext::new(Clock::epoch(), names);
+        let json = serde_json::to_string(&FlowRecord::new(&expired(), &mut context))?;
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"flow","schema_version":1,"flow_id":42,"reason":"idle","#,
+                r#""start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:13:20.002000123Z","duration":0.002000123,"#,
+                r#""interface":"veth-test","ifindex":3,"vlan":10,"inner_vlan":20,"proto":6,"#,
+                r#""src_ip":"192.0.2.1","src_port":40000,"dst_ip":"198.51.100.7","dst_port":443,"#,
+                r#""orig_direction":"egress","orig_packets":3,"orig_bytes":1654,"resp_packets":1,"resp_bytes":74,"#,
+                r#""tcp_flags":"FSPA","#,
+                r#""orig":{"tcp_flags":"FSPA","syn":1,"fin":1,"rst":0,"len_min":66,"len_max":1514,"#,
+                r#""len_mean":551.3333333333334,"len_stddev":680.7159629553446,"#,
+                r#""iat_min_ms":0.500123,"iat_max_ms":1.5,"iat_mean_ms":1.0000615,"iat_stddev_ms":0.49987698108409623,"#,
+                r#""flags":["first_fragment","gso"]},"#,
+                r#""resp":{"tcp_flags":"SA","syn":1,"fin":0,"rst":0,"len_min":74,"len_max":74,"#,
+                r#""len_mean":74.0,"len_stddev":0.0,"iat_min_ms":0.0,"iat_max_ms":0.0,"iat_mean_ms":0.0,"#,
+                r#""iat_stddev_ms":0.0,"flags":[]}}"#
+            )
+        );
+        Ok(())
     }
 }

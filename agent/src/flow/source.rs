@@ -12,11 +12,29 @@ pub struct SourceError {
     pub message: String,
 }
 
+/// Which entries a [`FlowMapSource::snapshot`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotScope {
+    /// Every entry in the map, so an entry missing from it was evicted (the kernel map).
+    AllEntries,
+    /// Only the entries whose counters changed since the previous snapshot,
+    /// from a source that never evicts (replay): a missing entry is
+    /// unchanged. Keeps a poll's cost proportional to the traffic since the
+    /// last one rather than to the number of live flows.
+    ChangedEntries,
+}
+
 /// A map of per-direction cumulative counters, drained by the engine: the
 /// kernel's per-CPU LRU map live, an in-process table in replay.
 pub trait FlowMapSource {
-    /// Every entry with its counters merged across CPUs. Replaces `out`'s contents.
+    /// Entries (all, or the changed ones: see [`FlowMapSource::snapshot_scope`])
+    /// with their cumulative counters merged across CPUs. Replaces `out`'s contents.
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError>;
+
+    /// What [`FlowMapSource::snapshot`] returns.
+    fn snapshot_scope(&self) -> SnapshotScope {
+        SnapshotScope::AllEntries
+    }
 
     /// Atomically reads and deletes the entry of a flow that ended, returning
     /// its final cumulative counters (merged across CPUs), or `None` if it is

@@ -1,10 +1,13 @@
 //! Bidirectional flows with idle and active timeouts.
 
+use std::{collections::hash_map::Entry, time::Duration};
+
 use agent_common::flow::{FlowKey, FlowStats};
 use rustc_hash::FxHashMap;
 
 use super::{
     conversation::{ConversationKey, is_originator_direction},
+    deadline::DeadlineQueue,
     record::EmitReason,
 };
 
@@ -21,6 +24,45 @@ struct Biflow {
     members: Vec<FlowKey>,
     record_start_ns: u64,
     last_seen_ns: u64,
+    /// Due time of this flow's current entry in the table's timer queue.
+    queued_due: u128,
+}
+
+impl Biflow {
+    fn has_packets(&self) -> bool {
+        self.orig.packets + self.resp.packets > 0
+    }
+}
+
+/// Idle and active timeouts in nanoseconds, and when they fire for a flow.
+/// Due times are `u128` so that `since + timeout` cannot saturate: a
+/// timeout has fired at `now` exactly when `due <= now`.
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    idle_ns: u64,
+    active_ns: u64,
+}
+
+impl Timeouts {
+    /// When `timeout` after `since` has passed: as `now - since >= timeout`
+    /// with a saturating subtraction, so a zero timeout fires at once, even
+    /// for a `since` later than `now`.
+    fn due(since: u64, timeout: u64) -> u128 {
+        if timeout == 0 { 0 } else { u128::from(since) + u128::from(timeout) }
+    }
+
+    fn idle_due(&self, flow: &Biflow) -> u128 {
+        Self::due(flow.last_seen_ns, self.idle_ns)
+    }
+
+    /// `None` while the current record has no packets: nothing to report yet.
+    fn active_due(&self, flow: &Biflow) -> Option<u128> {
+        flow.has_packets().then(|| Self::due(flow.record_start_ns, self.active_ns))
+    }
+
+    fn next_due(&self, flow: &Biflow) -> u128 {
+        self.idle_due(flow).min(self.active_due(flow).unwrap_or(u128::MAX))
+    }
 }
 
 /// A record's worth of one flow, handed out when a timeout fires.
@@ -60,13 +102,35 @@ impl Expired {
     }
 }
 
-#[derive(Debug, Default)]
+/// Flows keyed by conversation, and a timer queue that holds, for every
+/// flow, a time at or before its next timeout: polls visit only the flows
+/// whose timers are due, not every live flow. The queue is lazy: a flow's
+/// timeouts only move later as packets arrive, except when the first
+/// packets of a record start its active timeout, which queues it again.
+#[derive(Debug)]
 pub struct BiflowTable {
     flows: FxHashMap<ConversationKey, Biflow>,
+    timers: DeadlineQueue<ConversationKey>,
+    timeouts: Timeouts,
     next_id: u64,
 }
 
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl BiflowTable {
+    /// A flow with no packets for `idle_timeout` ends; one running longer
+    /// than `active_timeout` gets an interim record.
+    pub fn new(idle_timeout: Duration, active_timeout: Duration) -> Self {
+        Self {
+            flows: FxHashMap::default(),
+            timers: DeadlineQueue::default(),
+            timeouts: Timeouts { idle_ns: nanos(idle_timeout), active_ns: nanos(active_timeout) },
+            next_id: 0,
+        }
+    }
+
     /// Adds one drain's deltas. Deltas are applied oldest first so that the
     /// originator is the direction whose first packet came first even when
     /// both directions arrive in the same drain.
@@ -79,18 +143,23 @@ impl BiflowTable {
 
     fn apply_one(&mut self, key: FlowKey, delta: &FlowStats) {
         let conversation = ConversationKey::of(&key);
-        let flow = self.flows.entry(conversation).or_insert_with(|| {
-            self.next_id += 1;
-            Biflow {
-                id: self.next_id,
-                originator: key,
-                orig: FlowStats::default(),
-                resp: FlowStats::default(),
-                members: Vec::with_capacity(2),
-                record_start_ns: delta.first_seen_ns,
-                last_seen_ns: delta.last_seen_ns,
+        let flow = match self.flows.entry(conversation) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                self.next_id += 1;
+                entry.insert(Biflow {
+                    id: self.next_id,
+                    originator: key,
+                    orig: FlowStats::default(),
+                    resp: FlowStats::default(),
+                    members: Vec::with_capacity(2),
+                    record_start_ns: delta.first_seen_ns,
+                    last_seen_ns: delta.last_seen_ns,
+                    queued_due: u128::MAX,
+                })
             }
-        });
+        };
+        let had_packets = flow.has_packets();
         if !flow.members.contains(&key) {
             flow.members.push(key);
         }
@@ -100,28 +169,50 @@ impl BiflowTable {
             flow.resp.merge(delta);
         }
         flow.last_seen_ns = flow.last_seen_ns.max(delta.last_seen_ns);
+        // A later last packet only delays the idle timeout; the first packets
+        // of a record start the active one, which may come sooner.
+        if !had_packets {
+            let due = self.timeouts.next_due(flow);
+            if due < flow.queued_due {
+                flow.queued_due = due;
+                self.timers.push(due, flow.id, conversation);
+            }
+        }
     }
 
-    /// Cuts records for flows idle for `idle_ns` (removed) and for flows
-    /// whose current record is older than `active_ns` (kept, counters reset).
-    pub fn expire(&mut self, now_ns: u64, idle_ns: u64, active_ns: u64) -> Vec<Expired> {
+    /// Cuts records for flows idle for the idle timeout (removed) and for
+    /// flows whose current record is older than the active timeout (kept,
+    /// counters reset). Records come in flow-id order.
+    pub fn expire(&mut self, now_ns: u64) -> Vec<Expired> {
+        let now = u128::from(now_ns);
         let mut out = Vec::new();
-        self.flows.retain(|_, flow| {
-            if now_ns.saturating_sub(flow.last_seen_ns) >= idle_ns {
-                out.push(finish(flow, EmitReason::Idle));
-                return false;
+        while let Some((due, id, conversation)) = self.timers.pop_due(now) {
+            let Entry::Occupied(mut entry) = self.flows.entry(conversation) else {
+                continue;
+            };
+            let flow = entry.get_mut();
+            if flow.id != id || flow.queued_due != due {
+                // Superseded by an earlier timer, or left by an ended flow.
+                continue;
             }
-            let has_packets = flow.orig.packets + flow.resp.packets > 0;
-            if has_packets && now_ns.saturating_sub(flow.record_start_ns) >= active_ns {
+            if self.timeouts.idle_due(flow) <= now {
+                out.push(finish(&mut entry.remove(), EmitReason::Idle));
+                continue;
+            }
+            if self.timeouts.active_due(flow).is_some_and(|active| active <= now) {
                 out.push(interim(flow));
             }
-            true
-        });
+            // Both timeouts are now in the future.
+            flow.queued_due = self.timeouts.next_due(flow);
+            self.timers.push(flow.queued_due, id, conversation);
+        }
+        out.sort_unstable_by_key(|record| record.flow_id);
         out
     }
 
     /// Ends every flow (shutdown).
     pub fn drain_all(&mut self, reason: EmitReason) -> Vec<Expired> {
+        self.timers.clear();
         let mut out: Vec<Expired> = self
             .flows
             .drain()
@@ -184,6 +275,7 @@ mod tests {
         flow::PacketSample,
         parse::{IPPROTO_UDP, ipv4_mapped},
     };
+    use proptest::prelude::*;
 
     fn key(src: u8, sport: u16, dst: u8, dport: u16) -> FlowKey {
         FlowKey {
@@ -213,7 +305,7 @@ mod tests {
 
     #[test]
     fn merges_directions_with_first_seen_as_originator() {
-        let mut table = BiflowTable::default();
+        let mut table = BiflowTable::new(Duration::from_secs(30), Duration::from_secs(300));
         // The reply direction is listed first but started later.
         table.apply(vec![(key(2, 53, 1, 5000), packets(2, 200, 10)), (key(1, 5000, 2, 53), packets(3, 100, 10))]);
         let out = table.drain_all(EmitReason::Shutdown);
@@ -224,30 +316,119 @@ mod tests {
         assert_eq!(out[0].members.len(), 2);
     }
 
+    fn table(idle_ns: u64, active_ns: u64) -> BiflowTable {
+        BiflowTable::new(Duration::from_nanos(idle_ns), Duration::from_nanos(active_ns))
+    }
+
     #[test]
     fn idle_flows_end_and_active_flows_are_split() {
-        let mut table = BiflowTable::default();
+        let mut table = table(500, 800);
         table.apply(vec![(key(1, 1, 2, 2), packets(1, 0, 0)), (key(3, 1, 4, 2), packets(1, 0, 0))]);
         table.apply(vec![(key(3, 1, 4, 2), packets(1, 900, 0))]);
-        // idle 500: flow 1 (last seen 0) ends; flow 2 (last seen 900) is
-        // interim-cut by active 800 (record started at 0).
-        let out = table.expire(1000, 500, 800);
+        // Flow 1 (last seen 0) is idle; flow 2 (last seen 900) is cut by the
+        // active timeout (its record started at 0).
+        let out = table.expire(1000);
         assert_eq!(out.len(), 2);
-        let idle = out.iter().find(|e| e.reason == EmitReason::Idle).expect("idle record");
-        let active = out.iter().find(|e| e.reason == EmitReason::Active).expect("active record");
-        assert_eq!(idle.originator, key(1, 1, 2, 2));
-        assert_eq!(active.orig.packets, 2);
-        assert!(active.members.is_empty());
+        assert_eq!((out[0].reason, out[0].originator), (EmitReason::Idle, key(1, 1, 2, 2)));
+        assert_eq!((out[1].reason, out[1].orig.packets), (EmitReason::Active, 2));
+        assert!(out[1].members.is_empty());
         assert_eq!(table.len(), 1);
         assert_eq!(table.pending_packets(), 0);
         // No new packets: no second interim record, then idle end.
-        assert!(table.expire(1500, 1000, 100).is_empty());
+        assert!(table.expire(1399).is_empty());
         // Idle end after an interim record: nothing new to report, but the
         // record still carries the members so their map entries get deleted.
-        let ended = table.expire(2000, 1000, 100);
+        let ended = table.expire(1400);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].packets(), 0);
         assert_eq!(ended[0].members, vec![key(3, 1, 4, 2)]);
         assert!(table.is_empty());
+    }
+
+    /// The first packets after an interim record start the active timeout
+    /// again, sooner than the idle timer the flow was queued with.
+    #[test]
+    fn packets_after_an_interim_record_restart_the_active_timeout() {
+        let mut table = table(1_000, 100);
+        table.apply(vec![(key(1, 1, 2, 2), packets(1, 0, 0))]);
+        assert_eq!(table.expire(150).iter().map(|e| e.reason).collect::<Vec<_>>(), vec![EmitReason::Active]);
+        table.apply(vec![(key(1, 1, 2, 2), packets(1, 160, 0))]);
+        // The record started at the cut (last seen 0): due at 100, so at 170 already.
+        let out = table.expire(170);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].reason, out[0].start_ns, out[0].end_ns), (EmitReason::Active, 0, 160));
+    }
+
+    /// A zero idle timeout ends every flow at the next poll, even one whose
+    /// last packet is stamped after the poll time (kernel clock read later).
+    #[test]
+    fn zero_idle_timeout_ends_flows_at_once() {
+        let mut table = table(0, 300);
+        table.apply(vec![(key(1, 1, 2, 2), packets(1, 10_000, 0))]);
+        let out = table.expire(5);
+        assert_eq!((out.len(), out[0].reason), (1, EmitReason::Idle));
+    }
+
+    /// Before the timer queue, every poll scanned every flow with these
+    /// rules; the queue must give the same records.
+    fn expire_by_scan(table: &mut BiflowTable, now_ns: u64) -> Vec<Expired> {
+        let Timeouts { idle_ns, active_ns } = table.timeouts;
+        let mut out = Vec::new();
+        table.flows.retain(|_, flow| {
+            if now_ns.saturating_sub(flow.last_seen_ns) >= idle_ns {
+                out.push(finish(flow, EmitReason::Idle));
+                return false;
+            }
+            if flow.has_packets() && now_ns.saturating_sub(flow.record_start_ns) >= active_ns {
+                out.push(interim(flow));
+            }
+            true
+        });
+        out.sort_unstable_by_key(|record| record.flow_id);
+        out
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Packets of flow `flow` (0..6: three conversations, both directions).
+        Packets { flow: u8, count: u64, gap_ns: u64 },
+        /// Time moves on, then a poll.
+        Poll { advance_ns: u64 },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..6, 1u64..4, 0u64..300).prop_map(|(flow, count, gap_ns)| Step::Packets { flow, count, gap_ns }),
+            (0u64..700).prop_map(|advance_ns| Step::Poll { advance_ns }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn timer_queue_expires_exactly_like_a_full_scan(
+            idle_ns in 0u64..600,
+            active_ns in 0u64..900,
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            let mut queued = table(idle_ns, active_ns);
+            let mut scanned = table(idle_ns, active_ns);
+            let mut now = 0u64;
+            for step in steps {
+                match step {
+                    Step::Packets { flow, count, gap_ns } => {
+                        let (a, b) = (flow / 2, 10 + flow / 2);
+                        let k = if flow % 2 == 0 { key(a, 1000, b, 53) } else { key(b, 53, a, 1000) };
+                        let delta = packets(count, now, gap_ns);
+                        queued.apply(vec![(k, delta)]);
+                        scanned.apply(vec![(k, delta)]);
+                    }
+                    Step::Poll { advance_ns } => {
+                        now += advance_ns;
+                        prop_assert_eq!(queued.expire(now), expire_by_scan(&mut scanned, now));
+                    }
+                }
+            }
+            prop_assert_eq!(queued.drain_all(EmitReason::Shutdown), scanned.drain_all(EmitReason::Shutdown));
+        }
     }
 }

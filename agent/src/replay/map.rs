@@ -9,18 +9,29 @@ use agent_common::{
 use rustc_hash::FxHashMap;
 
 use super::reader::Packet;
-use crate::flow::{FlowMapSource, SourceError};
+use crate::flow::{FlowMapSource, SnapshotScope, SourceError};
 
 /// Every replayed packet is treated as seen by the ingress hook.
 const HOOK: Hook = Hook::Ingress;
 
 /// Per-direction cumulative counters keyed like the kernel map, filled by
 /// [`ReplayFlowMap::record`]. Unbounded: the engine takes out ended flows,
-/// so it holds the flows live at the current capture time.
+/// so it holds the flows live at the current capture time. Unlike the
+/// kernel map it knows which entries changed, so a snapshot holds only
+/// those ([`SnapshotScope::ChangedEntries`]).
 #[derive(Debug, Default)]
 pub struct ReplayFlowMap {
-    flows: FxHashMap<FlowKey, FlowStats>,
+    flows: FxHashMap<FlowKey, Slot>,
+    /// Keys of the entries changed since the last snapshot, each once.
+    changed: Vec<FlowKey>,
     hooks: [HookCounters; 2],
+}
+
+#[derive(Debug)]
+struct Slot {
+    stats: FlowStats,
+    /// Listed in `changed`.
+    changed: bool,
 }
 
 impl ReplayFlowMap {
@@ -41,10 +52,19 @@ impl ReplayFlowMap {
         };
         let sample = parsed.sample(frame_len, 1, packet.timestamp_ns);
         counters.count_parsed(&sample);
-        match self.flows.entry(parsed.flow_key(packet.interface.saturating_add(1), HOOK.direction())) {
-            Entry::Occupied(mut entry) => entry.get_mut().record(&sample),
+        let key = parsed.flow_key(packet.interface.saturating_add(1), HOOK.direction());
+        match self.flows.entry(key) {
+            Entry::Occupied(mut entry) => {
+                let slot = entry.get_mut();
+                slot.stats.record(&sample);
+                if !slot.changed {
+                    slot.changed = true;
+                    self.changed.push(key);
+                }
+            }
             Entry::Vacant(entry) => {
-                entry.insert(FlowStats::first(&sample));
+                entry.insert(Slot { stats: FlowStats::first(&sample), changed: true });
+                self.changed.push(key);
                 counters.flows_inserted += 1;
             }
         }
@@ -63,12 +83,22 @@ impl ReplayFlowMap {
 impl FlowMapSource for ReplayFlowMap {
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError> {
         out.clear();
-        out.extend(self.flows.iter().map(|(key, stats)| (*key, *stats)));
+        for key in self.changed.drain(..) {
+            // Entries taken since they changed are gone.
+            if let Some(slot) = self.flows.get_mut(&key) {
+                slot.changed = false;
+                out.push((key, slot.stats));
+            }
+        }
         Ok(())
     }
 
+    fn snapshot_scope(&self) -> SnapshotScope {
+        SnapshotScope::ChangedEntries
+    }
+
     fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
-        Ok(self.flows.remove(key))
+        Ok(self.flows.remove(key).map(|slot| slot.stats))
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {
@@ -113,6 +143,36 @@ mod tests {
         let (key, stats) = snapshot[0];
         assert_eq!((key.ifindex, key.direction, key.src_port), (1, 0, 5000));
         assert_eq!((stats.packets, stats.bytes, stats.first_seen_ns, stats.last_seen_ns), (2, 1_628, 1_000, 2_000));
+        Ok(())
+    }
+
+    #[test]
+    fn snapshots_hold_the_entries_changed_since_the_previous_one() -> Result<(), SourceError> {
+        let mut map = ReplayFlowMap::default();
+        let frame = udp_frame(0);
+        let mut other = udp_frame(0);
+        other[23] = 54; // destination port 54
+        map.record(&packet(LinkType::RawIp, &frame, 28, 1));
+        map.record(&packet(LinkType::RawIp, &other, 28, 2));
+        map.record(&packet(LinkType::RawIp, &frame, 28, 3));
+        let mut snapshot = Vec::new();
+        map.snapshot(&mut snapshot)?;
+        let ports_and_packets = |s: &[(FlowKey, FlowStats)]| -> Vec<(u16, u64)> {
+            s.iter().map(|(k, v)| (k.dst_port, v.packets)).collect()
+        };
+        assert_eq!(ports_and_packets(&snapshot), vec![(53, 2), (54, 1)]);
+        map.snapshot(&mut snapshot)?;
+        assert!(snapshot.is_empty());
+        map.record(&packet(LinkType::RawIp, &other, 28, 4));
+        map.snapshot(&mut snapshot)?;
+        assert_eq!(ports_and_packets(&snapshot), vec![(54, 2)]);
+        // Changed, then taken before the snapshot: not listed.
+        map.record(&packet(LinkType::RawIp, &frame, 28, 5));
+        let key = FlowKey { dst_port: 53, ..snapshot[0].0 };
+        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(3));
+        map.snapshot(&mut snapshot)?;
+        assert!(snapshot.is_empty());
+        assert_eq!(map.len(), 1);
         Ok(())
     }
 

@@ -73,10 +73,10 @@ fn flow_row(r: &FlowRecord) -> Vec<String> {
     let own = [
         r.flow_id.to_string(),
         reason,
-        r.start.clone(),
-        r.end.clone(),
+        r.start.to_string(),
+        r.end.to_string(),
         r.duration.to_string(),
-        r.interface.clone(),
+        r.interface.to_string(),
         r.ifindex.to_string(),
         r.vlan.to_string(),
         r.inner_vlan.to_string(),
@@ -90,7 +90,7 @@ fn flow_row(r: &FlowRecord) -> Vec<String> {
         r.orig_bytes.to_string(),
         r.resp_packets.to_string(),
         r.resp_bytes.to_string(),
-        r.tcp_flags.clone(),
+        r.tcp_flags.as_str().to_owned(),
         // Empty without a model.
         r.score.map(|score| score.to_string()).unwrap_or_default(),
         r.anomaly.map(|anomaly| anomaly.to_string()).unwrap_or_default(),
@@ -100,7 +100,7 @@ fn flow_row(r: &FlowRecord) -> Vec<String> {
 
 fn direction_row(d: &DirectionStats) -> [String; 13] {
     [
-        d.tcp_flags.clone(),
+        d.tcp_flags.as_str().to_owned(),
         d.syn.to_string(),
         d.fin.to_string(),
         d.rst.to_string(),
@@ -112,7 +112,7 @@ fn direction_row(d: &DirectionStats) -> [String; 13] {
         d.iat_max_ms.to_string(),
         d.iat_mean_ms.to_string(),
         d.iat_stddev_ms.to_string(),
-        d.flags.join("|"),
+        d.flags.names().collect::<Vec<_>>().join("|"),
     ]
 }
 

@@ -2,11 +2,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use agent_common::flow::{PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS};
+
 use crate::{
+    clock::Rfc3339Formatter,
     event::{
         AnomalyKind, EVENT_SCHEMA_VERSION, Event, Evidence, FlowRef, RemoteInfo, ScanPattern, Severity, Timestamp,
     },
-    flow::{DirectionStats, EmitReason, FlowRecord},
+    flow::{DirectionStats, EmitReason, FlowRecord, PacketFlagNames, TcpFlagLetters},
 };
 
 /// 2024-05-01T12:00:00.123456789Z
@@ -58,9 +61,9 @@ pub(crate) fn event_with(id: u64, severity: Severity) -> Event {
     }
 }
 
-fn direction(flags: &str, len_min: u32, len_max: u32, flag_names: Vec<&'static str>) -> DirectionStats {
+fn direction(flags: u8, len_min: u32, len_max: u32, flag_bits: u8) -> DirectionStats {
     DirectionStats {
-        tcp_flags: flags.to_owned(),
+        tcp_flags: TcpFlagLetters::new(flags),
         syn: 1,
         fin: 1,
         rst: 0,
@@ -72,21 +75,27 @@ fn direction(flags: &str, len_min: u32, len_max: u32, flag_names: Vec<&'static s
         iat_max_ms: 20.0,
         iat_mean_ms: 3.125,
         iat_stddev_ms: 1.5,
-        flags: flag_names,
+        flags: PacketFlagNames(flag_bits),
     }
 }
 
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const PSH: u8 = 0x08;
+const ACK: u8 = 0x10;
+
 /// A finished TCP flow.
-pub(crate) fn flow_record() -> FlowRecord {
+pub(crate) fn flow_record() -> FlowRecord<'static> {
+    let mut timestamps = Rfc3339Formatter::default();
     FlowRecord {
         kind: "flow",
         schema_version: 1,
         flow_id: 9,
         reason: EmitReason::Idle,
-        start: "2024-05-01T12:00:00.000000001Z".to_owned(),
-        end: "2024-05-01T12:00:01.5Z".to_owned(),
+        start: timestamps.format(1_714_564_800_000_000_001),
+        end: timestamps.format(1_714_564_801_500_000_000),
         duration: 1.5,
-        interface: "eth0".to_owned(),
+        interface: "eth0",
         ifindex: 2,
         vlan: 0,
         inner_vlan: 0,
@@ -100,9 +109,9 @@ pub(crate) fn flow_record() -> FlowRecord {
         orig_bytes: 2505,
         resp_packets: 8,
         resp_bytes: 9000,
-        tcp_flags: "FSPA".to_owned(),
-        orig: direction("FSPA", 60, 1514, vec!["gso"]),
-        resp: direction("FSA", 54, 1500, vec!["fragment", "ip_options"]),
+        tcp_flags: TcpFlagLetters::new(FIN | SYN | PSH | ACK),
+        orig: direction(FIN | SYN | PSH | ACK, 60, 1514, PKT_GSO),
+        resp: direction(FIN | SYN | ACK, 54, 1500, PKT_FRAGMENT | PKT_IP_OPTIONS),
         score: None,
         anomaly: None,
     }

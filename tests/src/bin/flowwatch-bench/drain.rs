@@ -7,7 +7,7 @@ use std::{io, time::Instant};
 use agent::{
     capture::{CaptureConfig, LiveCapture},
     clock::Clock,
-    flow::{EngineConfig, FlowEngine, FlowMapSource, FlowRecord},
+    flow::{EngineConfig, FlowEngine, FlowMapSource, FlowRecord, RecordContext},
     iface::InterfaceNames,
 };
 use agent_common::{
@@ -87,13 +87,12 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     // Every flow idle: records written, map entries deleted.
     let mut ending =
         FlowEngine::new(EngineConfig { idle_timeout: std::time::Duration::ZERO, ..EngineConfig::default() });
-    let clock = Clock::epoch();
-    let mut names = InterfaceNames::default();
+    let mut context = RecordContext::new(Clock::epoch(), InterfaceNames::default());
     let mut sink = io::sink();
     let started = Instant::now();
     let out = ending.poll(map, 10_000)?;
     for expired in &out.records {
-        serde_json::to_writer(&mut sink, &FlowRecord::new(expired, &clock, &mut names))?;
+        serde_json::to_writer(&mut sink, &FlowRecord::new(expired, &mut context))?;
     }
     let to_records = started.elapsed();
     report

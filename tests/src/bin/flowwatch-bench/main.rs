@@ -6,6 +6,8 @@
 mod drain;
 mod kernel;
 mod models;
+mod records;
+mod replay;
 mod report;
 mod trafgen;
 
@@ -18,6 +20,10 @@ enum Section {
     Kernel,
     Drain,
     Models,
+    /// Root-free: flow records → NDJSON.
+    Records,
+    /// Root-free: replay of a large capture against tshark and tcpdump.
+    Replay,
 }
 
 #[derive(Debug, Parser)]
@@ -38,6 +44,12 @@ struct Args {
     /// Benign flows the models section trains on (it tests on half as many, plus attacks).
     #[arg(long, default_value_t = 100_000)]
     model_flows: usize,
+    /// Records in the records section.
+    #[arg(long, default_value_t = 2_000_000)]
+    records: u32,
+    /// Rounds of all shared captures in the replay section's capture (56 make about 5 million packets).
+    #[arg(long, default_value_t = 56)]
+    replay_rounds: usize,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -46,9 +58,9 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let wants = |s: Section| args.only.is_empty() || args.only.contains(&s);
-    let needs_root = wants(Section::Kernel) || wants(Section::Drain);
+    let needs_root = [Section::Kernel, Section::Drain].into_iter().any(wants);
     if needs_root && !integration_tests::root::require_root() {
-        anyhow::bail!("flowwatch-bench needs root (it creates namespaces and loads eBPF); `--only models` does not");
+        anyhow::bail!("the kernel and drain sections need root (they create namespaces and load eBPF)");
     }
     let mut report = Report::default();
     if wants(Section::Kernel) {
@@ -59,6 +71,11 @@ fn main() -> Result<()> {
     }
     if wants(Section::Models) {
         models::run(&mut report, args.model_flows)?;
+    if wants(Section::Records) {
+        records::run(&mut report, args.records)?;
+    }
+    if wants(Section::Replay) {
+        replay::run(&mut report, args.replay_rounds)?;
     }
     report.print();
     if let Some(path) = &args.json {

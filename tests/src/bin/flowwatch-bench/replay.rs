@@ -1,0 +1,253 @@
+//! Replay throughput on a large capture against tshark and tcpdump reading
+//! the same file in the same run, and replay's peak memory on 1× and 5× the
+//! capture (it must depend on the live flows, not on the file size).
+//!
+//! The capture is built in a temporary folder with Wireshark's own tools:
+//! every shared capture is shifted in time (`editcap -t`) to follow the
+//! previous one, the round is concatenated (`mergecap -a`), and the round is
+//! repeated the same way until the file holds several million packets. Capture
+//! time only moves forward, as in one long real capture, so flows idle out
+//! as they would live.
+
+use std::{
+    fs,
+    io::{Read, Seek},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+use integration_tests::agent::flowwatch_bin;
+
+use crate::report::Report;
+
+/// Capture time between two shifted captures (beyond the idle timeout, so
+/// one capture's flows end before the next begins).
+const GAP_S: f64 = 60.0;
+/// Copies of the 2,000-packet benign LAN capture for the contrast figure.
+const LAN_COPIES: usize = 500;
+/// The memory check replays the capture this many times over.
+const MEMORY_FACTOR: usize = 5;
+
+/// What a finished child process used.
+struct Measured {
+    elapsed: Duration,
+    /// User + system CPU time.
+    cpu: Duration,
+    max_rss_kib: u64,
+}
+
+/// Runs `command` to completion with its output discarded (stderr kept for
+/// errors) and returns its wall time, CPU time and peak resident memory,
+/// read from the kernel's accounting of exactly this child (`wait4`).
+fn measure(command: &mut Command) -> Result<Measured> {
+    let desc = format!("{command:?}");
+    let mut stderr = tempfile::tempfile()?;
+    let started = Instant::now();
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr.try_clone()?)
+        .spawn()
+        .with_context(|| format!("starting {desc} (is it installed?)"))?;
+    let pid = libc::pid_t::try_from(child.id())?;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unreaped child; both pointers are valid for the call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    ensure!(reaped == pid, "waiting for {desc}: {}", std::io::Error::last_os_error());
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let mut text = String::new();
+        stderr.rewind()?;
+        stderr.read_to_string(&mut text)?;
+        bail!("{desc} failed (wait status {status:#x}): {}", text.trim());
+    }
+    let seconds = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1_000);
+    Ok(Measured {
+        elapsed,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    })
+}
+
+/// Runs a capture tool and returns its stdout; fails with its stderr.
+fn tool(program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {program} (install tshark / wireshark-common)"))?;
+    ensure!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// First and last packet time (seconds since the epoch) of a capture.
+fn time_span(file: &Path) -> Result<(f64, f64)> {
+    let text = tool("capinfos", &["-T", "-r", "-S", "-a", "-e", &file.to_string_lossy()])?;
+    let fields: Vec<&str> = text.trim_end().split('\t').collect();
+    match fields.as_slice() {
+        [_, first, last] => Ok((first.parse()?, last.parse()?)),
+        _ => bail!("unexpected capinfos output for {}: {text:?}", file.display()),
+    }
+}
+
+fn packet_count(file: &Path) -> Result<u64> {
+    let text = tool("capinfos", &["-T", "-r", "-M", "-c", &file.to_string_lossy()])?;
+    let count = text.trim_end().rsplit('\t').next().unwrap_or_default();
+    count.parse().with_context(|| format!("unexpected capinfos output for {}: {text:?}", file.display()))
+}
+
+/// `input` with every timestamp moved by `shift_s`, as classic pcap.
+fn shifted(input: &Path, shift_s: f64, output: &Path) -> Result<()> {
+    tool(
+        "editcap",
+        &["-F", "pcap", "-t", &format!("{shift_s:.6}"), &input.to_string_lossy(), &output.to_string_lossy()],
+    )?;
+    Ok(())
+}
+
+/// `inputs` one after the other (not interleaved by time), as classic pcap.
+fn concatenated(inputs: &[PathBuf], output: &Path) -> Result<()> {
+    let mut args = vec!["-a".to_owned(), "-F".to_owned(), "pcap".to_owned(), "-w".to_owned()];
+    args.push(output.to_string_lossy().into_owned());
+    args.extend(inputs.iter().map(|p| p.to_string_lossy().into_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tool("mergecap", &args)?;
+    Ok(())
+}
+
+/// `inputs` laid end to end in capture time, `GAP_S` apart, starting at
+/// `start_s`, into `output`. Returns the capture time it spans (with the
+/// trailing gap), to lay the next copy after it.
+fn lay_end_to_end(inputs: &[PathBuf], start_s: f64, dir: &Path, output: &Path) -> Result<f64> {
+    let mut offset = 0.0;
+    let mut parts = Vec::with_capacity(inputs.len());
+    for (n, input) in inputs.iter().enumerate() {
+        let (first, last) = time_span(input)?;
+        let part = dir.join(format!("part-{n:04}.pcap"));
+        shifted(input, start_s + offset - first, &part)?;
+        parts.push(part);
+        offset += (last - first) + GAP_S;
+    }
+    concatenated(&parts, output)?;
+    parts.iter().try_for_each(fs::remove_file)?;
+    Ok(offset)
+}
+
+/// `copies` of `round`, each `span_s` after the previous one, in `output`.
+fn repeated(round: &Path, span_s: f64, copies: usize, dir: &Path, output: &Path) -> Result<()> {
+    let mut parts = Vec::with_capacity(copies);
+    for k in 0..copies {
+        let part = dir.join(format!("copy-{k:04}.pcap"));
+        shifted(round, k as f64 * span_s, &part)?;
+        parts.push(part);
+    }
+    concatenated(&parts, output)?;
+    parts.iter().try_for_each(fs::remove_file)?;
+    Ok(())
+}
+
+fn shared_captures() -> Result<Vec<PathBuf>> {
+    let dir = std::env::var_os("FLOWWATCH_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .join("pcaps");
+    let mut found = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(folder) = pending.pop() {
+        let entries = fs::read_dir(&folder)
+            .with_context(|| format!("reading {} (set FLOWWATCH_SHARED_DATA to ../shared/data)", folder.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    ensure!(!found.is_empty(), "no captures under {}", dir.display());
+    Ok(found)
+}
+
+fn flowwatch_replay(bin: &Path, inputs: &[PathBuf]) -> Command {
+    let mut command = Command::new(bin);
+    command.arg("replay").args(inputs).args(["--flows", "/dev/null"]);
+    command
+}
+
+pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
+    let bin = flowwatch_bin()?;
+    let captures = shared_captures()?;
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "replay: building a capture of {rounds} rounds of the {} shared captures in {}",
+        captures.len(),
+        dir.path().display()
+    );
+    let round = dir.path().join("round.pcap");
+    // 2023-11-14: any fixed start works; a fixed one makes runs comparable.
+    let span_s = lay_end_to_end(&captures, 1_700_000_000.0, dir.path(), &round)?;
+    let big = dir.path().join("replay-bench.pcap");
+    repeated(&round, span_s, rounds, dir.path(), &big)?;
+    fs::remove_file(&round)?;
+    let packets = packet_count(&big)?;
+    let size_mib = fs::metadata(&big)?.len() as f64 / f64::from(1u32 << 20);
+
+    let replay = measure(&mut flowwatch_replay(&bin, std::slice::from_ref(&big)))?;
+    let tshark = measure(Command::new("tshark").args(["-q", "-z", "conv,ip", "-r"]).arg(&big))?;
+    let tcpdump = measure(Command::new("tcpdump").arg("-r").arg(&big).args(["-w", "/dev/null"]))?;
+    let pps = |m: &Measured| packets as f64 / m.elapsed.as_secs_f64();
+    let note = |m: &Measured| format!("{:.2} s wall, {:.2} s CPU", m.elapsed.as_secs_f64(), m.cpu.as_secs_f64());
+    report
+        .add("replay", "flowwatch replay --flows /dev/null", pps(&replay), "pkt/s")
+        .target(">= 2000000")
+        .note(format!("{packets} packets, {size_mib:.0} MiB, {}", note(&replay)));
+    report.add("replay", "tshark -q -z conv,ip", pps(&tshark), "pkt/s").note(note(&tshark));
+    report.add("replay", "tcpdump -r FILE -w /dev/null", pps(&tcpdump), "pkt/s").note(note(&tcpdump));
+    report.add("replay", "flowwatch speed / tshark conv,ip", pps(&replay) / pps(&tshark), "x");
+    report.add("replay", "flowwatch speed / tcpdump -r", pps(&replay) / pps(&tcpdump), "x");
+
+    // For contrast: ordinary LAN traffic, where flows carry many packets
+    // (the shared captures are mostly attacks: about 0.8 new flows per packet).
+    let lan = captures.iter().find(|p| p.ends_with("kitsune/mirai2000.pcap"));
+    if let Some(lan) = lan {
+        let lan_round = dir.path().join("lan-round.pcap");
+        let lan_span_s = lay_end_to_end(std::slice::from_ref(lan), 1_700_000_000.0, dir.path(), &lan_round)?;
+        let lan_big = dir.path().join("lan.pcap");
+        repeated(&lan_round, lan_span_s, LAN_COPIES, dir.path(), &lan_big)?;
+        let lan_packets = packet_count(&lan_big)?;
+        let lan_replay = measure(&mut flowwatch_replay(&bin, std::slice::from_ref(&lan_big)))?;
+        report
+            .add(
+                "replay",
+                "flowwatch replay, benign LAN capture only",
+                lan_packets as f64 / lan_replay.elapsed.as_secs_f64(),
+                "pkt/s",
+            )
+            .target(">= 2000000")
+            .note(format!("kitsune/mirai2000.pcap x {LAN_COPIES}: {lan_packets} packets, {}", note(&lan_replay)));
+        fs::remove_file(&lan_big)?;
+    }
+
+    // The same capture five times over, later copies shifted past the end
+    // of the earlier ones, replayed as one capture of five times the size.
+    let mut inputs = vec![big.clone()];
+    for k in 1..MEMORY_FACTOR {
+        let copy = dir.path().join(format!("replay-bench-{k}.pcap"));
+        shifted(&big, k as f64 * span_s * rounds as f64, &copy)?;
+        inputs.push(copy);
+    }
+    let replay_5x = measure(&mut flowwatch_replay(&bin, &inputs))?;
+    let mib = |m: &Measured| m.max_rss_kib as f64 / 1024.0;
+    report.add("replay", "flowwatch replay peak RSS, 1x the capture", mib(&replay), "MiB");
+    report
+        .add("replay", format!("flowwatch replay peak RSS, {MEMORY_FACTOR}x the capture"), mib(&replay_5x), "MiB")
+        .target("~ the 1x figure")
+        .note(format!("{} packets in {}", packets * MEMORY_FACTOR as u64, note(&replay_5x)));
+    Ok(())
+}
