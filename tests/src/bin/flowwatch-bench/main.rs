@@ -71,6 +71,7 @@ fn main() -> Result<()> {
     }
     if wants(Section::Models) {
         models::run(&mut report, args.model_flows)?;
+    }
     if wants(Section::Records) {
         records::run(&mut report, args.records)?;
     }
