@@ -3,13 +3,14 @@
 
 mod bench;
 mod build;
+mod evaluate;
 mod lint;
 mod run;
 mod setup;
 mod test;
 mod util;
 
-use std::{ffi::OsString, process::ExitCode};
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
@@ -52,6 +53,13 @@ enum Command {
         #[arg(last = true)]
         args: Vec<OsString>,
     },
+    /// Proof tables (no root): model ROC/PR-AUC per attack capture and the
+    /// detections each capture raises, against simulated and shared benign traffic.
+    Evaluate {
+        /// Also write both tables as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Run the benchmarks and print one table (needs root). Arguments after
     /// `--` go to flowwatch-bench, e.g. `-- --only drain --json out.json`.
     Bench {
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
         Command::Run { release: _, debug, args } => run::run(!debug, &args),
         Command::Test { args } => test::run(&args),
         Command::Bench { args } => bench::run(&args),
+        Command::Evaluate { json } => evaluate::run(json.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

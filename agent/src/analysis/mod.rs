@@ -24,7 +24,7 @@ pub use self::{
 };
 use crate::{
     clock::Clock,
-    detect::{DetectionEngine, DetectorStats, DetectorsConfig, EngineError, GeoLookup, MlVerdict},
+    detect::{DetectionEngine, DetectorStats, DetectorsConfig, EngineError, GeoLookup, MlVerdict, ml_outlier},
     enrich::GeoStats,
     event::{Event, FeatureContribution},
     flow::{Expired, FlowRecord},
@@ -141,7 +141,7 @@ impl Analyzer {
         let flow = FlowObservation::from(expired);
         self.learn(&flow)?;
         let scored = self.scorer.as_mut().map(|scorer| scorer.score(&flow));
-        let verdict = scored.as_ref().map(|scored| verdict(scored, self.scorer.as_ref()));
+        let verdict = scored.as_ref().zip(self.scorer.as_ref()).map(|(scored, scorer)| verdict(scored, scorer));
         if let Some(scored) = &scored {
             self.flows_scored += 1;
             self.flows_flagged += u64::from(scored.is_anomaly && !scored.warming_up);
@@ -206,11 +206,12 @@ fn scorer_for(model: Model) -> Scorer {
     Scorer::new(Arc::new(model)).explain_top(EXPLAINED_FEATURES)
 }
 
-fn verdict(scored: &Scored, scorer: Option<&Scorer>) -> MlVerdict {
-    let level = scorer.map_or(0.0, |scorer| scorer.model().calibration().level());
+fn verdict(scored: &Scored, scorer: &Scorer) -> MlVerdict {
+    let calibration = scorer.model().calibration();
     MlVerdict {
         score: scored.score,
-        threshold: level,
+        threshold: calibration.level(),
+        beyond_training: ml_outlier::beyond_training(calibration, scored.detectors.combined),
         // Host-window features are partial during the first window; flows
         // scored then are not reported (see `Scored::warming_up`).
         is_anomaly: scored.is_anomaly && !scored.warming_up,

@@ -390,6 +390,7 @@ mod tests {
             score: 0.95,
             threshold: 0.6,
             is_anomaly: true,
+            beyond_training: 1.5,
             top_features: vec![FeatureContribution { feature: "orig_bytes".into(), value: 1e9, contribution: 0.8 }],
         };
         let mut events = Vec::new();
