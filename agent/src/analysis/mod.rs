@@ -100,8 +100,6 @@ pub struct Analyzer {
     detection: DetectionEngine,
     geo: Option<SharedGeo>,
     sinks: SinkSet,
-    /// Without an event sink, events are logged so a terminal user sees them.
-    log_events: bool,
     flows_scored: u64,
     flows_flagged: u64,
     events: u64,
@@ -121,7 +119,6 @@ impl Analyzer {
         if let Some(geo) = config.geo.as_ref().filter(|geo| geo.has_location()) {
             detection = detection.with_geo(Box::new(geo.clone()));
         }
-        let log_events = !config.sinks.has_event_sink();
         Ok(Self {
             scorer,
             learner,
@@ -129,7 +126,6 @@ impl Analyzer {
             detection,
             geo: config.geo,
             sinks: config.sinks,
-            log_events,
             flows_scored: 0,
             flows_flagged: 0,
             events: 0,
@@ -140,15 +136,18 @@ impl Analyzer {
     pub fn flow(&mut self, expired: &Expired) -> Result<Option<FlowScore>, AnalysisError> {
         let flow = FlowObservation::from(expired);
         self.learn(&flow)?;
-        let scored = self.scorer.as_mut().map(|scorer| scorer.score(&flow));
-        let verdict = scored.as_ref().zip(self.scorer.as_ref()).map(|(scored, scorer)| verdict(scored, scorer));
-        if let Some(scored) = &scored {
-            self.flows_scored += 1;
-            self.flows_flagged += u64::from(scored.is_anomaly && !scored.warming_up);
-        }
-        let events = self.detection.observe(&flow, verdict.as_ref());
+        let Some(scorer) = self.scorer.as_mut() else {
+            let events = self.detection.observe(&flow, None);
+            self.report(events);
+            return Ok(None);
+        };
+        let scored = scorer.score(&flow);
+        let verdict = verdict(&scored, scorer);
+        self.flows_scored += 1;
+        self.flows_flagged += u64::from(verdict.is_anomaly);
+        let events = self.detection.observe(&flow, Some(&verdict));
         self.report(events);
-        Ok(scored.map(|scored| FlowScore { score: scored.score, anomaly: scored.is_anomaly && !scored.warming_up }))
+        Ok(Some(FlowScore { score: scored.score, anomaly: verdict.is_anomaly }))
     }
 
     /// Exports a written flow record to the flow sinks (CSV).
@@ -180,11 +179,13 @@ impl Analyzer {
 
     fn learn(&mut self, flow: &FlowObservation) -> Result<(), AnalysisError> {
         let Some(learner) = self.learner.as_mut() else { return Ok(()) };
-        let geo = self.geo.clone().map(|geo| Box::new(geo) as Box<dyn GeoLookup + Send>);
-        if let Some(model) = learner.observe(flow, &self.detectors_config, geo)? {
-            self.learner = None;
-            self.scorer = Some(scorer_for(model));
+        if !learner.keep(flow) {
+            return Ok(());
         }
+        let geo = self.geo.clone().map(|geo| Box::new(geo) as Box<dyn GeoLookup + Send>);
+        let model = learner.train(&self.detectors_config, geo)?;
+        self.learner = None;
+        self.scorer = Some(scorer_for(model));
         Ok(())
     }
 
@@ -193,7 +194,8 @@ impl Analyzer {
             if let Some(geo) = &self.geo {
                 geo.enrich(&mut event);
             }
-            if self.log_events && event.severity >= self.sinks.alert_level() {
+            // Without an event sink, events are logged so a terminal user sees them.
+            if !self.sinks.has_event_sink() && event.severity >= self.sinks.alert_level() {
                 info!(kind = %event.kind, severity = %event.severity, "{}", event.summary);
             }
             self.sinks.deliver(&event);
