@@ -2,9 +2,8 @@
 //! without `--model`: the first `flows` records are kept, a model and a
 //! traffic baseline are trained on them and saved, and scoring starts.
 //! Training runs on the polling thread (`flowwatch train` took 0.17 s for
-//! 6,036 simulated flows);
-//! the kernel keeps counting meanwhile, so nothing is lost, the next drain
-//! is only later.
+//! 6,036 simulated flows); the kernel keeps counting meanwhile, so nothing
+//! is lost, the next drain is only later.
 
 use std::path::PathBuf;
 

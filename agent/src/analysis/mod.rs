@@ -1,10 +1,10 @@
-//! From flow records to alerts: each ended (or interim) flow is scored by
+//! From flows to alerts: each ended (or interim) flow is scored by
 //! the model, checked by the rule detectors, and every resulting event is
 //! enriched with GeoIP and handed to the alert sinks.
 //!
 //! ```text
-//! Expired ─► FlowObservation ─► Scorer (model) ─► MlVerdict ─┐
-//!                    └──────────────────────────► DetectionEngine ─► Event ─► GeoIP ─► SinkSet
+//! FlowObservation ─► Scorer (model) ─► MlVerdict ─┐
+//!        └────────────────────────────────────────┴─► DetectionEngine ─► Event ─► GeoIP ─► SinkSet
 //! ```
 
 mod baseline_file;
@@ -27,7 +27,7 @@ use crate::{
     detect::{DetectionEngine, DetectorStats, DetectorsConfig, EngineError, GeoLookup, MlVerdict, ml_outlier},
     enrich::GeoStats,
     event::{Event, FeatureContribution},
-    flow::{Expired, FlowRecord},
+    flow::FlowRecord,
     sink::{SinkSet, SinkStats},
 };
 
@@ -132,20 +132,19 @@ impl Analyzer {
         })
     }
 
-    /// Scores and checks one flow record; returns its score when a model is in use.
-    pub fn flow(&mut self, expired: &Expired) -> Result<Option<FlowScore>, AnalysisError> {
-        let flow = FlowObservation::from(expired);
-        self.learn(&flow)?;
+    /// Scores and checks one flow; returns its score when a model is in use.
+    pub fn flow(&mut self, flow: &FlowObservation) -> Result<Option<FlowScore>, AnalysisError> {
+        self.learn(flow)?;
         let Some(scorer) = self.scorer.as_mut() else {
-            let events = self.detection.observe(&flow, None);
+            let events = self.detection.observe(flow, None);
             self.report(events);
             return Ok(None);
         };
-        let scored = scorer.score(&flow);
+        let scored = scorer.score(flow);
         let verdict = verdict(&scored, scorer);
         self.flows_scored += 1;
         self.flows_flagged += u64::from(verdict.is_anomaly);
-        let events = self.detection.observe(&flow, Some(&verdict));
+        let events = self.detection.observe(flow, Some(&verdict));
         self.report(events);
         Ok(Some(FlowScore { score: scored.score, anomaly: verdict.is_anomaly }))
     }

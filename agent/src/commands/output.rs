@@ -2,6 +2,7 @@
 //! poll's records go through the analysis stage (scores, events) and out as
 //! NDJSON; the analysis summary comes just before the final stats line.
 
+use models::FlowObservation;
 use tracing::warn;
 
 use crate::{
@@ -36,14 +37,18 @@ impl Output {
     /// flushed, and a warning if the map lost flows since the last one.
     pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
         for expired in &out.records {
-            let mut record = FlowRecord::new(expired, &mut self.context);
-            if let Some(analyzer) = &mut self.analyzer {
-                if let Some(score) = analyzer.flow(expired)? {
-                    record.score = Some(score.score);
-                    record.anomaly = Some(score.anomaly);
-                }
-                analyzer.export(&record);
+            let Some(analyzer) = &mut self.analyzer else {
+                self.writer.write(&FlowRecord::new(expired, &mut self.context))?;
+                continue;
+            };
+            let observation = FlowObservation::from(expired);
+            let score = analyzer.flow(&observation)?;
+            let mut record = FlowRecord::observed(expired, &observation, &mut self.context);
+            if let Some(score) = score {
+                record.score = Some(score.score);
+                record.anomaly = Some(score.anomaly);
             }
+            analyzer.export(&record);
             self.writer.write(&record)?;
         }
         self.writer.flush()?;

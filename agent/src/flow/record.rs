@@ -9,11 +9,13 @@ use std::{
 
 use agent_common::{
     counters::HookCounters,
-    flow::{DIRECTION_EGRESS, FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PKT_QINQ},
+    flow::{DIRECTION_EGRESS, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PKT_QINQ},
 };
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 
-use super::{observation::summarize, table::Expired};
+use models::{DirectionSummary, FlowObservation};
+
+use super::table::Expired;
 use crate::{
     clock::{Clock, Rfc3339Formatter, Rfc3339Text},
     iface::InterfaceNames,
@@ -176,10 +178,11 @@ impl Serialize for PacketFlagNames {
 }
 
 impl DirectionStats {
-    pub fn from_stats(s: &FlowStats) -> Self {
-        let summary = summarize(s);
+    /// `summary` holds the derived numbers ([`summarize`](super::summarize));
+    /// `pkt_flags` the direction's `PKT_*` bits.
+    pub fn new(summary: &DirectionSummary, pkt_flags: u8) -> Self {
         Self {
-            tcp_flags: TcpFlagLetters::new(s.tcp_flags),
+            tcp_flags: TcpFlagLetters::new(summary.tcp_flags),
             syn: summary.syn,
             fin: summary.fin,
             rst: summary.rst,
@@ -191,7 +194,7 @@ impl DirectionStats {
             iat_max_ms: summary.iat_max_ms,
             iat_mean_ms: summary.iat_mean_ms,
             iat_stddev_ms: summary.iat_stddev_ms,
-            flags: PacketFlagNames(s.pkt_flags),
+            flags: PacketFlagNames(pkt_flags),
         }
     }
 }
@@ -218,6 +221,12 @@ impl RecordContext {
 
 impl<'a> FlowRecord<'a> {
     pub fn new(expired: &Expired, context: &'a mut RecordContext) -> Self {
+        Self::observed(expired, &FlowObservation::from(expired), context)
+    }
+
+    /// For a caller that already has the flow's observation (the analysis
+    /// stage), so the derived statistics are computed once per flow.
+    pub fn observed(expired: &Expired, observation: &FlowObservation, context: &'a mut RecordContext) -> Self {
         let key = &expired.originator;
         let start = context.format(expired.start_ns);
         let end = context.format(expired.end_ns);
@@ -234,9 +243,9 @@ impl<'a> FlowRecord<'a> {
             vlan: key.vlan_id,
             inner_vlan: key.inner_vlan_id,
             proto: key.protocol,
-            src_ip: addr_to_ip(key.src_addr),
+            src_ip: observation.src_ip,
             src_port: key.src_port,
-            dst_ip: addr_to_ip(key.dst_addr),
+            dst_ip: observation.dst_ip,
             dst_port: key.dst_port,
             orig_direction: if key.direction == DIRECTION_EGRESS { "egress" } else { "ingress" },
             orig_packets: expired.orig.packets,
@@ -244,8 +253,8 @@ impl<'a> FlowRecord<'a> {
             resp_packets: expired.resp.packets,
             resp_bytes: expired.resp.bytes,
             tcp_flags: TcpFlagLetters::new(expired.orig.tcp_flags | expired.resp.tcp_flags),
-            orig: DirectionStats::from_stats(&expired.orig),
-            resp: DirectionStats::from_stats(&expired.resp),
+            orig: DirectionStats::new(&observation.orig, expired.orig.pkt_flags),
+            resp: DirectionStats::new(&observation.resp, expired.resp.pkt_flags),
             score: None,
             anomaly: None,
         }
