@@ -40,11 +40,15 @@ impl SharedGeo {
 
 impl GeoLookup for SharedGeo {
     fn locate(&mut self, ip: IpAddr) -> GeoLocation {
-        let is_public = classify(ip).is_public();
-        if !is_public {
-            return GeoLocation { country: None, asn: None, is_public };
+        // Reserved addresses are answered here, so they do not show in the
+        // enricher's lookup counts (those count event enrichment and the
+        // detector's public lookups).
+        if !classify(ip).is_public() {
+            return GeoLocation { country: None, asn: None, is_public: false };
         }
-        let remote = self.with(|geo| geo.locate(ip));
-        GeoLocation { country: remote.country, asn: remote.asn, is_public }
+        self.with(|geo| match geo.country_and_asn(ip) {
+            Some((country, asn)) => GeoLocation { country: country.map(str::to_owned), asn, is_public: true },
+            None => GeoLocation { country: None, asn: None, is_public: false },
+        })
     }
 }

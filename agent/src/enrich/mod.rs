@@ -107,6 +107,13 @@ impl GeoEnricher {
         self.record(ip, classify(ip))?.country.as_deref()
     }
 
+    /// Country code and AS number of a public `ip`, borrowed from the cache
+    /// (what the geo detector asks for every flow, without building a whole
+    /// [`RemoteInfo`]); `None` for reserved addresses.
+    pub fn country_and_asn(&mut self, ip: IpAddr) -> Option<(Option<&str>, Option<u32>)> {
+        self.record(ip, classify(ip)).map(|record| (record.country.as_deref(), record.asn))
+    }
+
     /// Describes the event's remote side ([`Event::remote_ip`]) in `event.remote`.
     pub fn enrich(&mut self, event: &mut Event) {
         event.remote = event.remote_ip().map(|ip| self.locate(ip));
