@@ -142,10 +142,11 @@ impl GeoDetector {
             || place.asn.is_some_and(|asn| self.config.deny_asns.contains(&asn));
         let new_country = place.country.as_ref().is_some_and(|c| !self.countries.contains(c));
         let new_asn = place.asn.is_some_and(|asn| !self.asns.contains(&asn));
-        if let Some(country) = &place.country {
+        // Only new places are copied into the sets: this runs for every flow.
+        if let Some(country) = place.country.as_ref().filter(|_| new_country) {
             self.countries.insert(country.clone());
         }
-        if let Some(asn) = place.asn {
+        if let Some(asn) = place.asn.filter(|_| new_asn) {
             self.asns.insert(asn);
         }
         let (reason, severity) = if denied {
