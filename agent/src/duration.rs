@@ -9,6 +9,12 @@ pub struct DurationError {
     input: String,
 }
 
+/// Nanoseconds, saturating at `u64::MAX` (584 years) for absurd durations,
+/// as every timestamp in the flow engine and detectors is a `u64` of ns.
+pub fn saturating_ns(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let err = || DurationError { input: input.to_owned() };
     let trimmed = input.trim();

@@ -9,7 +9,7 @@ use crate::{
     FlowObservation, Model,
     ensemble::DetectorScores,
     explain::{Contribution, occlusion},
-    features::{Feature, FeatureExtractor, FeatureRow, WindowStats},
+    features::{Feature, FeatureExtractor, FeatureRow, WindowStats, host_window::duration_ns},
     iforest::ForestRow,
 };
 
@@ -90,7 +90,7 @@ impl Scorer {
         let score = calibration.calibrated(detectors.combined);
         let explanation = if is_anomaly && self.explain_top > 0 { self.explain() } else { Vec::new() };
         let first_end_ns = *self.first_end_ns.get_or_insert(flow.end_ns);
-        let window_ns = u64::try_from(self.model.window().window.as_nanos()).unwrap_or(u64::MAX);
+        let window_ns = duration_ns(self.model.window().window);
         let warming_up = flow.end_ns.saturating_sub(first_end_ns) < window_ns;
         Scored { score, detectors, is_anomaly, warming_up, explanation }
     }

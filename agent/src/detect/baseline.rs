@@ -31,6 +31,7 @@ use super::{
     networks::Networks,
     rare_protocol::{KnownServices, Service},
 };
+use crate::duration::saturating_ns;
 
 /// Bump on any incompatible change of [`TrafficBaseline`].
 pub const BASELINE_VERSION: u32 = 1;
@@ -170,7 +171,7 @@ struct Measure<K> {
 impl<K: std::hash::Hash + Eq + Copy> Measure<K> {
     fn new(window: Duration, values: fn(&K, Open, f64) -> (IpAddr, Vec<f64>)) -> Self {
         Self {
-            window_ns: u64::try_from(window.as_nanos()).unwrap_or(u64::MAX).max(1),
+            window_ns: saturating_ns(window).max(1),
             open: FxHashMap::default(),
             closed: FxHashMap::default(),
             values,

@@ -16,7 +16,10 @@ use super::{
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
 };
-use crate::event::{AnomalyKind, Evidence, GeoReason, NoveltyReference, Severity};
+use crate::{
+    duration::saturating_ns,
+    event::{AnomalyKind, Evidence, GeoReason, NoveltyReference, Severity},
+};
 
 /// Where an address is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,7 +111,7 @@ impl GeoDetector {
         }
         let flow = facts.flow;
         let warming_up = self.reference == NoveltyReference::WarmUp && {
-            let warmup = u64::try_from(self.config.warmup.as_nanos()).unwrap_or(u64::MAX);
+            let warmup = saturating_ns(self.config.warmup);
             let end = *self.warmup_end_ns.get_or_insert(facts.now_ns.saturating_add(warmup));
             facts.now_ns < end
         };

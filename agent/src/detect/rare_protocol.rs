@@ -25,6 +25,7 @@ use super::{
     finding::{Entity, Finding, FlowSample},
     table::EntityTable,
 };
+use crate::duration::saturating_ns;
 use crate::event::{AnomalyKind, Evidence, NoveltyReference, Severity};
 
 /// Services remembered across all hosts (a bound on memory: real networks
@@ -117,7 +118,7 @@ impl RareProtocolDetector {
         let service = Service::of(flow);
         let now = facts.now_ns;
         let warming_up = self.baseline.is_none() && {
-            let end = *self.warmup_end_ns.get_or_insert(now.saturating_add(duration_ns(self.config.warmup)));
+            let end = *self.warmup_end_ns.get_or_insert(now.saturating_add(saturating_ns(self.config.warmup)));
             now < end
         };
         let learned = self.learned.entry(flow.src_ip, now, FxHashSet::default);
@@ -181,10 +182,6 @@ impl RareProtocolDetector {
     pub fn evicted(&self) -> u64 {
         self.learned.evicted_full()
     }
-}
-
-fn duration_ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn proto_name(proto: u8) -> String {

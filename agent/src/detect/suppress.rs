@@ -13,7 +13,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use super::finding::{Entity, Finding};
-use crate::event::Severity;
+use crate::{duration::saturating_ns, event::Severity};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -74,7 +74,7 @@ pub struct Suppressor {
 impl Suppressor {
     pub fn new(config: &SuppressionConfig) -> Self {
         Self {
-            window_ns: u64::try_from(config.window.as_nanos()).unwrap_or(u64::MAX),
+            window_ns: saturating_ns(config.window),
             slots: LruCache::with_hasher(
                 NonZeroUsize::new(config.max_entities).unwrap_or(NonZeroUsize::MIN),
                 FxBuildHasher,

@@ -7,6 +7,8 @@ use std::{hash::Hash, num::NonZeroUsize, time::Duration};
 use lru::LruCache;
 use rustc_hash::FxBuildHasher;
 
+use crate::duration::saturating_ns;
+
 #[derive(Debug)]
 struct Tracked<V> {
     last_ns: u64,
@@ -23,11 +25,7 @@ pub struct EntityTable<K: Hash + Eq, V> {
 
 impl<K: Hash + Eq, V> EntityTable<K, V> {
     pub fn new(capacity: NonZeroUsize, ttl: Duration) -> Self {
-        Self {
-            entries: LruCache::with_hasher(capacity, FxBuildHasher),
-            ttl_ns: u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX),
-            evicted_full: 0,
-        }
+        Self { entries: LruCache::with_hasher(capacity, FxBuildHasher), ttl_ns: saturating_ns(ttl), evicted_full: 0 }
     }
 
     /// The entry for `key`, created by `init` when missing (dropping the

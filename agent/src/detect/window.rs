@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::event::Severity;
+use crate::{duration::saturating_ns, event::Severity};
 
 #[derive(Clone, Debug, Default)]
 pub struct SlidingWindow<T> {
@@ -40,7 +40,7 @@ impl<T> WindowView<'_, T> {
 impl<T: Default> SlidingWindow<T> {
     pub fn new(len: Duration, now_ns: u64) -> Self {
         Self {
-            len_ns: u64::try_from(len.as_nanos()).unwrap_or(u64::MAX).max(1),
+            len_ns: saturating_ns(len).max(1),
             bucket_start_ns: now_ns,
             current: T::default(),
             previous: T::default(),

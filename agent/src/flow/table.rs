@@ -10,6 +10,7 @@ use super::{
     deadline::DeadlineQueue,
     record::EmitReason,
 };
+use crate::duration::saturating_ns;
 
 /// One conversation: the originator is the side seen first (as in Zeek's
 /// conn.log and IPFIX biflows). Per-direction counters cover the current
@@ -115,10 +116,6 @@ pub struct BiflowTable {
     next_id: u64,
 }
 
-fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl BiflowTable {
     /// A flow with no packets for `idle_timeout` ends; one running longer
     /// than `active_timeout` gets an interim record.
@@ -126,7 +123,7 @@ impl BiflowTable {
         Self {
             flows: FxHashMap::default(),
             timers: DeadlineQueue::default(),
-            timeouts: Timeouts { idle_ns: nanos(idle_timeout), active_ns: nanos(active_timeout) },
+            timeouts: Timeouts { idle_ns: saturating_ns(idle_timeout), active_ns: saturating_ns(active_timeout) },
             next_id: 0,
         }
     }

@@ -13,6 +13,7 @@ use std::{
 use super::{ReplayError, map::ReplayFlowMap, reader::CaptureReader, reader::Packet};
 use crate::{
     clock::Clock,
+    duration::saturating_ns,
     flow::{EngineConfig, FlowEngine, PollOutput, StatsRecord},
 };
 
@@ -113,7 +114,7 @@ impl<'a> Driver<'a> {
             stop,
             engine: FlowEngine::new(config.engine),
             map: ReplayFlowMap::default(),
-            poll_ns: duration_ns(config.poll_interval).max(1),
+            poll_ns: saturating_ns(config.poll_interval).max(1),
             start: None,
             next_poll_ns: 0,
             latest_ns: 0,
@@ -161,9 +162,9 @@ impl<'a> Driver<'a> {
             }
         };
         if let Some(limit) = self.config.max_duration
-            && ts >= first_ns.saturating_add(duration_ns(limit))
+            && ts >= first_ns.saturating_add(saturating_ns(limit))
         {
-            self.latest_ns = self.latest_ns.max(first_ns.saturating_add(duration_ns(limit)));
+            self.latest_ns = self.latest_ns.max(first_ns.saturating_add(saturating_ns(limit)));
             return Ok(Step::Stop(StopReason::Duration));
         }
         // (`u64::MAX` is where a bogus far-future timestamp saturates: no more polls.)
@@ -221,8 +222,4 @@ impl<'a> Driver<'a> {
         sink.stats(&stats).map_err(ReplayError::Sink)?;
         Ok(stats)
     }
-}
-
-fn duration_ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

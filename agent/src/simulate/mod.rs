@@ -61,6 +61,8 @@ use self::{
     world::World,
 };
 
+use crate::duration::saturating_ns;
+
 /// The address plan, for `--help`.
 pub const ADDRESS_PLAN: &str = include_str!("address_plan.txt");
 
@@ -146,7 +148,7 @@ pub struct SimReport {
 pub fn simulate(config: &SimConfig, pcap: impl Write) -> Result<SimReport, SimError> {
     let kinds = config.kinds();
     config.validate(&kinds)?;
-    let duration = u64::try_from(config.duration.as_nanos()).unwrap_or(u64::MAX);
+    let duration = saturating_ns(config.duration);
     let start = config.start_ns;
     let end = start.saturating_add(duration);
 

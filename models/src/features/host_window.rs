@@ -250,7 +250,7 @@ impl HostWindows {
     }
 }
 
-fn duration_ns(duration: Duration) -> u64 {
+pub(crate) fn duration_ns(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
