@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
     stats::{bowley_skew, madm, mode, quantile},
@@ -185,8 +186,14 @@ impl BeaconingDetector {
             sizes: Vec::new(),
         }
     }
+}
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+impl RuleDetector for BeaconingDetector {
+    fn name(&self) -> &'static str {
+        "beaconing"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
         if !facts.opened
             || facts.dst_is_group
@@ -227,15 +234,15 @@ impl BeaconingDetector {
         out.push(finding(key, history, scored));
     }
 
-    pub fn expire(&mut self, now_ns: u64) {
+    fn expire(&mut self, now_ns: u64) {
         self.pairs.expire(now_ns);
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.pairs.len()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.pairs.evicted_full()
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
+    detector::RuleDetector,
     facts::{FlowFacts, TCP, UDP},
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     table::EntityTable,
@@ -125,8 +126,14 @@ impl DnsTunnelDetector {
             },
         }
     }
+}
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+impl RuleDetector for DnsTunnelDetector {
+    fn name(&self) -> &'static str {
+        "dns_tunnel"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
         if flow.dst_port != DNS_PORT || !matches!(flow.proto, UDP | TCP) || flow.orig.packets == 0 {
             return;
@@ -209,15 +216,15 @@ impl DnsTunnelDetector {
         });
     }
 
-    pub fn expire(&mut self, now_ns: u64) {
+    fn expire(&mut self, now_ns: u64) {
         self.clients.expire(now_ns);
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.clients.len()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.clients.evicted_full()
     }
 }

@@ -10,6 +10,7 @@ use super::{
     baseline::{BaselineError, TrafficBaseline},
     beaconing::BeaconingDetector,
     config::{ConfigError, DetectorsConfig},
+    detector::RuleDetector,
     dns_tunnel::DnsTunnelDetector,
     exfiltration::ExfiltrationDetector,
     facts::{FlowFacts, RecordSequence},
@@ -66,15 +67,10 @@ pub struct DetectionEngine {
     clock: Clock,
     networks: Networks,
     sequence: RecordSequence,
-    port_scan: Option<PortScanDetector>,
-    flood: Option<FloodDetector>,
-    exfiltration: Option<ExfiltrationDetector>,
-    beaconing: Option<BeaconingDetector>,
-    dns_tunnel: Option<DnsTunnelDetector>,
-    rare_protocol: Option<RareProtocolDetector>,
+    /// The enabled rule detectors, in the order they see each flow.
+    detectors: Vec<Box<dyn RuleDetector>>,
     /// What the geo detector is built from once a lookup is given.
     geo_setup: Option<(GeoConfig, Option<GeoBaseline>)>,
-    geo: Option<GeoDetector>,
     ml_outlier: bool,
     suppressor: Suppressor,
     findings: Vec<Finding>,
@@ -102,24 +98,32 @@ impl DetectionEngine {
         let known = baseline.is_some();
         let parts = baseline.map(TrafficBaseline::into_parts).unwrap_or_default();
         let c = config;
+        let mut detectors: Vec<Box<dyn RuleDetector>> = Vec::new();
+        if c.port_scan.enabled {
+            detectors.push(Box::new(PortScanDetector::new(c.port_scan.clone(), limits)));
+        }
+        if c.flood.enabled {
+            detectors.push(Box::new(FloodDetector::new(c.flood.clone(), limits, parts.destinations)));
+        }
+        if c.exfiltration.enabled {
+            detectors.push(Box::new(ExfiltrationDetector::new(c.exfiltration.clone(), limits, parts.bytes_out)));
+        }
+        if c.beaconing.enabled {
+            detectors.push(Box::new(BeaconingDetector::new(c.beaconing.clone(), limits)));
+        }
+        if c.dns_tunnel.enabled {
+            detectors.push(Box::new(DnsTunnelDetector::new(c.dns_tunnel.clone(), limits, parts.dns)));
+        }
+        if c.rare_protocol.enabled {
+            let services = known.then_some(parts.services);
+            detectors.push(Box::new(RareProtocolDetector::new(c.rare_protocol.clone(), limits, services)));
+        }
         Ok(Self {
             clock,
             networks: Networks::new(c.internal_networks.clone()),
             sequence: RecordSequence::default(),
-            port_scan: c.port_scan.enabled.then(|| PortScanDetector::new(c.port_scan.clone(), limits)),
-            flood: c.flood.enabled.then(|| FloodDetector::new(c.flood.clone(), limits, parts.destinations)),
-            exfiltration: c
-                .exfiltration
-                .enabled
-                .then(|| ExfiltrationDetector::new(c.exfiltration.clone(), limits, parts.bytes_out)),
-            beaconing: c.beaconing.enabled.then(|| BeaconingDetector::new(c.beaconing.clone(), limits)),
-            dns_tunnel: c.dns_tunnel.enabled.then(|| DnsTunnelDetector::new(c.dns_tunnel.clone(), limits, parts.dns)),
-            rare_protocol: c
-                .rare_protocol
-                .enabled
-                .then(|| RareProtocolDetector::new(c.rare_protocol.clone(), limits, known.then_some(parts.services))),
+            detectors,
             geo_setup: c.geo.enabled.then(|| (c.geo.clone(), known.then_some((parts.countries, parts.asns)))),
-            geo: None,
             ml_outlier: c.ml_outlier.enabled,
             suppressor: Suppressor::new(&c.suppression),
             findings: Vec::new(),
@@ -136,7 +140,7 @@ impl DetectionEngine {
     /// Turns the geo detector on with `lookup` (if the configuration enables it).
     pub fn with_geo(mut self, lookup: Box<dyn GeoLookup + Send>) -> Self {
         if let Some((config, baseline)) = self.geo_setup.take() {
-            self.geo = Some(GeoDetector::new(config, lookup, baseline));
+            self.detectors.push(Box::new(GeoDetector::new(config, lookup, baseline)));
         }
         self
     }
@@ -149,26 +153,8 @@ impl DetectionEngine {
         let facts = FlowFacts::new(flow, first, &self.networks);
         self.now_ns = self.now_ns.max(facts.now_ns);
         let out = &mut self.findings;
-        if let Some(d) = &mut self.port_scan {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.flood {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.exfiltration {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.beaconing {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.dns_tunnel {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.rare_protocol {
-            d.observe(&facts, out);
-        }
-        if let Some(d) = &mut self.geo {
-            d.observe(&facts, out);
+        for detector in &mut self.detectors {
+            detector.observe(&facts, out);
         }
         if let Some(verdict) = ml.filter(|_| self.ml_outlier) {
             out.extend(ml_outlier::judge(&facts, verdict));
@@ -201,28 +187,8 @@ impl DetectionEngine {
 
     pub fn stats(&self) -> DetectorStats {
         let load = |detector, tracked: usize, evicted| DetectorLoad { detector, tracked: tracked as u64, evicted };
-        let mut detectors = Vec::new();
-        if let Some(d) = &self.port_scan {
-            detectors.push(load("port_scan", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.flood {
-            detectors.push(load("flood", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.exfiltration {
-            detectors.push(load("exfiltration", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.beaconing {
-            detectors.push(load("beaconing", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.dns_tunnel {
-            detectors.push(load("dns_tunnel", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.rare_protocol {
-            detectors.push(load("rare_protocol", d.tracked(), d.evicted()));
-        }
-        if let Some(d) = &self.geo {
-            detectors.push(load("geo", d.tracked(), 0));
-        }
+        let mut detectors: Vec<DetectorLoad> =
+            self.detectors.iter().map(|d| load(d.name(), d.tracked(), d.evicted())).collect();
         detectors.push(load("suppression", self.suppressor.tracked(), 0));
         DetectorStats {
             flows: self.flows,
@@ -235,20 +201,8 @@ impl DetectionEngine {
 
     fn housekeeping(&mut self, now: u64) {
         self.housekeeping_ns = now;
-        if let Some(d) = &mut self.port_scan {
-            d.expire(now);
-        }
-        if let Some(d) = &mut self.flood {
-            d.expire(now);
-        }
-        if let Some(d) = &mut self.exfiltration {
-            d.expire(now);
-        }
-        if let Some(d) = &mut self.beaconing {
-            d.expire(now);
-        }
-        if let Some(d) = &mut self.dns_tunnel {
-            d.expire(now);
+        for detector in &mut self.detectors {
+            detector.expire(now);
         }
         self.suppressor.expire(now, &mut self.admitted);
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     baseline::Quantiles,
     config::LimitsConfig,
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     table::EntityTable,
@@ -95,8 +96,14 @@ impl ExfiltrationDetector {
             None => (c.min_bytes_out as f64, None),
         }
     }
+}
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+impl RuleDetector for ExfiltrationDetector {
+    fn name(&self) -> &'static str {
+        "exfiltration"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let Some((host, remote, sent, received)) = orient(facts) else {
             return;
         };
@@ -172,15 +179,15 @@ impl ExfiltrationDetector {
         });
     }
 
-    pub fn expire(&mut self, now_ns: u64) {
+    fn expire(&mut self, now_ns: u64) {
         self.transfers.expire(now_ns);
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.transfers.len()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.transfers.evicted_full()
     }
 }

@@ -13,6 +13,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
 };
@@ -105,34 +106,6 @@ impl GeoDetector {
         }
     }
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
-        if !facts.first_record {
-            return;
-        }
-        let flow = facts.flow;
-        let warming_up = self.reference == NoveltyReference::WarmUp && {
-            let warmup = saturating_ns(self.config.warmup);
-            let end = *self.warmup_end_ns.get_or_insert(facts.now_ns.saturating_add(warmup));
-            facts.now_ns < end
-        };
-        let remotes = [
-            (flow.dst_ip, facts.dst_internal || facts.dst_is_group, flow.src_ip),
-            (flow.src_ip, facts.src_internal, flow.dst_ip),
-        ];
-        for (remote, internal, host) in remotes {
-            if internal {
-                continue;
-            }
-            let place = self.lookup.locate(remote);
-            if !place.is_public {
-                continue;
-            }
-            if let Some(finding) = self.judge(facts, remote, host, place, warming_up) {
-                out.push(finding);
-            }
-        }
-    }
-
     fn judge(
         &mut self,
         facts: &FlowFacts<'_>,
@@ -197,8 +170,42 @@ impl GeoDetector {
             flows: FlowSample::of(flow),
         })
     }
+}
 
-    pub fn tracked(&self) -> usize {
+impl RuleDetector for GeoDetector {
+    fn name(&self) -> &'static str {
+        "geo"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+        if !facts.first_record {
+            return;
+        }
+        let flow = facts.flow;
+        let warming_up = self.reference == NoveltyReference::WarmUp && {
+            let warmup = saturating_ns(self.config.warmup);
+            let end = *self.warmup_end_ns.get_or_insert(facts.now_ns.saturating_add(warmup));
+            facts.now_ns < end
+        };
+        let remotes = [
+            (flow.dst_ip, facts.dst_internal || facts.dst_is_group, flow.src_ip),
+            (flow.src_ip, facts.src_internal, flow.dst_ip),
+        ];
+        for (remote, internal, host) in remotes {
+            if internal {
+                continue;
+            }
+            let place = self.lookup.locate(remote);
+            if !place.is_public {
+                continue;
+            }
+            if let Some(finding) = self.judge(facts, remote, host, place, warming_up) {
+                out.push(finding);
+            }
+        }
+    }
+
+    fn tracked(&self) -> usize {
         self.countries.len() + self.asns.len()
     }
 }

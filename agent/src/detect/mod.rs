@@ -26,6 +26,7 @@
 pub mod baseline;
 pub mod beaconing;
 pub mod config;
+mod detector;
 pub mod dns_tunnel;
 mod engine;
 pub mod exfiltration;

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     stats::Distinct,
@@ -170,16 +171,6 @@ impl PortScanDetector {
         }
     }
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
-        if !facts.opened || facts.dst_is_group {
-            return;
-        }
-        if facts.is_icmp_echo() {
-            self.observe_echo(facts, out);
-        }
-        self.observe_contact(facts, out);
-    }
-
     fn observe_contact(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
         let port = if facts.is_icmp_echo() { 0 } else { flow.dst_port };
@@ -273,17 +264,33 @@ impl PortScanDetector {
             flows: sweep.flows.clone(),
         });
     }
+}
 
-    pub fn expire(&mut self, now_ns: u64) {
+impl RuleDetector for PortScanDetector {
+    fn name(&self) -> &'static str {
+        "port_scan"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+        if !facts.opened || facts.dst_is_group {
+            return;
+        }
+        if facts.is_icmp_echo() {
+            self.observe_echo(facts, out);
+        }
+        self.observe_contact(facts, out);
+    }
+
+    fn expire(&mut self, now_ns: u64) {
         self.walks.expire(now_ns);
         self.sweeps.expire(now_ns);
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.walks.len() + self.sweeps.len()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.walks.evicted_full() + self.sweeps.evicted_full()
     }
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
+    detector::RuleDetector,
     facts::{FlowFacts, ICMP, ICMPV6, TCP, UDP},
     finding::{Entity, Finding, FlowSample},
     table::EntityTable,
@@ -109,8 +110,14 @@ impl RareProtocolDetector {
             warmup_end_ns: None,
         }
     }
+}
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+impl RuleDetector for RareProtocolDetector {
+    fn name(&self) -> &'static str {
+        "rare_protocol"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         if !facts.opened || !facts.src_internal || facts.dst_is_group {
             return;
         }
@@ -175,11 +182,11 @@ impl RareProtocolDetector {
         });
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.learned.len()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.learned.evicted_full()
     }
 }

@@ -14,6 +14,7 @@ use std::{collections::BTreeMap, net::IpAddr, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use super::{baseline::Quantiles, config::LimitsConfig, facts::FlowFacts, finding::Finding};
+use crate::detect::detector::RuleDetector;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -96,8 +97,14 @@ impl FloodDetector {
             victims: victim::VictimTracker::new(config, limits, baseline),
         }
     }
+}
 
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+impl RuleDetector for FloodDetector {
+    fn name(&self) -> &'static str {
+        "flood"
+    }
+
+    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         if facts.dst_is_group {
             return;
         }
@@ -105,16 +112,16 @@ impl FloodDetector {
         self.connections.observe(facts, out);
     }
 
-    pub fn expire(&mut self, now_ns: u64) {
+    fn expire(&mut self, now_ns: u64) {
         self.victims.expire(now_ns);
         self.connections.expire(now_ns);
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.victims.tracked() + self.connections.tracked()
     }
 
-    pub fn evicted(&self) -> u64 {
+    fn evicted(&self) -> u64 {
         self.victims.evicted() + self.connections.evicted()
     }
 }
