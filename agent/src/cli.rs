@@ -369,6 +369,17 @@ impl FlowTableArgs {
     pub fn engine_config(&self) -> EngineConfig {
         EngineConfig { idle_timeout: self.idle_timeout, active_timeout: self.active_timeout }
     }
+
+    /// Replay of whole captures as fast as possible with these timeouts.
+    pub fn replay_config(&self) -> crate::replay::ReplayConfig {
+        crate::replay::ReplayConfig {
+            engine: self.engine_config(),
+            poll_interval: self.poll_interval,
+            max_packets: None,
+            max_duration: None,
+            realtime: false,
+        }
+    }
 }
 
 #[cfg(test)]

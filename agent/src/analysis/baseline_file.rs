@@ -3,6 +3,7 @@
 //! holds everything a later run compares against.
 
 use models::Model;
+use serde::Deserialize as _;
 
 use crate::detect::TrafficBaseline;
 
@@ -31,7 +32,7 @@ pub fn load(model: &Model) -> Result<Option<TrafficBaseline>, BaselineFileError>
     model
         .extensions()
         .get(TRAFFIC_BASELINE_EXTENSION)
-        .map(|value| serde_json::from_value(value.clone()))
+        .map(TrafficBaseline::deserialize)
         .transpose()
         .map_err(BaselineFileError::Decode)
 }

@@ -7,7 +7,7 @@ use models::FlowObservation;
 use crate::{
     cli::FlowTableArgs,
     flow::{FlowEngine, PollOutput, StatsRecord},
-    replay::{ReplayConfig, ReplayError, ReplaySink, SinkFailure, replay},
+    replay::{ReplayError, ReplaySink, SinkFailure, replay},
 };
 
 /// A consumer that keeps every record as a [`FlowObservation`].
@@ -32,14 +32,7 @@ impl ReplaySink for ObservationCollector {
 /// Replays one capture on its own (its own flow table and time base) and
 /// returns its flows in the order they ended.
 pub(crate) fn observe_capture(path: &Path, table: &FlowTableArgs) -> Result<Vec<FlowObservation>, ReplayError> {
-    let config = ReplayConfig {
-        engine: table.engine_config(),
-        poll_interval: table.poll_interval,
-        max_packets: None,
-        max_duration: None,
-        realtime: false,
-    };
     let mut collector = ObservationCollector::default();
-    replay(&[path.to_owned()], &config, &AtomicBool::new(false), &mut collector)?;
+    replay(&[path.to_owned()], &table.replay_config(), &AtomicBool::new(false), &mut collector)?;
     Ok(collector.observations)
 }

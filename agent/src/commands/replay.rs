@@ -19,11 +19,10 @@ use crate::{
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let config = ReplayConfig {
-        engine: args.table.engine_config(),
-        poll_interval: args.table.poll_interval,
         max_packets: args.limits.count,
         max_duration: args.limits.timeout,
         realtime: args.realtime,
+        ..args.table.replay_config()
     };
     let clock = Clock::epoch();
     let analyzer = build_analyzer(args.analysis, clock, 0)?;
