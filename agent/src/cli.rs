@@ -59,6 +59,16 @@ pub enum Command {
     /// malicious when it overlaps the time range and involves the attacker (or the
     /// victim when no attacker is named).
     Evaluate(EvaluateArgs),
+    /// A terminal dashboard of flowwatch output: traffic graph, top conversations,
+    /// events by kind and the newest events, kernel counters and losses.
+    ///
+    /// Reads the NDJSON that run and replay write (flow, event and stats lines) from
+    /// a pipe or a file, so it never slows the capture:
+    ///   flowwatch run -i eth0 --events - --stats-interval 1s | flowwatch top
+    ///   flowwatch replay capture.pcap --events - | flowwatch top --snapshot
+    /// A file is followed as it grows (and from the start again when rotated).
+    /// Keys: q quit, p pause (reading goes on).
+    Top(TopArgs),
 }
 
 /// Which interfaces to attach to and how; shared by every live command.
@@ -244,6 +254,48 @@ pub struct ReplayArgs {
     /// Pace packets at capture speed instead of as fast as possible.
     #[arg(long)]
     pub realtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// flowwatch output to read (flow, event and stats lines); `-` or none reads stdin.
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Read FILE to its end and stop reading there instead of following it.
+    #[arg(long)]
+    pub no_follow: bool,
+
+    /// Read all input, print one frame as plain text and exit (for reports, logs and terminals without a screen).
+    #[arg(long)]
+    pub snapshot: bool,
+
+    /// Size of the --snapshot frame.
+    #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = parse_frame_size)]
+    pub size: FrameSize,
+
+    /// How much time the traffic graph spans.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub window: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSize {
+    pub columns: u16,
+    pub rows: u16,
+}
+
+fn parse_frame_size(input: &str) -> Result<FrameSize, String> {
+    let invalid = || format!("invalid size {input:?}: use COLSxROWS, e.g. 120x40 (at least 60x20)");
+    let (columns, rows) = input.split_once(['x', 'X']).ok_or_else(invalid)?;
+    let size = FrameSize {
+        columns: columns.trim().parse().map_err(|_| invalid())?,
+        rows: rows.trim().parse().map_err(|_| invalid())?,
+    };
+    if size.columns < 60 || size.rows < 20 {
+        return Err(invalid());
+    }
+    Ok(size)
 }
 
 #[derive(Debug, Args)]

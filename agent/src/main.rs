@@ -28,6 +28,7 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => commands::simulate::run(&args),
             Command::Train(args) => commands::train::run(args).await,
             Command::Evaluate(args) => commands::evaluate::run(args),
+            Command::Top(args) => commands::top::run(&args),
         }
     })
 }

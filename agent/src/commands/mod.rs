@@ -8,4 +8,5 @@ pub(crate) mod output;
 pub mod replay;
 pub mod run;
 pub mod simulate;
+pub mod top;
 pub mod train;
