@@ -7,5 +7,6 @@ mod live;
 pub(crate) mod output;
 pub mod replay;
 pub mod run;
+mod selection;
 pub mod simulate;
 pub mod train;

@@ -6,10 +6,12 @@ use super::{
     analysis::build_analyzer,
     live::{LiveOptions, capture_live},
     output::Output,
+    selection::LiveSelection,
 };
 use crate::{
     cli::{DEFAULT_LEARN_FLOWS_LIVE, RunArgs},
     clock::Clock,
+    filter::FlowFilter,
     iface::default_route_interface,
 };
 
@@ -21,7 +23,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::monotonic();
     let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
-    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
+    let filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
+    let mut output = LiveSelection::new(Output::open(&args.flows.path, clock, analyzer)?, filter);
     let options = LiveOptions {
         capture: args.capture.config(interfaces),
         table: &args.table,
