@@ -20,6 +20,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "ip netns / veth / tc for the privileged tests"),
     ("ethtool", "turning veth offloads off"),
     ("tcpdump", "reference packet counts"),
+    ("libpcap-dev", "libpcap to link against: -f filter expressions are compiled and run by libpcap"),
     ("tshark", "reference flow counts; brings editcap/mergecap/capinfos for the replay bench"),
     ("tcpreplay", "pcap replay into veth"),
     ("netsniff-ng", "trafgen packet generator"),
