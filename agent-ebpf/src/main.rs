@@ -8,6 +8,7 @@ use agent_common::counters::Hook;
 use agent_ebpf::{
     frame::{SkbFrame, XdpFrame},
     record::{Observation, record_frame},
+    sample::sample_frame,
 };
 use aya_ebpf::{
     bindings::{TC_ACT_PIPE, xdp_action},
@@ -25,6 +26,8 @@ pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
         segments: 1,
         metadata_vlan: None,
     };
+    // -w: packet sampling (agent-ebpf/src/sample.rs); removed by the verifier when off.
+    sample_frame(&ctx, Hook::Ingress, obs.ifindex, obs.frame_len);
     record_frame(&frame, &obs);
     xdp_action::XDP_PASS
 }
@@ -42,6 +45,18 @@ pub fn flowwatch_egress(ctx: TcContext) -> i32 {
         metadata_vlan,
     };
     record_frame(&SkbFrame::new(&ctx), &obs);
+    TC_ACT_PIPE
+}
+
+/// `-w` on egress (agent-ebpf/src/sample.rs): attached beside
+/// [`flowwatch_egress`] only when sampling is on. A program of its own
+/// because any call added to the counting program pushes its stack past
+/// the 512-byte limit.
+#[classifier]
+pub fn flowwatch_egress_sample(ctx: TcContext) -> i32 {
+    // SAFETY: the context pointer is valid for the program's run.
+    let skb = unsafe { &*ctx.skb.skb };
+    sample_frame(&ctx, Hook::Egress, skb.ifindex, skb.len);
     TC_ACT_PIPE
 }
 
