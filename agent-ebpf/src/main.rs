@@ -11,7 +11,7 @@ use agent_ebpf::{
     sample::sample_frame,
 };
 use aya_ebpf::{
-    bindings::{TC_ACT_PIPE, xdp_action},
+    bindings::{TC_ACT_PIPE, TC_ACT_UNSPEC, xdp_action},
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
@@ -48,16 +48,17 @@ pub fn flowwatch_egress(ctx: TcContext) -> i32 {
     TC_ACT_PIPE
 }
 
-/// `-w` on egress (agent-ebpf/src/sample.rs): attached beside
+/// `-w` on egress (agent-ebpf/src/sample.rs): attached ahead of
 /// [`flowwatch_egress`] only when sampling is on. A program of its own
 /// because any call added to the counting program pushes its stack past
-/// the 512-byte limit.
+/// the 512-byte limit. Returns "unspecified", so the next program (the
+/// counting one) runs.
 #[classifier]
 pub fn flowwatch_egress_sample(ctx: TcContext) -> i32 {
     // SAFETY: the context pointer is valid for the program's run.
     let skb = unsafe { &*ctx.skb.skb };
     sample_frame(&ctx, Hook::Egress, skb.ifindex, skb.len);
-    TC_ACT_PIPE
+    TC_ACT_UNSPEC
 }
 
 #[cfg(not(test))]

@@ -97,7 +97,12 @@ pub struct CaptureArgs {
 impl CaptureArgs {
     /// What to attach to; `interfaces` replaces the (possibly empty) `-i` list.
     pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
-        crate::capture::CaptureConfig { interfaces, map_entries: self.map_size, xdp_mode: self.xdp_mode }
+        crate::capture::CaptureConfig {
+            interfaces,
+            map_entries: self.map_size,
+            xdp_mode: self.xdp_mode,
+            sample_snaplen: 0,
+        }
     }
 }
 

@@ -3,10 +3,12 @@
 //! every stats line.
 
 use crate::{
-    dump::PacketDump,
+    capture::{PacketSampler, Sample},
+    clock::Clock,
+    dump::{PacketDump, WriteStats},
     filter::{FilterStats, FlowFilter, PacketFilter},
     flow::{FlowEngine, PollOutput, StatsRecord},
-    replay::{Packet, ReplaySink, SinkFailure},
+    replay::{LinkType, Packet, ReplaySink, SinkFailure},
 };
 
 /// Replay: the filter runs on every packet (libpcap's program on the
@@ -110,5 +112,58 @@ impl<S: ReplaySink> ReplaySink for LiveSelection<S> {
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
         let stats = StatsRecord { filter: self.filter.as_ref().map(|f| f.stats().clone()), ..stats.clone() };
         self.inner.stats(&stats)
+    }
+}
+
+/// Live `-w`: frames the kernel sampled, checked per packet by the `-f`
+/// program (the real bytes are at hand here, so any primitive works), then
+/// written with their kernel timestamps turned into wall-clock time.
+pub(crate) struct LiveDump {
+    dump: PacketDump,
+    filter: Option<PacketFilter>,
+}
+
+impl LiveDump {
+    pub(crate) fn new(dump: PacketDump, filter: Option<PacketFilter>) -> Self {
+        Self { dump, filter }
+    }
+
+    /// Writes every sample waiting in the kernel's buffers.
+    pub(crate) fn drain(&mut self, sampler: &mut PacketSampler, clock: Clock) -> Result<(), SinkFailure> {
+        let mut failure: Option<SinkFailure> = None;
+        sampler.drain(|sample| {
+            if failure.is_none()
+                && let Err(err) = self.write(&sample, clock)
+            {
+                failure = Some(err);
+            }
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn write(&mut self, sample: &Sample<'_>, clock: Clock) -> Result<(), SinkFailure> {
+        if let Some(filter) = &mut self.filter
+            && !filter.matches(LinkType::Ethernet, sample.data)?
+        {
+            return Ok(());
+        }
+        let time_ns = u64::try_from(clock.to_epoch_ns(sample.header.timestamp_ns)).unwrap_or(0);
+        self.dump.write(LinkType::Ethernet, time_ns, sample.data, sample.header.frame_len)?;
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> Result<(), SinkFailure> {
+        Ok(self.dump.flush()?)
+    }
+
+    /// Drains what is left and completes the file.
+    pub(crate) fn finish(&mut self, sampler: &mut PacketSampler, clock: Clock) -> Result<(), SinkFailure> {
+        self.drain(sampler, clock)?;
+        Ok(self.dump.finish()?)
+    }
+
+    /// The `write` object of the stats line, with the kernel's drop count.
+    pub(crate) fn stats(&self, sampler: &PacketSampler) -> Result<WriteStats, SinkFailure> {
+        Ok(WriteStats { ring_drops: Some(sampler.drops()?), ..self.dump.stats().clone() })
     }
 }

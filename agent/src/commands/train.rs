@@ -74,6 +74,7 @@ async fn from_interfaces(args: &TrainArgs) -> anyhow::Result<Vec<FlowObservation
         table: &args.table,
         limits: &args.limits,
         stats_interval: std::time::Duration::ZERO,
+        dump: None,
     };
     let filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
     let mut selection = LiveSelection::new(ObservationCollector::default(), filter);
