@@ -19,7 +19,8 @@ fn sample_header_layout() {
 
 #[test]
 fn decode_reads_native_order_fields_and_refuses_short_input() {
-    let header = SampleHeader { timestamp_ns: 0x0102_0304_0506_0708, frame_len: 1514, cap_len: 96, ifindex: 7, hook: 1 };
+    let header =
+        SampleHeader { timestamp_ns: 0x0102_0304_0506_0708, frame_len: 1514, cap_len: 96, ifindex: 7, hook: 1 };
     let mut bytes = Vec::new();
     bytes.extend_from_slice(&header.timestamp_ns.to_ne_bytes());
     for field in [header.frame_len, header.cap_len, header.ifindex, header.hook] {

@@ -7,7 +7,7 @@ use std::task::Poll;
 use agent_common::sample::{EGRESS_SAMPLE_PROGRAM, SAMPLE_DROPS_MAP, SAMPLES_MAP, SampleHeader};
 use aya::{
     Ebpf,
-    maps::{MapData, PerCpuArray, PerfEventArray, perf::PerfEventArrayBuffer, perf::PerfEvent},
+    maps::{MapData, PerCpuArray, PerfEventArray, perf::PerfEvent, perf::PerfEventArrayBuffer},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType,
         tc::{NlOptions, TcAttachOptions},
@@ -90,9 +90,9 @@ impl PacketSampler {
             .map_err(|(context, e)| CaptureError::KernelUnsupported { detail: format!("{context}: {e}") })?;
         let mut buffers = Vec::with_capacity(cpus.len());
         for cpu in cpus {
-            let buffer = samples.open(cpu, Some(PAGES_PER_CPU)).map_err(|e| CaptureError::Sampling {
-                detail: format!("opening the perf buffer of CPU {cpu}: {e}"),
-            })?;
+            let buffer = samples
+                .open(cpu, Some(PAGES_PER_CPU))
+                .map_err(|e| CaptureError::Sampling { detail: format!("opening the perf buffer of CPU {cpu}: {e}") })?;
             // SAFETY: the buffer owns its perf event descriptor and keeps it
             // open, unchanged, until it is dropped — with the AsyncFd that owns it.
             let buffer = unsafe { AsyncFd::register_with_interest(buffer, Interest::READABLE) }.map_err(|e| {

@@ -36,13 +36,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let options = LiveOptions {
-        capture,
-        table: &args.table,
-        limits: &args.limits,
-        stats_interval: args.stats_interval,
-        dump,
-    };
+    let options =
+        LiveOptions { capture, table: &args.table, limits: &args.limits, stats_interval: args.stats_interval, dump };
     let stats = capture_live(options, clock, &mut output).await?;
     info!(flows = stats.flows_emitted, packets = stats.flow_packets, unaccounted = stats.packets_unaccounted, "done");
     Ok(())

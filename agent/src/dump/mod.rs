@@ -16,7 +16,8 @@ pub struct WriteStats {
     pub path: String,
     /// Packet records written.
     pub packets: u64,
-    /// Records whose bytes were cut to the snaplen (their original length is kept).
+    /// Records shorter than their packet: cut by `--snaplen`, or already by the
+    /// input capture's snaplen (the original length is kept either way).
     pub truncated: u64,
     /// Live only: packets the kernel could not hand over because the sample
     /// ring was full (they were counted in the flows, but are not in the file).

@@ -89,12 +89,14 @@ impl<W: Write> PcapWriter<W> {
     }
 
     /// One whole record: `data` cut to the snaplen, `orig_len` as given.
-    /// Returns whether the snaplen cut it.
+    /// Returns whether the record is shorter than the packet (cut here, or
+    /// already before, by the kernel's or the input capture's snaplen).
     pub fn write_packet(&mut self, time_ns: u64, data: &[u8], orig_len: u32) -> Result<bool, PcapWriteError> {
         let kept = &data[..data.len().min(self.format.snaplen as usize)];
-        let (out, _) = self.record(time_ns, kept.len() as u32, orig_len.max(kept.len() as u32))?;
+        let orig_len = orig_len.max(kept.len() as u32);
+        let (out, _) = self.record(time_ns, kept.len() as u32, orig_len)?;
         out.write_all(kept)?;
-        Ok(kept.len() < data.len())
+        Ok((kept.len() as u32) < orig_len)
     }
 
     pub fn flush(&mut self) -> Result<(), PcapWriteError> {
@@ -115,13 +117,15 @@ mod tests {
         let mut bytes = Vec::new();
         let format = PcapFormat { link_type: 113, snaplen: 4, resolution: TimestampResolution::Nano };
         let mut writer = PcapWriter::new(&mut bytes, format)?;
-        assert!(!writer.write_packet(1_709_629_200 * NANOS + 123_456_789, &[1, 2, 3], 60)?);
+        assert!(writer.write_packet(1_709_629_200 * NANOS + 123_456_789, &[1, 2, 3], 60)?);
+        assert!(!writer.write_packet(8, &[1, 2], 2)?);
         assert!(writer.write_packet(7, &[1, 2, 3, 4, 5, 6], 6)?);
         writer.finish()?;
         let mut expected = vec![0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 113, 0, 0, 0];
         expected.extend_from_slice(&1_709_629_200u32.to_le_bytes());
         expected.extend_from_slice(&123_456_789u32.to_le_bytes());
         expected.extend_from_slice(&[3, 0, 0, 0, 60, 0, 0, 0, 1, 2, 3]);
+        expected.extend_from_slice(&[0, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 2]);
         expected.extend_from_slice(&[0, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0, 1, 2, 3, 4]);
         assert_eq!(bytes, expected);
         Ok(())
