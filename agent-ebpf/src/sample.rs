@@ -19,7 +19,6 @@ use aya_ebpf::{
     maps::{PerCpuArray, PerfEventArray},
 };
 
-
 /// Set by userspace at load time (`agent_common::sample::SAMPLE_SNAPLEN_GLOBAL`);
 /// lives in `.rodata`, which aya freezes, so the verifier knows its value.
 #[unsafe(no_mangle)]
@@ -53,16 +52,10 @@ pub fn sample_frame<C: EbpfContext>(ctx: &C, hook: Hook, ifindex: u32, frame_len
     let cap_len = if frame_len < snaplen { frame_len } else { snaplen };
     // SAFETY: per-CPU slot, only this CPU uses it while this program runs.
     unsafe {
-        *header = SampleHeader {
-            timestamp_ns: bpf_ktime_get_ns(),
-            frame_len,
-            cap_len,
-            ifindex,
-            hook: hook.index(),
-        };
+        *header = SampleHeader { timestamp_ns: bpf_ktime_get_ns(), frame_len, cap_len, ifindex, hook: hook.index() };
     }
     // Upper 32 bits: how many bytes of the packet the kernel appends (BPF_F_CTX_LEN_MASK).
-    let flags = (u64::from(cap_len) << 32) | u64::from(BPF_F_CURRENT_CPU);
+    let flags = (u64::from(cap_len) << 32) | BPF_F_CURRENT_CPU;
     // SAFETY: `SAMPLES` is `#[repr(transparent)]` over its map definition, so
     // its address is the map pointer the helper expects (the same pointer
     // `PerfEventArray::output` passes, which cannot report failure); the
