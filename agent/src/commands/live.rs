@@ -38,6 +38,10 @@ pub(crate) async fn capture_live(
     clock: Clock,
     consumer: &mut dyn ReplaySink,
 ) -> anyhow::Result<StatsRecord> {
+    // Before "capturing on" is logged: a signal right after it must find the
+    // handlers (tests and supervisors send SIGTERM as soon as they see it).
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut capture = LiveCapture::start(&options.capture)?;
     let mut sampler = capture.take_sampler();
     let mut dump = options.dump;
@@ -50,8 +54,6 @@ pub(crate) async fn capture_live(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_ticker = (!options.stats_interval.is_zero()).then(|| interval(options.stats_interval));
     let deadline = options.limits.timeout.map(|t| Instant::now() + t);
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let sink_failed = |err: SinkFailure| anyhow::anyhow!(err).context("writing output failed");
 
     let stop_reason = loop {
