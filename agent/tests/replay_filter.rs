@@ -83,6 +83,21 @@ fn invalid_filter_exits_2_with_libpcap_text_before_anything_runs() -> TestResult
 }
 
 #[test]
+fn live_filters_refuse_primitives_a_flow_key_lacks_with_exit_2() -> TestResult {
+    for args in [
+        &["run", "-i", "lo", "-f", "tcp and len > 100"][..],
+        &["train", "-i", "lo", "--model", "never.fwm", "-f", "ether host 02:00:00:00:00:01"][..],
+    ] {
+        let output = flowwatch(args)?;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let primitive = if args[0] == "run" { "`len`" } else { "`ether`" };
+        assert!(stderr.contains(&format!("uses {primitive}, which live capture cannot evaluate")), "{stderr}");
+    }
+    Ok(())
+}
+
+#[test]
 fn one_write_file_refuses_a_second_link_type() -> TestResult {
     let dir = tempfile::tempdir()?;
     let eth = dir.path().join("eth.pcap");
