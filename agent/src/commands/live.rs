@@ -92,10 +92,12 @@ pub(crate) async fn capture_live(
         }
     };
     info!("stopping: {stop_reason}; flushing flows");
-    let out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
+    let end_ns = clock.now_source_ns();
+    let out = engine.finish(capture.flow_map(), end_ns)?;
     consumer.poll(&out, &engine).map_err(sink_failed)?;
     if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
-        dump.finish(sampler, clock).map_err(sink_failed)?;
+        // Only packets up to the final count: the file and the counters end together.
+        dump.finish(sampler, clock, end_ns).map_err(sink_failed)?;
     }
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
     stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;

@@ -130,9 +130,16 @@ impl LiveDump {
 
     /// Writes every sample waiting in the kernel's buffers.
     pub(crate) fn drain(&mut self, sampler: &mut PacketSampler, clock: Clock) -> Result<(), SinkFailure> {
+        self.drain_until(sampler, clock, u64::MAX)
+    }
+
+    /// Writes the waiting samples stamped at or before `end_ns` (kernel
+    /// time); later ones arrived after the capture's end and are left out.
+    fn drain_until(&mut self, sampler: &mut PacketSampler, clock: Clock, end_ns: u64) -> Result<(), SinkFailure> {
         let mut failure: Option<SinkFailure> = None;
         sampler.drain(|sample| {
             if failure.is_none()
+                && sample.header.timestamp_ns <= end_ns
                 && let Err(err) = self.write(&sample, clock)
             {
                 failure = Some(err);
@@ -156,9 +163,10 @@ impl LiveDump {
         Ok(self.dump.flush()?)
     }
 
-    /// Drains what is left and completes the file.
-    pub(crate) fn finish(&mut self, sampler: &mut PacketSampler, clock: Clock) -> Result<(), SinkFailure> {
-        self.drain(sampler, clock)?;
+    /// Drains what is left up to the final count at `end_ns` (kernel time)
+    /// and completes the file.
+    pub(crate) fn finish(&mut self, sampler: &mut PacketSampler, clock: Clock, end_ns: u64) -> Result<(), SinkFailure> {
+        self.drain_until(sampler, clock, end_ns)?;
         Ok(self.dump.finish()?)
     }
 
