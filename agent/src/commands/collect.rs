@@ -39,7 +39,7 @@ pub(crate) fn observe_capture(
     table: &FlowTableArgs,
     filter: Option<&FilterExpression>,
 ) -> anyhow::Result<Vec<FlowObservation>> {
-    let filter = filter.map(|expression| PacketFilter::new(expression.as_str())).transpose()?;
+    let filter = filter.map(PacketFilter::new).transpose()?;
     let mut selection = ReplaySelection::new(ObservationCollector::default(), filter, None);
     replay(&[path.to_owned()], &table.replay_config(), &AtomicBool::new(false), &mut selection)?;
     Ok(selection.into_inner().observations)

@@ -28,7 +28,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::epoch();
     let analyzer = build_analyzer(args.analysis, clock, 0)?;
-    let filter = args.filter.as_ref().map(|expression| PacketFilter::new(expression.as_str())).transpose()?;
+    let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
     let dump = args.write.write_file.as_deref().map(|path| PacketDump::create(path, args.write.snaplen)).transpose()?;
     let mut output = ReplaySelection::new(Output::open(&args.flows.path, clock, analyzer)?, filter, dump);
     let stop = Arc::new(AtomicBool::new(false));

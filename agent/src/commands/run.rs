@@ -31,7 +31,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let dump = match &args.write.write_file {
         Some(path) => {
             capture.sample_snaplen = live_snaplen(args.write.snaplen);
-            let filter = args.filter.as_ref().map(|expression| PacketFilter::new(expression.as_str())).transpose()?;
+            let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
             Some(LiveDump::new(PacketDump::create(path, capture.sample_snaplen)?, filter))
         }
         None => None,

@@ -22,7 +22,7 @@ pub(crate) struct ReplaySelection<S> {
 impl<S: ReplaySink> ReplaySelection<S> {
     pub(crate) fn new(inner: S, filter: Option<PacketFilter>, dump: Option<PacketDump>) -> Self {
         let filter = filter.map(|filter| {
-            let stats = FilterStats { expression: filter.expression().to_owned(), ..FilterStats::default() };
+            let stats = FilterStats::new(filter.expression());
             (filter, stats)
         });
         Self { inner, filter, dump }

@@ -23,8 +23,8 @@ pub struct FilterStats {
 }
 
 impl FilterStats {
-    pub fn new(expression: &FilterExpression) -> Self {
-        Self { expression: expression.as_str().to_owned(), ..Self::default() }
+    pub fn new(expression: &str) -> Self {
+        Self { expression: expression.to_owned(), ..Self::default() }
     }
 }
 
@@ -41,9 +41,8 @@ impl FlowFilter {
     /// Refuses expressions a flow key cannot decide.
     pub fn new(expression: &FilterExpression) -> Result<Self, FilterError> {
         expression.check_live()?;
-        let mut stats = FilterStats::new(expression);
-        stats.records_rejected = Some(0);
-        Ok(Self { program: PacketFilter::new(expression.as_str())?, frame: Vec::with_capacity(128), stats })
+        let stats = FilterStats { records_rejected: Some(0), ..FilterStats::new(expression.as_str()) };
+        Ok(Self { program: PacketFilter::new(expression)?, frame: Vec::with_capacity(128), stats })
     }
 
     /// Whether `record` passes, counted in [`Self::stats`].

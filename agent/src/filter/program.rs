@@ -2,7 +2,7 @@
 
 use pcap::{BpfProgram, Capture, Linktype};
 
-use super::FilterError;
+use super::{FilterError, FilterExpression};
 use crate::replay::LinkType;
 
 /// Compiles `expression` for `link` with an optimising `pcap_compile` on a
@@ -31,9 +31,10 @@ impl std::fmt::Debug for PacketFilter {
 }
 
 impl PacketFilter {
-    /// Compiles for Ethernet right away, so an invalid expression fails here.
-    pub fn new(expression: &str) -> Result<Self, FilterError> {
-        let mut filter = Self { expression: expression.to_owned(), programs: [None, None, None, None] };
+    /// Compiles for Ethernet right away (the expression was checked for it
+    /// already; other link types compile when their first packet comes).
+    pub fn new(expression: &FilterExpression) -> Result<Self, FilterError> {
+        let mut filter = Self { expression: expression.as_str().to_owned(), programs: [None, None, None, None] };
         filter.program(LinkType::Ethernet)?;
         Ok(filter)
     }
