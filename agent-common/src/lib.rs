@@ -11,3 +11,4 @@ pub mod counters;
 pub mod flow;
 pub mod names;
 pub mod parse;
+pub mod sample;

@@ -8,9 +8,10 @@ use agent_common::counters::Hook;
 use agent_ebpf::{
     frame::{SkbFrame, XdpFrame},
     record::{Observation, record_frame},
+    sample::sample_frame,
 };
 use aya_ebpf::{
-    bindings::{TC_ACT_PIPE, xdp_action},
+    bindings::{TC_ACT_PIPE, TC_ACT_UNSPEC, xdp_action},
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
@@ -25,6 +26,8 @@ pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
         segments: 1,
         metadata_vlan: None,
     };
+    // -w: packet sampling (agent-ebpf/src/sample.rs); removed by the verifier when off.
+    sample_frame(&ctx, Hook::Ingress, obs.ifindex, obs.frame_len);
     record_frame(&frame, &obs);
     xdp_action::XDP_PASS
 }
@@ -43,6 +46,19 @@ pub fn flowwatch_egress(ctx: TcContext) -> i32 {
     };
     record_frame(&SkbFrame::new(&ctx), &obs);
     TC_ACT_PIPE
+}
+
+/// `-w` on egress (agent-ebpf/src/sample.rs): attached ahead of
+/// [`flowwatch_egress`] only when sampling is on. A program of its own
+/// because any call added to the counting program pushes its stack past
+/// the 512-byte limit. Returns "unspecified", so the next program (the
+/// counting one) runs.
+#[classifier]
+pub fn flowwatch_egress_sample(ctx: TcContext) -> i32 {
+    // SAFETY: the context pointer is valid for the program's run.
+    let skb = unsafe { &*ctx.skb.skb };
+    sample_frame(&ctx, Hook::Egress, skb.ifindex, skb.len);
+    TC_ACT_UNSPEC
 }
 
 #[cfg(not(test))]

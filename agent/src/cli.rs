@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{
     capture::XdpModeChoice,
+    dump::MAX_SNAPLEN,
     duration::parse_duration,
     enrich::GeoArgs,
+    filter::{FilterError, FilterExpression},
     flow::EngineConfig,
     simulate::{self, InjectionKind, SimConfig},
     sink::{OutputPath, SinkArgs},
@@ -71,6 +73,21 @@ pub enum Command {
     Top(TopArgs),
 }
 
+impl Cli {
+    /// What clap cannot check alone, reported as a usage error (exit status 2)
+    /// before anything starts: a `train -i` filter must be one a flow key decides.
+    pub fn check(&self) -> Result<(), clap::Error> {
+        if let Command::Train(args) = &self.command
+            && args.files.is_empty()
+            && let Some(filter) = &args.filter
+            && let Err(err) = filter.check_live()
+        {
+            return Err(<Self as clap::CommandFactory>::command().error(clap::error::ErrorKind::ValueValidation, err));
+        }
+        Ok(())
+    }
+}
+
 /// Which interfaces to attach to and how; shared by every live command.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -90,7 +107,12 @@ pub struct CaptureArgs {
 impl CaptureArgs {
     /// What to attach to; `interfaces` replaces the (possibly empty) `-i` list.
     pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
-        crate::capture::CaptureConfig { interfaces, map_entries: self.map_size, xdp_mode: self.xdp_mode }
+        crate::capture::CaptureConfig {
+            interfaces,
+            map_entries: self.map_size,
+            xdp_mode: self.xdp_mode,
+            sample_snaplen: 0,
+        }
     }
 }
 
@@ -175,6 +197,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Learn only from packets (captures) or flows (live) matching this tcpdump filter
+    /// expression; live, only key primitives (see `run -f`).
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_filter)]
+    pub filter: Option<FilterExpression>,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 
@@ -231,6 +258,16 @@ pub struct RunArgs {
     /// Also write a stats line (counters, losses) this often; 0 = only at exit.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub stats_interval: Duration,
+
+    /// Keep only flows matching this tcpdump filter expression. The kernel still counts every
+    /// packet; a flow record is written when a packet of either direction, rebuilt from the flow
+    /// key, matches. Only key primitives: host, net, port, portrange, proto names, vlan,
+    /// src/dst, and/or/not.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_live_filter)]
+    pub filter: Option<FilterExpression>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +291,14 @@ pub struct ReplayArgs {
     /// Pace packets at capture speed instead of as fast as possible.
     #[arg(long)]
     pub realtime: bool,
+
+    /// Replay only packets matching this tcpdump filter expression (run by libpcap on each
+    /// packet, as `tcpdump -r FILE -w - EXPR | flowwatch replay -` would).
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_filter)]
+    pub filter: Option<FilterExpression>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +377,28 @@ pub struct SimulateArgs {
     /// Stop after this many packets (e.g. a fixed-size capture for a replay benchmark).
     #[arg(long, value_name = "N")]
     pub packets: Option<u64>,
+}
+
+/// `-w`: the packets seen (after `-f`) to a pcap file; shared by `run` and `replay`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Write the packets seen (after -f) to this pcap file (nanosecond timestamps), readable by
+    /// tcpdump, tshark and tcpreplay.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write_file: Option<PathBuf>,
+
+    /// Keep at most this many bytes of each packet in the -w file (the original length is kept).
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_SNAPLEN, requires = "write_file",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SNAPLEN)))]
+    pub snaplen: u32,
+}
+
+fn parse_filter(expression: &str) -> Result<FilterExpression, FilterError> {
+    FilterExpression::parse(expression)
+}
+
+fn parse_live_filter(expression: &str) -> Result<FilterExpression, FilterError> {
+    FilterExpression::parse_live(expression)
 }
 
 /// One `--inject` item.

@@ -19,6 +19,9 @@ fn init_logging(verbose: u8) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Err(err) = cli.check() {
+        err.exit();
+    }
     init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {

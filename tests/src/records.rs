@@ -77,6 +77,30 @@ pub struct StatsRecord {
     pub flows_evicted: u64,
     pub flows_unseen: u64,
     pub packets_unaccounted: u64,
+    /// `-f`: present when a filter was given.
+    #[serde(default)]
+    pub filter: Option<FilterStats>,
+    /// `-w`: present when packets were written to a file.
+    #[serde(default)]
+    pub write: Option<WriteStats>,
+}
+
+/// The `filter` object of a stats line.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct FilterStats {
+    pub expression: String,
+    pub packets_matched: u64,
+    pub packets_rejected: u64,
+    pub records_rejected: Option<u64>,
+}
+
+/// The `write` object of a stats line.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct WriteStats {
+    pub path: String,
+    pub packets: u64,
+    pub truncated: u64,
+    pub ring_drops: Option<u64>,
 }
 
 /// A flow's records added up.

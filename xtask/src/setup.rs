@@ -15,6 +15,10 @@ use crate::util::{self, cmd};
 /// The bpf-linker release the toolchain recipe in DESIGN.md was verified with.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
+/// Debian packages building the agent needs, with why.
+const BUILD_PACKAGES: &[(&str, &str)] =
+    &[("libpcap-dev", "libpcap to link against: -f filter expressions are compiled and run by libpcap")];
+
 /// Debian packages the integration tests and benchmarks call, with why.
 const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "ip netns / veth / tc for the privileged tests"),
@@ -76,9 +80,10 @@ pub fn run(parts: Parts) -> Result<()> {
         ensure_nightly(&mut report)?;
         ensure_rust_src(&mut report)?;
         ensure_bpf_linker(&mut report)?;
+        ensure_packages(&mut report, BUILD_PACKAGES)?;
     }
     if parts.host {
-        ensure_packages(&mut report)?;
+        ensure_packages(&mut report, PACKAGES)?;
         ensure_bpffs(&mut report)?;
     }
     let installed = if report.installed.is_empty() {
@@ -307,8 +312,8 @@ fn dpkg_installed(package: &str) -> Result<bool> {
     Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "install ok installed")
 }
 
-fn ensure_packages(report: &mut Report) -> Result<()> {
-    let names: Vec<&str> = PACKAGES.iter().map(|(name, _)| *name).collect();
+fn ensure_packages(report: &mut Report, packages: &[(&str, &str)]) -> Result<()> {
+    let names: Vec<&str> = packages.iter().map(|(name, _)| *name).collect();
     let mut missing = Vec::new();
     for name in &names {
         let installed = dpkg_installed(name)
@@ -321,7 +326,7 @@ fn ensure_packages(report: &mut Report) -> Result<()> {
         report.ok(format!("Debian packages: {}", names.join(", ")));
         return Ok(());
     }
-    for (name, why) in PACKAGES.iter().filter(|(name, _)| missing.contains(name)) {
+    for (name, why) in packages.iter().filter(|(name, _)| missing.contains(name)) {
         report.note(format!("missing {name} ({why})"));
     }
     if !util::is_root() {

@@ -41,6 +41,8 @@ pub enum CaptureError {
         #[source]
         source: ProgramError,
     },
+    #[error("-w packet sampling: {detail}")]
+    Sampling { detail: String },
     #[error("map {map}: {source}")]
     Map {
         map: &'static str,

@@ -6,13 +6,18 @@ mod error;
 mod maps;
 mod privileges;
 pub mod reference;
+mod sampling;
 mod syscall;
 
 pub use attach::{AttachedInterface, XdpModeChoice};
 pub use error::CaptureError;
 pub use maps::KernelFlowMap;
+pub use sampling::{PacketSampler, Sample};
 
-use agent_common::names::{DEFAULT_FLOW_MAP_ENTRIES, EGRESS_PROGRAM, FLOWS_MAP, INGRESS_PROGRAM};
+use agent_common::{
+    names::{DEFAULT_FLOW_MAP_ENTRIES, EGRESS_PROGRAM, FLOWS_MAP, INGRESS_PROGRAM},
+    sample::SAMPLE_SNAPLEN_GLOBAL,
+};
 use aya::{Ebpf, EbpfLoader};
 
 /// The kernel object built by `build.rs`, embedded so the agent never loads
@@ -27,11 +32,19 @@ pub struct CaptureConfig {
     pub interfaces: Vec<String>,
     pub map_entries: u32,
     pub xdp_mode: XdpModeChoice,
+    /// `-w`: bytes of each packet the kernel copies to userspace
+    /// ([`LiveCapture::take_sampler`]); 0 = no sampling, and no cost.
+    pub sample_snaplen: u32,
 }
 
 impl Default for CaptureConfig {
     fn default() -> Self {
-        Self { interfaces: Vec::new(), map_entries: DEFAULT_FLOW_MAP_ENTRIES, xdp_mode: XdpModeChoice::Auto }
+        Self {
+            interfaces: Vec::new(),
+            map_entries: DEFAULT_FLOW_MAP_ENTRIES,
+            xdp_mode: XdpModeChoice::Auto,
+            sample_snaplen: 0,
+        }
     }
 }
 
@@ -41,6 +54,7 @@ pub struct LiveCapture {
     // Field order matters for drop: the map handle goes before the object.
     flow_map: KernelFlowMap,
     attached: Vec<AttachedInterface>,
+    sampler: Option<PacketSampler>,
     ebpf: Ebpf,
 }
 
@@ -79,17 +93,35 @@ impl LiveCapture {
             .map(|name| crate::iface::index_of(name).map(|index| (name.clone(), index)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(CaptureError::Interface)?;
+        let sampling = config.sample_snaplen > 0;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(FLOWS_MAP, config.map_entries)
+            // A load-time constant: with 0 the verifier removes the sampling code.
+            .override_global(SAMPLE_SNAPLEN_GLOBAL, &config.sample_snaplen, true)
             .load(KERNEL_OBJECT)
             .map_err(CaptureError::Load)?;
         attach::load_programs(&mut ebpf)?;
+        // Buffers open before anything is attached, so no early packet finds none.
+        let sampler = if sampling {
+            sampling::load_egress_sampler(&mut ebpf)?;
+            Some(PacketSampler::open(&mut ebpf)?)
+        } else {
+            None
+        };
         let mut attached = Vec::with_capacity(indexes.len());
         for (name, index) in indexes {
             attached.push(attach::attach_interface(&mut ebpf, &name, index, config.xdp_mode)?);
+            if sampling {
+                sampling::attach_egress_sampler(&mut ebpf, &name)?;
+            }
         }
         let flow_map = KernelFlowMap::take(&mut ebpf)?;
-        Ok(Self { flow_map, attached, ebpf })
+        Ok(Self { flow_map, attached, sampler, ebpf })
+    }
+
+    /// The `-w` sample buffers, when `sample_snaplen` was set (once).
+    pub fn take_sampler(&mut self) -> Option<PacketSampler> {
+        self.sampler.take()
     }
 
     pub fn attached(&self) -> &[AttachedInterface] {

@@ -4,10 +4,12 @@ use std::{path::Path, sync::atomic::AtomicBool};
 
 use models::FlowObservation;
 
+use super::selection::ReplaySelection;
 use crate::{
     cli::FlowTableArgs,
+    filter::{FilterExpression, PacketFilter},
     flow::{FlowEngine, PollOutput, StatsRecord},
-    replay::{ReplayError, ReplaySink, SinkFailure, replay},
+    replay::{ReplaySink, SinkFailure, replay},
 };
 
 /// A consumer that keeps every record as a [`FlowObservation`].
@@ -30,9 +32,15 @@ impl ReplaySink for ObservationCollector {
 }
 
 /// Replays one capture on its own (its own flow table and time base) and
-/// returns its flows in the order they ended.
-pub(crate) fn observe_capture(path: &Path, table: &FlowTableArgs) -> Result<Vec<FlowObservation>, ReplayError> {
-    let mut collector = ObservationCollector::default();
-    replay(&[path.to_owned()], &table.replay_config(), &AtomicBool::new(false), &mut collector)?;
-    Ok(collector.observations)
+/// returns its flows in the order they ended; with `filter`, only the
+/// packets matching it count.
+pub(crate) fn observe_capture(
+    path: &Path,
+    table: &FlowTableArgs,
+    filter: Option<&FilterExpression>,
+) -> anyhow::Result<Vec<FlowObservation>> {
+    let filter = filter.map(PacketFilter::new).transpose()?;
+    let mut selection = ReplaySelection::new(ObservationCollector::default(), filter, None);
+    replay(&[path.to_owned()], &table.replay_config(), &AtomicBool::new(false), &mut selection)?;
+    Ok(selection.into_inner().observations)
 }

@@ -36,7 +36,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let mut pooled = Vec::new();
     let mut captures = Vec::new();
     for file in &args.files {
-        let flows = observe_capture(file, &args.table)?;
+        let flows = observe_capture(file, &args.table, None)?;
         let scored = outcomes(Arc::clone(&model), &flows, &labels);
         captures.push(CaptureReport { file: file.clone(), report: EvaluationReport::from_outcomes(&scored, level) });
         pooled.extend(scored);

@@ -11,6 +11,7 @@ use tokio::{
 };
 use tracing::info;
 
+use super::selection::LiveDump;
 use crate::{
     capture::{CaptureConfig, LiveCapture},
     cli::{FlowTableArgs, LimitArgs},
@@ -25,6 +26,8 @@ pub(crate) struct LiveOptions<'a> {
     pub limits: &'a LimitArgs,
     /// Also hand out a stats record this often; zero = only at exit.
     pub stats_interval: Duration,
+    /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
+    pub dump: Option<LiveDump>,
 }
 
 /// Captures until a stop condition and returns the final stats record.
@@ -35,7 +38,13 @@ pub(crate) async fn capture_live(
     clock: Clock,
     consumer: &mut dyn ReplaySink,
 ) -> anyhow::Result<StatsRecord> {
+    // Before "capturing on" is logged: a signal right after it must find the
+    // handlers (tests and supervisors send SIGTERM as soon as they see it).
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut capture = LiveCapture::start(&options.capture)?;
+    let mut sampler = capture.take_sampler();
+    let mut dump = options.dump;
     for iface in capture.attached() {
         info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
         consumer.interface(iface.index, iface.name.clone());
@@ -45,8 +54,6 @@ pub(crate) async fn capture_live(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_ticker = (!options.stats_interval.is_zero()).then(|| interval(options.stats_interval));
     let deadline = options.limits.timeout.map(|t| Instant::now() + t);
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let sink_failed = |err: SinkFailure| anyhow::anyhow!(err).context("writing output failed");
 
     let stop_reason = loop {
@@ -54,13 +61,28 @@ pub(crate) async fn capture_live(
             _ = ticker.tick() => {
                 let out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
                 consumer.poll(&out, &engine).map_err(sink_failed)?;
+                if let Some(dump) = &mut dump {
+                    dump.flush().map_err(sink_failed)?;
+                }
                 if let Some(limit) = options.limits.count && engine.hook_packets() >= limit {
                     break format!("packet count {limit} reached");
                 }
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
-                let stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
+                let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
+                stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
                 consumer.stats(&stats).map_err(sink_failed)?;
+            }
+            // -w: samples from the kernel, written as they come.
+            _ = async {
+                match sampler.as_mut() {
+                    Some(sampler) => sampler.readable().await,
+                    None => std::future::pending().await,
+                }
+            }, if sampler.is_some() && dump.is_some() => {
+                if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
+                    dump.drain(sampler, clock).map_err(sink_failed)?;
+                }
             }
             _ = async { sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
                 break "timeout reached".to_owned();
@@ -70,9 +92,26 @@ pub(crate) async fn capture_live(
         }
     };
     info!("stopping: {stop_reason}; flushing flows");
-    let out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
+    let end_ns = clock.now_source_ns();
+    let out = engine.finish(capture.flow_map(), end_ns)?;
     consumer.poll(&out, &engine).map_err(sink_failed)?;
-    let stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
+    if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
+        // Only packets up to the final count: the file and the counters end together.
+        dump.finish(sampler, clock, end_ns).map_err(sink_failed)?;
+    }
+    let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
+    stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
     consumer.stats(&stats).map_err(sink_failed)?;
     Ok(stats)
+}
+
+/// The `write` object of a stats line: present with `-w`.
+fn write_stats(
+    dump: Option<&LiveDump>,
+    sampler: Option<&crate::capture::PacketSampler>,
+) -> Result<Option<crate::dump::WriteStats>, SinkFailure> {
+    match (dump, sampler) {
+        (Some(dump), Some(sampler)) => Ok(Some(dump.stats(sampler)?)),
+        _ => Ok(None),
+    }
 }

@@ -7,6 +7,7 @@ mod live;
 pub(crate) mod output;
 pub mod replay;
 pub mod run;
+mod selection;
 pub mod simulate;
 pub mod top;
 pub mod train;

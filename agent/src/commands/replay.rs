@@ -10,10 +10,12 @@ use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
 
-use super::{analysis::build_analyzer, output::Output};
+use super::{analysis::build_analyzer, output::Output, selection::ReplaySelection};
 use crate::{
     cli::ReplayArgs,
     clock::Clock,
+    dump::PacketDump,
+    filter::PacketFilter,
     replay::{ReplayConfig, StopReason, replay},
 };
 
@@ -26,7 +28,9 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::epoch();
     let analyzer = build_analyzer(args.analysis, clock, 0)?;
-    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
+    let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
+    let dump = args.write.write_file.as_deref().map(|path| PacketDump::create(path, args.write.snaplen)).transpose()?;
+    let mut output = ReplaySelection::new(Output::open(&args.flows.path, clock, analyzer)?, filter, dump);
     let stop = Arc::new(AtomicBool::new(false));
     let files = args.files;
     info!("replaying {} input(s)", files.len());

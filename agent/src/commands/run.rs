@@ -1,15 +1,19 @@
 //! `flowwatch run`: live capture until a signal, `-c` or `-t`.
 
-use tracing::info;
+use agent_common::sample::MAX_LIVE_SNAPLEN;
+use tracing::{info, warn};
 
 use super::{
     analysis::build_analyzer,
     live::{LiveOptions, capture_live},
     output::Output,
+    selection::{LiveDump, LiveSelection},
 };
 use crate::{
     cli::{DEFAULT_LEARN_FLOWS_LIVE, RunArgs},
     clock::Clock,
+    dump::PacketDump,
+    filter::{FlowFilter, PacketFilter},
     iface::default_route_interface,
 };
 
@@ -21,14 +25,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::monotonic();
     let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
-    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
-    let options = LiveOptions {
-        capture: args.capture.config(interfaces),
-        table: &args.table,
-        limits: &args.limits,
-        stats_interval: args.stats_interval,
+    let flow_filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
+    let mut output = LiveSelection::new(Output::open(&args.flows.path, clock, analyzer)?, flow_filter);
+    let mut capture = args.capture.config(interfaces);
+    let dump = match &args.write.write_file {
+        Some(path) => {
+            capture.sample_snaplen = live_snaplen(args.write.snaplen);
+            let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
+            Some(LiveDump::new(PacketDump::create(path, capture.sample_snaplen)?, filter))
+        }
+        None => None,
     };
+    let options =
+        LiveOptions { capture, table: &args.table, limits: &args.limits, stats_interval: args.stats_interval, dump };
     let stats = capture_live(options, clock, &mut output).await?;
     info!(flows = stats.flows_emitted, packets = stats.flow_packets, unaccounted = stats.packets_unaccounted, "done");
     Ok(())
+}
+
+/// `--snaplen` as the kernel can sample it: at most [`MAX_LIVE_SNAPLEN`].
+fn live_snaplen(requested: u32) -> u32 {
+    if requested > MAX_LIVE_SNAPLEN && requested != crate::dump::MAX_SNAPLEN {
+        warn!("--snaplen {requested} is more than live sampling can copy; using {MAX_LIVE_SNAPLEN}");
+    }
+    requested.min(MAX_LIVE_SNAPLEN)
 }

@@ -8,6 +8,7 @@ use tracing::info;
 use super::{
     collect::{ObservationCollector, observe_capture},
     live::{LiveOptions, capture_live},
+    selection::LiveSelection,
 };
 use crate::{
     analysis::{SharedGeo, train_with_baseline},
@@ -16,6 +17,7 @@ use crate::{
     config::Config,
     detect::GeoLookup,
     enrich::{GeoConfig, GeoEnricher},
+    filter::FlowFilter,
 };
 
 pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -57,7 +59,7 @@ fn from_captures(args: &TrainArgs) -> anyhow::Result<Vec<FlowObservation>> {
     let mut flows = Vec::new();
     for file in &args.files {
         let before = flows.len();
-        flows.extend(observe_capture(file, &args.table)?);
+        flows.extend(observe_capture(file, &args.table, args.filter.as_ref())?);
         info!(flows = flows.len() - before, "learnt from {}", file.display());
     }
     Ok(flows)
@@ -72,8 +74,10 @@ async fn from_interfaces(args: &TrainArgs) -> anyhow::Result<Vec<FlowObservation
         table: &args.table,
         limits: &args.limits,
         stats_interval: std::time::Duration::ZERO,
+        dump: None,
     };
-    let mut collector = ObservationCollector::default();
-    capture_live(options, Clock::monotonic(), &mut collector).await.context("live capture for training")?;
-    Ok(collector.observations)
+    let filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
+    let mut selection = LiveSelection::new(ObservationCollector::default(), filter);
+    capture_live(options, Clock::monotonic(), &mut selection).await.context("live capture for training")?;
+    Ok(selection.into_inner().observations)
 }

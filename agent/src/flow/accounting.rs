@@ -53,6 +53,8 @@ impl Accounting {
             flows_evicted: self.flows_evicted,
             flows_unseen: total.flows_inserted.saturating_sub(self.entries_seen),
             packets_unaccounted: total.packets.saturating_sub(explained),
+            filter: None,
+            write: None,
         }
     }
 }

@@ -309,6 +309,12 @@ pub struct StatsRecord {
     pub flows_evicted: u64,
     pub flows_unseen: u64,
     pub packets_unaccounted: u64,
+    /// `-f`: what the filter let through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::filter::FilterStats>,
+    /// `-w`: what was written to the pcap file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<crate::dump::WriteStats>,
 }
 
 #[cfg(test)]

@@ -40,6 +40,12 @@ pub trait ReplaySink {
     /// Records of one poll.
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure>;
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure>;
+    /// Whether `packet` is replayed at all (`-f`); called before it counts
+    /// anywhere, also towards capture time, `-c` and `-t`, as if the capture
+    /// had been filtered by tcpdump first.
+    fn admit(&mut self, _packet: &Packet<'_>) -> Result<bool, SinkFailure> {
+        Ok(true)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +158,9 @@ impl<'a> Driver<'a> {
 
     /// Polls for every poll time `packet` has passed, then counts it.
     fn packet(&mut self, packet: &Packet<'_>, sink: &mut dyn ReplaySink) -> Result<Step, ReplayError> {
+        if !sink.admit(packet).map_err(ReplayError::Sink)? {
+            return Ok(Step::Continue);
+        }
         let ts = packet.timestamp_ns;
         let first_ns = match self.start {
             Some((first_ns, _)) => first_ns,

@@ -37,6 +37,17 @@ impl LinkType {
         }
     }
 
+    /// The `LINKTYPE_*` code written for this link type (`-w`, `-f`). Every
+    /// raw-IP variant becomes `LINKTYPE_RAW`, which holds IPv4 and IPv6.
+    pub fn pcap_code(self) -> u32 {
+        match self {
+            Self::Ethernet => 1,
+            Self::LinuxSll => 113,
+            Self::LinuxSll2 => 276,
+            Self::RawIp => 101,
+        }
+    }
+
     /// Parses one captured frame of this link type with the shared parser.
     pub fn parse(self, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
         match self {

@@ -1,27 +1,35 @@
-//! Legacy pcap output (Ethernet, microsecond timestamps: the format every
-//! tool reads, tcpreplay included), serialised with `pcap-parser`.
+//! The simulator's capture: legacy pcap, Ethernet, microsecond timestamps
+//! (the format every tool reads, tcpreplay included), through the agent's
+//! one pcap serialiser ([`crate::dump::PcapWriter`]).
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec as _};
+use pcap_parser::Linktype;
 
-use super::{
-    SimError,
-    units::{MICROS, Nanos, SECS},
-};
+use super::{SimError, units::Nanos};
+use crate::dump::{self, PcapFormat, PcapWriteError, TimestampResolution};
 
 const SNAPLEN: u32 = 65_535;
 
 pub struct PcapWriter<'w> {
-    out: BufWriter<Box<dyn Write + 'w>>,
+    inner: dump::PcapWriter<Box<dyn Write + 'w>>,
+}
+
+fn sim_error(err: PcapWriteError) -> SimError {
+    match err {
+        PcapWriteError::Io(err) => SimError::Write(err),
+        PcapWriteError::Header(detail) => SimError::PcapHeader(detail),
+    }
 }
 
 impl<'w> PcapWriter<'w> {
     pub fn new(out: impl Write + 'w) -> Result<Self, SimError> {
-        let mut out = BufWriter::with_capacity(1 << 20, Box::new(out) as Box<dyn Write + 'w>);
-        let header = PcapHeader { snaplen: SNAPLEN, network: Linktype::ETHERNET, ..PcapHeader::new() };
-        out.write_all(&header.to_vec_raw().map_err(|e| SimError::PcapHeader(format!("{e:?}")))?)?;
-        Ok(Self { out })
+        let format = PcapFormat {
+            link_type: Linktype::ETHERNET.0 as u32,
+            snaplen: SNAPLEN,
+            resolution: TimestampResolution::Micro,
+        };
+        Ok(Self { inner: dump::PcapWriter::new(Box::new(out) as Box<dyn Write + 'w>, format).map_err(sim_error)? })
     }
 
     /// Starts a record of a `len`-byte frame stamped `time`; the frame's
@@ -29,28 +37,18 @@ impl<'w> PcapWriter<'w> {
     /// (truncated to whole microseconds).
     pub fn record(&mut self, time: Nanos, len: usize) -> Result<(&mut impl Write, Nanos), SimError> {
         let len = len as u32;
-        let block = LegacyPcapBlock {
-            ts_sec: (time / SECS) as u32,
-            ts_usec: ((time % SECS) / MICROS) as u32,
-            caplen: len,
-            origlen: len,
-            // The record header alone: the frame builder writes the frame
-            // behind it, so the frame is never copied into a buffer first.
-            data: &[],
-        };
-        self.out.write_all(&block.to_vec_raw().map_err(|e| SimError::PcapHeader(format!("{e:?}")))?)?;
-        Ok((&mut self.out, time - time % MICROS))
+        self.inner.record(time, len, len).map_err(sim_error)
     }
 
-    pub fn finish(mut self) -> Result<(), SimError> {
-        self.out.flush()?;
-        Ok(())
+    pub fn finish(self) -> Result<(), SimError> {
+        self.inner.finish().map_err(sim_error)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::units::SECS;
 
     #[test]
     fn header_and_record_bytes_are_legacy_pcap() -> Result<(), SimError> {
