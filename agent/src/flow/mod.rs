@@ -10,6 +10,7 @@ mod delta;
 mod engine;
 mod observation;
 mod record;
+mod record_json;
 mod source;
 mod table;
 
