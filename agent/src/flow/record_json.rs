@@ -10,89 +10,84 @@ use std::{io::Write as _, net::IpAddr};
 
 use super::record::{DirectionStats, EmitReason, FlowRecord, PacketFlagNames};
 
-/// Appends one JSON object to `out`, field by field, with the separators.
-struct Object<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
+/// `,"name":`, the text before every field but an object's first, as one
+/// constant so that it is copied in one piece.
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
 }
 
-impl<'a> Object<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Self { out, first: true }
-    }
+/// `{"name":`, the text before an object's first field.
+macro_rules! first_key {
+    ($name:literal) => {
+        concat!("{\"", $name, "\":")
+    };
+}
 
-    /// `name` is one of the schema's field names: plain ASCII, nothing to escape.
-    fn key(&mut self, name: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
-        self.out
-    }
+// Each writer takes the field's whole key text (`key!`/`first_key!`) and is
+// inlined, so the key's length is a constant at every call site and its copy
+// needs no call into `memcpy`.
 
-    fn uint(&mut self, name: &str, value: impl itoa::Integer) {
-        let out = self.key(name);
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-    }
+#[inline(always)]
+fn uint(out: &mut Vec<u8>, key: &'static str, value: impl itoa::Integer) {
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
 
-    fn float(&mut self, name: &str, value: f64) {
-        let out = self.key(name);
-        write_f64(out, value);
-    }
+#[inline(always)]
+fn float(out: &mut Vec<u8>, key: &'static str, value: f64) {
+    out.extend_from_slice(key.as_bytes());
+    write_f64(out, value);
+}
 
-    /// A string the record builds from ASCII letters, digits and punctuation
-    /// only (names, flag letters, timestamps): nothing to escape.
-    fn plain_str(&mut self, name: &str, value: &str) {
-        let out = self.key(name);
+/// A string the record builds from ASCII letters, digits and punctuation
+/// only (names, flag letters, timestamps): nothing to escape.
+#[inline(always)]
+fn plain_str(out: &mut Vec<u8>, key: &'static str, value: &str) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+}
+
+/// A string from outside (an interface name in a capture file).
+fn escaped_str(out: &mut Vec<u8>, key: &'static str, value: &str) {
+    out.extend_from_slice(key.as_bytes());
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
         out.push(b'"');
-    }
-
-    /// A string from outside (an interface name in a capture file).
-    fn escaped_str(&mut self, name: &str, value: &str) {
-        let out = self.key(name);
-        if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            out.push(b'"');
-            out.extend_from_slice(value.as_bytes());
-            out.push(b'"');
-        } else {
-            // Rare: let serde_json apply its escaping rules; a `str` always encodes.
-            let _ = serde_json::to_writer(&mut *out, value);
-        }
-    }
-
-    fn ip(&mut self, name: &str, value: IpAddr) {
-        let out = self.key(name);
-        out.push(b'"');
-        match value {
-            IpAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
-                for (n, octet) in v4.octets().into_iter().enumerate() {
-                    if n > 0 {
-                        out.push(b'.');
-                    }
-                    out.extend_from_slice(digits.format(octet).as_bytes());
-                }
-            }
-            // IPv6 text has compression rules; `Display` knows them. Writing to a Vec cannot fail.
-            IpAddr::V6(v6) => {
-                let _ = write!(out, "{v6}");
-            }
-        }
-        out.push(b'"');
-    }
-
-    fn close(self) {
-        self.out.push(b'}');
+    } else {
+        // Rare: let serde_json apply its escaping rules; a `str` always encodes.
+        let _ = serde_json::to_writer(&mut *out, value);
     }
 }
 
+#[inline(always)]
+fn ip(out: &mut Vec<u8>, key: &'static str, value: IpAddr) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'"');
+    match value {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            let [a, b, c, d] = v4.octets();
+            out.extend_from_slice(digits.format(a).as_bytes());
+            for octet in [b, c, d] {
+                out.push(b'.');
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        // IPv6 text has compression rules; `Display` knows them. Writing to a Vec cannot fail.
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+    out.push(b'"');
+}
+
 /// As serde_json writes an `f64`: shortest round-trip digits, `null` when not finite.
+#[inline(always)]
 fn write_f64(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
@@ -100,6 +95,11 @@ fn write_f64(out: &mut Vec<u8>, value: f64) {
         out.extend_from_slice(b"null");
     }
 }
+
+/// More than a record takes besides its interface name (keys and
+/// punctuation are about 560 bytes, the widest numbers, addresses and
+/// timestamps about 650 more): reserved once so that no field grows the buffer.
+const RECORD_CAPACITY: usize = 1536;
 
 fn reason_name(reason: EmitReason) -> &'static str {
     match reason {
@@ -113,58 +113,61 @@ impl FlowRecord<'_> {
     /// Appends this record as one JSON object (no newline) to `out`; the
     /// same bytes as `serde_json::to_writer(out, self)`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut object = Object::open(out);
-        object.plain_str("type", self.kind);
-        object.uint("schema_version", self.schema_version);
-        object.uint("flow_id", self.flow_id);
-        object.plain_str("reason", reason_name(self.reason));
-        object.plain_str("start", self.start.as_str());
-        object.plain_str("end", self.end.as_str());
-        object.float("duration", self.duration);
-        object.escaped_str("interface", self.interface);
-        object.uint("ifindex", self.ifindex);
-        object.uint("vlan", self.vlan);
-        object.uint("inner_vlan", self.inner_vlan);
-        object.uint("proto", self.proto);
-        object.ip("src_ip", self.src_ip);
-        object.uint("src_port", self.src_port);
-        object.ip("dst_ip", self.dst_ip);
-        object.uint("dst_port", self.dst_port);
-        object.plain_str("orig_direction", self.orig_direction);
-        object.uint("orig_packets", self.orig_packets);
-        object.uint("orig_bytes", self.orig_bytes);
-        object.uint("resp_packets", self.resp_packets);
-        object.uint("resp_bytes", self.resp_bytes);
-        object.plain_str("tcp_flags", self.tcp_flags.as_str());
-        self.orig.write_json(object.key("orig"));
-        self.resp.write_json(object.key("resp"));
+        out.reserve(RECORD_CAPACITY + self.interface.len());
+        plain_str(out, first_key!("type"), self.kind);
+        uint(out, key!("schema_version"), self.schema_version);
+        uint(out, key!("flow_id"), self.flow_id);
+        plain_str(out, key!("reason"), reason_name(self.reason));
+        plain_str(out, key!("start"), self.start.as_str());
+        plain_str(out, key!("end"), self.end.as_str());
+        float(out, key!("duration"), self.duration);
+        escaped_str(out, key!("interface"), self.interface);
+        uint(out, key!("ifindex"), self.ifindex);
+        uint(out, key!("vlan"), self.vlan);
+        uint(out, key!("inner_vlan"), self.inner_vlan);
+        uint(out, key!("proto"), self.proto);
+        ip(out, key!("src_ip"), self.src_ip);
+        uint(out, key!("src_port"), self.src_port);
+        ip(out, key!("dst_ip"), self.dst_ip);
+        uint(out, key!("dst_port"), self.dst_port);
+        plain_str(out, key!("orig_direction"), self.orig_direction);
+        uint(out, key!("orig_packets"), self.orig_packets);
+        uint(out, key!("orig_bytes"), self.orig_bytes);
+        uint(out, key!("resp_packets"), self.resp_packets);
+        uint(out, key!("resp_bytes"), self.resp_bytes);
+        plain_str(out, key!("tcp_flags"), self.tcp_flags.as_str());
+        out.extend_from_slice(key!("orig").as_bytes());
+        self.orig.write_json(out);
+        out.extend_from_slice(key!("resp").as_bytes());
+        self.resp.write_json(out);
         if let Some(score) = self.score {
-            object.float("score", score);
+            float(out, key!("score"), score);
         }
         if let Some(anomaly) = self.anomaly {
-            object.key("anomaly").extend_from_slice(if anomaly { b"true" } else { b"false" });
+            out.extend_from_slice(key!("anomaly").as_bytes());
+            out.extend_from_slice(if anomaly { b"true" } else { b"false" });
         }
-        object.close();
+        out.push(b'}');
     }
 }
 
 impl DirectionStats {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut object = Object::open(out);
-        object.plain_str("tcp_flags", self.tcp_flags.as_str());
-        object.uint("syn", self.syn);
-        object.uint("fin", self.fin);
-        object.uint("rst", self.rst);
-        object.uint("len_min", self.len_min);
-        object.uint("len_max", self.len_max);
-        object.float("len_mean", self.len_mean);
-        object.float("len_stddev", self.len_stddev);
-        object.float("iat_min_ms", self.iat_min_ms);
-        object.float("iat_max_ms", self.iat_max_ms);
-        object.float("iat_mean_ms", self.iat_mean_ms);
-        object.float("iat_stddev_ms", self.iat_stddev_ms);
-        write_flag_names(object.key("flags"), self.flags);
-        object.close();
+        plain_str(out, first_key!("tcp_flags"), self.tcp_flags.as_str());
+        uint(out, key!("syn"), self.syn);
+        uint(out, key!("fin"), self.fin);
+        uint(out, key!("rst"), self.rst);
+        uint(out, key!("len_min"), self.len_min);
+        uint(out, key!("len_max"), self.len_max);
+        float(out, key!("len_mean"), self.len_mean);
+        float(out, key!("len_stddev"), self.len_stddev);
+        float(out, key!("iat_min_ms"), self.iat_min_ms);
+        float(out, key!("iat_max_ms"), self.iat_max_ms);
+        float(out, key!("iat_mean_ms"), self.iat_mean_ms);
+        float(out, key!("iat_stddev_ms"), self.iat_stddev_ms);
+        out.extend_from_slice(key!("flags").as_bytes());
+        write_flag_names(out, self.flags);
+        out.push(b'}');
     }
 }
 

@@ -4,6 +4,7 @@ use std::{collections::hash_map::Entry, time::Duration};
 
 use agent_common::flow::{FlowKey, FlowStats};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::{
     conversation::{ConversationKey, is_originator_direction},
@@ -11,6 +12,10 @@ use super::{
     record::EmitReason,
 };
 use crate::duration::saturating_ns;
+
+/// The map entries feeding one flow: one per direction, more only when both
+/// hooks see it, so two fit inline and a flow costs no allocation of its own.
+pub type Members = SmallVec<[FlowKey; 2]>;
 
 /// One conversation: the originator is the side seen first (as in Zeek's
 /// conn.log and IPFIX biflows). Per-direction counters cover the current
@@ -22,7 +27,7 @@ struct Biflow {
     orig: FlowStats,
     resp: FlowStats,
     /// Map entries feeding this flow, deleted from the source when it ends.
-    members: Vec<FlowKey>,
+    members: Members,
     record_start_ns: u64,
     last_seen_ns: u64,
     /// Due time of this flow's current entry in the table's timer queue.
@@ -78,7 +83,7 @@ pub struct Expired {
     pub start_ns: u64,
     pub end_ns: u64,
     /// Map entries of a flow that ended (idle or shutdown); empty for interim records.
-    pub members: Vec<FlowKey>,
+    pub members: Members,
 }
 
 impl Expired {
@@ -149,7 +154,7 @@ impl BiflowTable {
                     originator: key,
                     orig: FlowStats::default(),
                     resp: FlowStats::default(),
-                    members: Vec::with_capacity(2),
+                    members: Members::new(),
                     record_start_ns: delta.first_seen_ns,
                     last_seen_ns: delta.last_seen_ns,
                     queued_due: u128::MAX,
@@ -257,7 +262,7 @@ fn interim(flow: &mut Biflow) -> Expired {
         resp: flow.resp,
         start_ns: flow.record_start_ns,
         end_ns: flow.last_seen_ns,
-        members: Vec::new(),
+        members: Members::new(),
     };
     flow.orig = FlowStats::default();
     flow.resp = FlowStats::default();
@@ -338,7 +343,7 @@ mod tests {
         let ended = table.expire(1400);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].packets(), 0);
-        assert_eq!(ended[0].members, vec![key(3, 1, 4, 2)]);
+        assert_eq!(ended[0].members.as_slice(), [key(3, 1, 4, 2)]);
         assert!(table.is_empty());
     }
 

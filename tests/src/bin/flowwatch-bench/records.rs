@@ -64,7 +64,7 @@ fn ended_flow(i: u32) -> Expired {
         resp,
         start_ns,
         end_ns: orig.last_seen_ns.max(resp.last_seen_ns),
-        members: Vec::new(),
+        members: Default::default(),
     }
 }
 
