@@ -66,6 +66,8 @@ impl FlowEngine {
         // Counters first: every packet in the snapshot was counted by then,
         // so "hooks ≥ flows" holds for the accounting identity.
         let hooks = source.hook_counters()?;
+        // New entries of a source that computes its own deltas: it lists
+        // every entry it inserted in the next snapshot.
         let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
         self.last_hooks = hooks;
         source.snapshot(&mut self.snapshot)?;
@@ -101,6 +103,8 @@ impl FlowEngine {
                     // Evicted after the snapshot: counted at the next drain.
                     continue;
                 };
+                // The tracker holds no entries of a `ChangedDeltas` source:
+                // what `take` returned is the tail as it is.
                 let (tail, evicted) = self.tracker.settle(&key, &last);
                 if evicted {
                     self.accounting.flows_evicted += 1;
