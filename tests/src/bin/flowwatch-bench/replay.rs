@@ -205,8 +205,12 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
 
     let replay = measure(&mut flowwatch_replay(&bin, std::slice::from_ref(&big)))?;
     // The flow engine and record path alone, then with the records in a real file.
-    let no_analysis =
-        measure(&mut flowwatch_replay_to(&bin, std::slice::from_ref(&big), Path::new("/dev/null"), &["--no-analysis"]))?;
+    let no_analysis = measure(&mut flowwatch_replay_to(
+        &bin,
+        std::slice::from_ref(&big),
+        Path::new("/dev/null"),
+        &["--no-analysis"],
+    ))?;
     let flows_file = dir.path().join("flows.ndjson");
     let to_file = measure(&mut flowwatch_replay_to(&bin, std::slice::from_ref(&big), &flows_file, &["--no-analysis"]))?;
     let flows_mib = fs::metadata(&flows_file)?.len() as f64 / f64::from(1u32 << 20);
