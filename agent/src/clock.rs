@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 const NANOS: i128 = 1_000_000_000;
-const SECONDS_PER_DAY: i128 = 86_400;
+const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Converts source timestamps to Unix-epoch nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn format_epoch_ns(epoch_ns: i128) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Rfc3339Formatter {
     /// Day number since the epoch and its `YYYY-MM-DDT`.
-    day: Option<(i128, [u8; DATE_LEN])>,
+    day: Option<(i64, [u8; DATE_LEN])>,
 }
 
 /// `YYYY-MM-DDT`.
@@ -75,7 +75,10 @@ const TEXT_CAPACITY: usize = 48;
 
 impl Rfc3339Formatter {
     pub fn format(&mut self, epoch_ns: i128) -> Rfc3339Text {
-        let day = epoch_ns.div_euclid(NANOS * SECONDS_PER_DAY);
+        let Some((second, nanos)) = split_second(epoch_ns) else {
+            return Rfc3339Text::fallback(epoch_ns);
+        };
+        let day = second.div_euclid(SECONDS_PER_DAY);
         let date = match self.day {
             Some((cached, date)) if cached == day => date,
             _ => match date_prefix(day) {
@@ -86,8 +89,7 @@ impl Rfc3339Formatter {
                 None => return Rfc3339Text::fallback(epoch_ns),
             },
         };
-        let second_of_day = epoch_ns.div_euclid(NANOS).rem_euclid(SECONDS_PER_DAY) as u32;
-        let nanos = epoch_ns.rem_euclid(NANOS) as u32;
+        let second_of_day = second.rem_euclid(SECONDS_PER_DAY) as u32;
         let mut text = Rfc3339Text::default();
         text.push(&date);
         text.push(&two_digits(second_of_day / 3600));
@@ -102,6 +104,18 @@ impl Rfc3339Formatter {
         }
         text.push(b"Z");
         text
+    }
+}
+
+/// Whole seconds (rounded down) and nanoseconds of an instant, in 64-bit
+/// arithmetic for years 1677–2262 (128-bit division is a library call, and
+/// every flow record formats two instants); `None` where the seconds do not
+/// fit in an `i64`, far outside the years `time` formats.
+fn split_second(epoch_ns: i128) -> Option<(i64, u32)> {
+    const NANOS_64: i64 = NANOS as i64;
+    match i64::try_from(epoch_ns) {
+        Ok(ns) => Some((ns.div_euclid(NANOS_64), ns.rem_euclid(NANOS_64) as u32)),
+        Err(_) => Some((i64::try_from(epoch_ns.div_euclid(NANOS)).ok()?, epoch_ns.rem_euclid(NANOS) as u32)),
     }
 }
 
@@ -124,8 +138,8 @@ fn two_digits(value: u32) -> [u8; 2] {
 
 /// `YYYY-MM-DDT` of a day since the epoch, from `time` so the calendar
 /// arithmetic is not ours; `None` outside the years `time` formats (0–9999).
-fn date_prefix(day: i128) -> Option<[u8; DATE_LEN]> {
-    let seconds = i64::try_from(day * SECONDS_PER_DAY).ok()?;
+fn date_prefix(day: i64) -> Option<[u8; DATE_LEN]> {
+    let seconds = day.checked_mul(SECONDS_PER_DAY)?;
     let midnight = OffsetDateTime::from_unix_timestamp(seconds).ok()?;
     // "YYYY-MM-DDT00:00:00Z"
     let mut full = [0u8; DATE_LEN + 9];

@@ -38,7 +38,8 @@ impl Output {
     pub(crate) fn write_poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
         for expired in &out.records {
             let Some(analyzer) = &mut self.analyzer else {
-                self.writer.write(&FlowRecord::new(expired, &mut self.context))?;
+                let record = FlowRecord::new(expired, &mut self.context);
+                self.writer.write_encoded(|buffer| record.write_json(buffer))?;
                 continue;
             };
             let observation = FlowObservation::from(expired);
@@ -49,7 +50,7 @@ impl Output {
                 record.anomaly = Some(score.anomaly);
             }
             analyzer.export(&record);
-            self.writer.write(&record)?;
+            self.writer.write_encoded(|buffer| record.write_json(buffer))?;
         }
         self.writer.flush()?;
         self.warn_on_loss(engine);

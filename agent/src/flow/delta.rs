@@ -4,8 +4,6 @@
 use agent_common::flow::{FlowKey, FlowStats};
 use rustc_hash::FxHashMap;
 
-use super::source::SnapshotScope;
-
 /// What one drain found.
 #[derive(Debug, Default)]
 pub struct Drained {
@@ -19,6 +17,16 @@ pub struct Drained {
     pub evicted: u64,
     /// Entries seen for the first time.
     pub new_entries: u64,
+}
+
+impl Drained {
+    /// A drain of a source that computes its deltas itself
+    /// ([`super::SnapshotScope::ChangedDeltas`]): nothing evicted, and
+    /// `inserted` new entries (such a source lists every entry it inserts).
+    pub fn of_deltas(snapshot: &[(FlowKey, FlowStats)], inserted: u64) -> Self {
+        let deltas = snapshot.iter().filter(|(_, delta)| delta.packets > 0).copied().collect();
+        Self { deltas, evicted: 0, new_entries: inserted }
+    }
 }
 
 /// Last cumulative counters per entry, and the drain that last saw it.
@@ -51,10 +59,10 @@ pub fn delta_since(current: &FlowStats, previous: &FlowStats) -> FlowStats {
 }
 
 impl DeltaTracker {
-    /// Compares `snapshot` with the previous one. Updates entries in place
-    /// (one hash lookup per entry) and, when the snapshot holds every entry,
-    /// sweeps the ones not seen this time.
-    pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)], scope: SnapshotScope) -> Drained {
+    /// Compares `snapshot` (every entry of the map: [`super::SnapshotScope::AllEntries`])
+    /// with the previous one. Updates entries in place (one hash lookup per
+    /// entry) and sweeps the ones not seen this time.
+    pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)]) -> Drained {
         self.generation += 1;
         let generation = self.generation;
         let mut drained = Drained { deltas: Vec::with_capacity(snapshot.len()), ..Drained::default() };
@@ -82,10 +90,6 @@ impl DeltaTracker {
                     slot.insert(Seen { stats: *current, generation });
                 }
             }
-        }
-        if scope == SnapshotScope::ChangedEntries {
-            // Absent entries are unchanged, not gone.
-            return drained;
         }
         // Entries not in this snapshot that the engine did not delete itself:
         // the kernel evicted them.
@@ -119,8 +123,6 @@ mod tests {
     use super::*;
     use agent_common::flow::PacketSample;
 
-    const ALL: SnapshotScope = SnapshotScope::AllEntries;
-
     fn key(port: u16) -> FlowKey {
         FlowKey { src_port: port, ..FlowKey::default() }
     }
@@ -144,14 +146,14 @@ mod tests {
     #[test]
     fn deltas_sum_to_cumulative_totals() {
         let mut tracker = DeltaTracker::default();
-        let first = tracker.drain(&[(key(1), stats(3, 0))], ALL);
+        let first = tracker.drain(&[(key(1), stats(3, 0))]);
         assert_eq!(first.deltas[0].1.packets, 3);
         assert_eq!(first.new_entries, 1);
-        let second = tracker.drain(&[(key(1), stats(5, 0))], ALL);
+        let second = tracker.drain(&[(key(1), stats(5, 0))]);
         assert_eq!(second.deltas[0].1.packets, 2);
         assert_eq!(second.deltas[0].1.bytes, 200);
         assert_eq!(second.deltas[0].1.iat_count, 2);
-        let third = tracker.drain(&[(key(1), stats(5, 0))], ALL);
+        let third = tracker.drain(&[(key(1), stats(5, 0))]);
         assert!(third.deltas.is_empty());
         assert_eq!(third.evicted, 0);
     }
@@ -159,9 +161,9 @@ mod tests {
     #[test]
     fn vanished_and_recreated_entries_count_as_evicted() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))], ALL);
+        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))]);
         // key 1 vanished, key 2 was re-created (new first_seen).
-        let drained = tracker.drain(&[(key(2), stats(1, 500))], ALL);
+        let drained = tracker.drain(&[(key(2), stats(1, 500))]);
         assert_eq!(drained.evicted, 2);
         assert_eq!(drained.deltas, vec![(key(2), stats(1, 500))]);
     }
@@ -169,29 +171,25 @@ mod tests {
     #[test]
     fn settled_entries_are_not_evictions_and_keep_their_tail() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0))], ALL);
+        tracker.drain(&[(key(1), stats(3, 0))]);
         let (tail, evicted) = tracker.settle(&key(1), &stats(5, 0));
         assert_eq!(tail.map(|t| t.packets), Some(2));
         assert!(!evicted);
-        assert_eq!(tracker.drain(&[], ALL).evicted, 0);
+        assert_eq!(tracker.drain(&[]).evicted, 0);
     }
 
     #[test]
-    fn entries_missing_from_a_changes_only_snapshot_are_kept() {
-        let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))], SnapshotScope::ChangedEntries);
-        let drained = tracker.drain(&[(key(2), stats(4, 0))], SnapshotScope::ChangedEntries);
-        assert_eq!((drained.evicted, drained.new_entries), (0, 0));
-        assert_eq!(drained.deltas.iter().map(|(k, d)| (*k, d.packets)).collect::<Vec<_>>(), vec![(key(2), 1)]);
-        // Key 1 is still tracked: its later counters give a delta, not a new entry.
-        let later = tracker.drain(&[(key(1), stats(5, 0))], SnapshotScope::ChangedEntries);
-        assert_eq!((later.new_entries, later.deltas[0].1.packets), (0, 2));
+    fn a_source_that_computes_deltas_is_taken_as_it_is() {
+        let delta = stats(2, 0);
+        let drained = Drained::of_deltas(&[(key(1), delta), (key(2), FlowStats::default())], 1);
+        assert_eq!(drained.deltas, vec![(key(1), delta)]);
+        assert_eq!((drained.evicted, drained.new_entries), (0, 1));
     }
 
     #[test]
     fn settling_an_unchanged_entry_adds_nothing() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0))], ALL);
+        tracker.drain(&[(key(1), stats(3, 0))]);
         assert_eq!(tracker.settle(&key(1), &stats(3, 0)), (None, false));
     }
 }

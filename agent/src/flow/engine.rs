@@ -9,9 +9,9 @@ use agent_common::{
 
 use super::{
     accounting::Accounting,
-    delta::DeltaTracker,
+    delta::{DeltaTracker, Drained},
     record::{EmitReason, StatsRecord},
-    source::{FlowMapSource, SourceError},
+    source::{FlowMapSource, SnapshotScope, SourceError},
     table::{BiflowTable, Expired},
 };
 
@@ -34,6 +34,10 @@ impl Default for EngineConfig {
 pub struct PollOutput {
     pub records: Vec<Expired>,
     pub hooks: [HookCounters; 2],
+}
+
+fn flows_inserted(hooks: &[HookCounters; 2]) -> u64 {
+    hooks.iter().map(|h| h.flows_inserted).sum()
 }
 
 #[derive(Debug)]
@@ -62,9 +66,15 @@ impl FlowEngine {
         // Counters first: every packet in the snapshot was counted by then,
         // so "hooks ≥ flows" holds for the accounting identity.
         let hooks = source.hook_counters()?;
+        // New entries of a source that computes its own deltas: it lists
+        // every entry it inserted in the next snapshot.
+        let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
         self.last_hooks = hooks;
         source.snapshot(&mut self.snapshot)?;
-        let drained = self.tracker.drain(&self.snapshot, source.snapshot_scope());
+        let drained = match source.snapshot_scope() {
+            SnapshotScope::AllEntries => self.tracker.drain(&self.snapshot),
+            SnapshotScope::ChangedDeltas => Drained::of_deltas(&self.snapshot, inserted),
+        };
         self.accounting.note_drain(&drained);
         self.table.apply(drained.deltas);
         let mut records = self.table.expire(now_ns);
@@ -93,6 +103,8 @@ impl FlowEngine {
                     // Evicted after the snapshot: counted at the next drain.
                     continue;
                 };
+                // The tracker holds no entries of a `ChangedDeltas` source:
+                // what `take` returned is the tail as it is.
                 let (tail, evicted) = self.tracker.settle(&key, &last);
                 if evicted {
                     self.accounting.flows_evicted += 1;

@@ -10,12 +10,13 @@ mod delta;
 mod engine;
 mod observation;
 mod record;
+mod record_json;
 mod source;
 mod table;
 
 pub use accounting::Accounting;
 pub use conversation::{ConversationKey, icmp_request_type};
-pub use delta::{DeltaTracker, Drained};
+pub use delta::{DeltaTracker, Drained, delta_since};
 pub use engine::{EngineConfig, FlowEngine, PollOutput};
 pub use observation::summarize;
 pub use record::{

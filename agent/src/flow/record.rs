@@ -389,7 +389,7 @@ mod golden {
             resp,
             start_ns: t0,
             end_ns: t0 + 2_000_123,
-            members: Vec::new(),
+            members: Default::default(),
         }
     }
 

@@ -18,10 +18,15 @@ pub enum SnapshotScope {
     /// Every entry in the map, so an entry missing from it was evicted (the kernel map).
     AllEntries,
     /// Only the entries whose counters changed since the previous snapshot,
+    /// each with what it gained since then (as [`super::delta_since`]
+    /// computes it: additive fields as differences, the rest cumulative),
     /// from a source that never evicts (replay): a missing entry is
-    /// unchanged. Keeps a poll's cost proportional to the traffic since the
-    /// last one rather than to the number of live flows.
-    ChangedEntries,
+    /// unchanged, every entry the source inserted is in the next snapshot,
+    /// and [`FlowMapSource::take`] returns what the entry gained since the
+    /// last snapshot. The engine keeps no copy of such a source's counters,
+    /// so a poll costs in proportion to the traffic since the last one, not
+    /// to the number of live flows.
+    ChangedDeltas,
 }
 
 /// A map of per-direction cumulative counters, drained by the engine: the

@@ -4,6 +4,8 @@ use std::{collections::hash_map::Entry, time::Duration};
 
 use agent_common::flow::{FlowKey, FlowStats};
 use rustc_hash::FxHashMap;
+use slab::Slab;
+use smallvec::SmallVec;
 
 use super::{
     conversation::{ConversationKey, is_originator_direction},
@@ -12,17 +14,22 @@ use super::{
 };
 use crate::duration::saturating_ns;
 
+/// The map entries feeding one flow: one per direction, more only when both
+/// hooks see it, so two fit inline and a flow costs no allocation of its own.
+pub type Members = SmallVec<[FlowKey; 2]>;
+
 /// One conversation: the originator is the side seen first (as in Zeek's
 /// conn.log and IPFIX biflows). Per-direction counters cover the current
 /// record only; they are reset when an interim (active-timeout) record is cut.
 #[derive(Clone, Debug)]
 struct Biflow {
     id: u64,
+    conversation: ConversationKey,
     originator: FlowKey,
     orig: FlowStats,
     resp: FlowStats,
     /// Map entries feeding this flow, deleted from the source when it ends.
-    members: Vec<FlowKey>,
+    members: Members,
     record_start_ns: u64,
     last_seen_ns: u64,
     /// Due time of this flow's current entry in the table's timer queue.
@@ -78,7 +85,7 @@ pub struct Expired {
     pub start_ns: u64,
     pub end_ns: u64,
     /// Map entries of a flow that ended (idle or shutdown); empty for interim records.
-    pub members: Vec<FlowKey>,
+    pub members: Members,
 }
 
 impl Expired {
@@ -108,10 +115,18 @@ impl Expired {
 /// whose timers are due, not every live flow. The queue is lazy: a flow's
 /// timeouts only move later as packets arrive, except when the first
 /// packets of a record start its active timeout, which queues it again.
+///
+/// Flows live in a slab; the hash map and the timers hold their slot. That
+/// keeps the map's buckets and the timer entries small (attack traffic
+/// keeps hundreds of thousands of one-packet flows live, and every one is
+/// looked up, queued and dequeued once), and a due timer reaches its flow
+/// without a hash lookup.
 #[derive(Debug)]
 pub struct BiflowTable {
-    flows: FxHashMap<ConversationKey, Biflow>,
-    timers: DeadlineQueue<ConversationKey>,
+    slots: FxHashMap<ConversationKey, usize>,
+    flows: Slab<Biflow>,
+    /// Entries name a flow by slot and id (a slot is reused by later flows).
+    timers: DeadlineQueue<usize>,
     timeouts: Timeouts,
     next_id: u64,
 }
@@ -121,7 +136,8 @@ impl BiflowTable {
     /// than `active_timeout` gets an interim record.
     pub fn new(idle_timeout: Duration, active_timeout: Duration) -> Self {
         Self {
-            flows: FxHashMap::default(),
+            slots: FxHashMap::default(),
+            flows: Slab::new(),
             timers: DeadlineQueue::default(),
             timeouts: Timeouts { idle_ns: saturating_ns(idle_timeout), active_ns: saturating_ns(active_timeout) },
             next_id: 0,
@@ -140,21 +156,26 @@ impl BiflowTable {
 
     fn apply_one(&mut self, key: FlowKey, delta: &FlowStats) {
         let conversation = ConversationKey::of(&key);
-        let flow = match self.flows.entry(conversation) {
-            Entry::Occupied(entry) => entry.into_mut(),
+        let slot = match self.slots.entry(conversation) {
+            Entry::Occupied(entry) => *entry.get(),
             Entry::Vacant(entry) => {
                 self.next_id += 1;
-                entry.insert(Biflow {
+                *entry.insert(self.flows.insert(Biflow {
                     id: self.next_id,
+                    conversation,
                     originator: key,
                     orig: FlowStats::default(),
                     resp: FlowStats::default(),
-                    members: Vec::with_capacity(2),
+                    members: Members::new(),
                     record_start_ns: delta.first_seen_ns,
                     last_seen_ns: delta.last_seen_ns,
                     queued_due: u128::MAX,
-                })
+                }))
             }
+        };
+        // Every slot in the map holds a flow.
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return;
         };
         let had_packets = flow.has_packets();
         if !flow.members.contains(&key) {
@@ -172,7 +193,7 @@ impl BiflowTable {
             let due = self.timeouts.next_due(flow);
             if due < flow.queued_due {
                 flow.queued_due = due;
-                self.timers.push(due, flow.id, conversation);
+                self.timers.push(due, flow.id, slot);
             }
         }
     }
@@ -183,17 +204,18 @@ impl BiflowTable {
     pub fn expire(&mut self, now_ns: u64) -> Vec<Expired> {
         let now = u128::from(now_ns);
         let mut out = Vec::new();
-        while let Some((due, id, conversation)) = self.timers.pop_due(now) {
-            let Entry::Occupied(mut entry) = self.flows.entry(conversation) else {
+        while let Some((due, id, slot)) = self.timers.pop_due(now) {
+            let Some(flow) = self.flows.get_mut(slot) else {
                 continue;
             };
-            let flow = entry.get_mut();
             if flow.id != id || flow.queued_due != due {
                 // Superseded by an earlier timer, or left by an ended flow.
                 continue;
             }
             if self.timeouts.idle_due(flow) <= now {
-                out.push(finish(&mut entry.remove(), EmitReason::Idle));
+                let mut flow = self.flows.remove(slot);
+                self.slots.remove(&flow.conversation);
+                out.push(finish(&mut flow, EmitReason::Idle));
                 continue;
             }
             if self.timeouts.active_due(flow).is_some_and(|active| active <= now) {
@@ -201,7 +223,7 @@ impl BiflowTable {
             }
             // Both timeouts are now in the future.
             flow.queued_due = self.timeouts.next_due(flow);
-            self.timers.push(flow.queued_due, id, conversation);
+            self.timers.push(flow.queued_due, id, slot);
         }
         out.sort_unstable_by_key(|record| record.flow_id);
         out
@@ -210,19 +232,16 @@ impl BiflowTable {
     /// Ends every flow (shutdown).
     pub fn drain_all(&mut self, reason: EmitReason) -> Vec<Expired> {
         self.timers.clear();
-        let mut out: Vec<Expired> = self
-            .flows
-            .drain()
-            .filter(|(_, flow)| flow.orig.packets + flow.resp.packets > 0)
-            .map(|(_, mut flow)| finish(&mut flow, reason))
-            .collect();
+        self.slots.clear();
+        let mut out: Vec<Expired> =
+            self.flows.drain().filter(|flow| flow.has_packets()).map(|mut flow| finish(&mut flow, reason)).collect();
         out.sort_by_key(|e| e.flow_id);
         out
     }
 
     /// Packets held in flows that have not been emitted yet.
     pub fn pending_packets(&self) -> u64 {
-        self.flows.values().map(|f| f.orig.packets + f.resp.packets).sum()
+        self.flows.iter().map(|(_, f)| f.orig.packets + f.resp.packets).sum()
     }
 
     pub fn len(&self) -> usize {
@@ -257,7 +276,7 @@ fn interim(flow: &mut Biflow) -> Expired {
         resp: flow.resp,
         start_ns: flow.record_start_ns,
         end_ns: flow.last_seen_ns,
-        members: Vec::new(),
+        members: Members::new(),
     };
     flow.orig = FlowStats::default();
     flow.resp = FlowStats::default();
@@ -338,7 +357,7 @@ mod tests {
         let ended = table.expire(1400);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].packets(), 0);
-        assert_eq!(ended[0].members, vec![key(3, 1, 4, 2)]);
+        assert_eq!(ended[0].members.as_slice(), [key(3, 1, 4, 2)]);
         assert!(table.is_empty());
     }
 
@@ -371,9 +390,11 @@ mod tests {
     fn expire_by_scan(table: &mut BiflowTable, now_ns: u64) -> Vec<Expired> {
         let Timeouts { idle_ns, active_ns } = table.timeouts;
         let mut out = Vec::new();
+        let slots = &mut table.slots;
         table.flows.retain(|_, flow| {
             if now_ns.saturating_sub(flow.last_seen_ns) >= idle_ns {
                 out.push(finish(flow, EmitReason::Idle));
+                slots.remove(&flow.conversation);
                 return false;
             }
             if flow.has_packets() && now_ns.saturating_sub(flow.record_start_ns) >= active_ns {

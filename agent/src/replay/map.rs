@@ -1,37 +1,61 @@
 //! The replay counterpart of the kernel's flow map and hook counters.
 
-use std::collections::hash_map::Entry;
+use std::collections::hash_map;
 
 use agent_common::{
     counters::{Hook, HookCounters},
     flow::{FlowKey, FlowStats},
 };
 use rustc_hash::FxHashMap;
+use slab::Slab;
 
 use super::reader::Packet;
-use crate::flow::{FlowMapSource, SnapshotScope, SourceError};
+use crate::flow::{FlowMapSource, SnapshotScope, SourceError, delta_since};
 
 /// Every replayed packet is treated as seen by the ingress hook.
 const HOOK: Hook = Hook::Ingress;
 
-/// Per-direction cumulative counters keyed like the kernel map, filled by
+/// Per-direction counters keyed like the kernel map, filled by
 /// [`ReplayFlowMap::record`]. Unbounded: the engine takes out ended flows,
 /// so it holds the flows live at the current capture time. Unlike the
-/// kernel map it knows which entries changed, so a snapshot holds only
-/// those ([`SnapshotScope::ChangedEntries`]).
+/// kernel map it knows which entries changed and what they held at the
+/// last snapshot, so a snapshot lists only the changed entries, each with
+/// what it gained since ([`SnapshotScope::ChangedDeltas`]), and the engine
+/// keeps no copy of the counters of its own.
+///
+/// Entries live in a slab and the hash map holds their index: a snapshot
+/// walks the changed indices with no hash lookups, which matters in attack
+/// captures where almost every packet starts a flow.
 #[derive(Debug, Default)]
 pub struct ReplayFlowMap {
-    flows: FxHashMap<FlowKey, Slot>,
-    /// Keys of the entries changed since the last snapshot, each once.
-    changed: Vec<FlowKey>,
+    index: FxHashMap<FlowKey, usize>,
+    entries: Slab<Entry>,
+    /// Indices of the entries changed since the last snapshot. An index is
+    /// listed when its entry's `changed` becomes true; one left behind by a
+    /// taken entry is skipped (or, when its slot was reused, still listed once).
+    changed: Vec<usize>,
     hooks: [HookCounters; 2],
 }
 
 #[derive(Debug)]
-struct Slot {
+struct Entry {
+    key: FlowKey,
+    /// Cumulative, as the kernel map holds them.
     stats: FlowStats,
-    /// Listed in `changed`.
+    /// `stats` as of the last snapshot that listed this entry.
+    drained: Option<FlowStats>,
     changed: bool,
+}
+
+impl Entry {
+    /// What the entry gained since the last snapshot that listed it (all of
+    /// it before the first), as [`crate::flow::DeltaTracker`] computes it.
+    fn since_drained(&self) -> FlowStats {
+        match &self.drained {
+            Some(drained) => delta_since(&self.stats, drained),
+            None => self.stats,
+        }
+    }
 }
 
 impl ReplayFlowMap {
@@ -53,18 +77,23 @@ impl ReplayFlowMap {
         let sample = parsed.sample(frame_len, 1, packet.timestamp_ns);
         counters.count_parsed(&sample);
         let key = parsed.flow_key(packet.interface.saturating_add(1), HOOK.direction());
-        match self.flows.entry(key) {
-            Entry::Occupied(mut entry) => {
-                let slot = entry.get_mut();
-                slot.stats.record(&sample);
-                if !slot.changed {
-                    slot.changed = true;
-                    self.changed.push(key);
+        match self.index.entry(key) {
+            hash_map::Entry::Occupied(slot) => {
+                let index = *slot.get();
+                // Every indexed entry is in the slab.
+                if let Some(entry) = self.entries.get_mut(index) {
+                    entry.stats.record(&sample);
+                    if !entry.changed {
+                        entry.changed = true;
+                        self.changed.push(index);
+                    }
                 }
             }
-            Entry::Vacant(entry) => {
-                entry.insert(Slot { stats: FlowStats::first(&sample), changed: true });
-                self.changed.push(key);
+            hash_map::Entry::Vacant(slot) => {
+                let entry = Entry { key, stats: FlowStats::first(&sample), drained: None, changed: true };
+                let index = self.entries.insert(entry);
+                slot.insert(index);
+                self.changed.push(index);
                 counters.flows_inserted += 1;
             }
         }
@@ -72,33 +101,39 @@ impl ReplayFlowMap {
 
     /// Entries not yet deleted by the engine.
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.index.is_empty()
     }
 }
 
 impl FlowMapSource for ReplayFlowMap {
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError> {
         out.clear();
-        for key in self.changed.drain(..) {
-            // Entries taken since they changed are gone.
-            if let Some(slot) = self.flows.get_mut(&key) {
-                slot.changed = false;
-                out.push((key, slot.stats));
-            }
+        for index in self.changed.drain(..) {
+            // Skips indices of entries taken since they changed, and repeats.
+            let Some(entry) = self.entries.get_mut(index).filter(|entry| entry.changed) else {
+                continue;
+            };
+            entry.changed = false;
+            out.push((entry.key, entry.since_drained()));
+            entry.drained = Some(entry.stats);
         }
         Ok(())
     }
 
     fn snapshot_scope(&self) -> SnapshotScope {
-        SnapshotScope::ChangedEntries
+        SnapshotScope::ChangedDeltas
     }
 
+    /// What the entry gained since the last snapshot (see [`SnapshotScope::ChangedDeltas`]).
     fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
-        Ok(self.flows.remove(key).map(|slot| slot.stats))
+        let Some(index) = self.index.remove(key) else {
+            return Ok(None);
+        };
+        Ok(self.entries.try_remove(index).map(|entry| entry.since_drained()))
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {
@@ -147,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_hold_the_entries_changed_since_the_previous_one() -> Result<(), SourceError> {
+    fn snapshots_hold_what_changed_entries_gained_since_the_previous_one() -> Result<(), SourceError> {
         let mut map = ReplayFlowMap::default();
         let frame = udp_frame(0);
         let mut other = udp_frame(0);
@@ -165,14 +200,26 @@ mod tests {
         assert!(snapshot.is_empty());
         map.record(&packet(LinkType::RawIp, &other, 28, 4));
         map.snapshot(&mut snapshot)?;
-        assert_eq!(ports_and_packets(&snapshot), vec![(54, 2)]);
-        // Changed, then taken before the snapshot: not listed.
+        assert_eq!(ports_and_packets(&snapshot), vec![(54, 1)]);
+        // The delta keeps the entry's first and last packet times and its
+        // inter-arrival gap from the packet before the snapshot.
+        let delta = snapshot[0].1;
+        assert_eq!((delta.bytes, delta.first_seen_ns, delta.last_seen_ns), (28, 2, 4));
+        assert_eq!((delta.iat_count, delta.iat_sum_ns, delta.iat_min_ns), (1, 2, 2));
+        // Changed, then taken before the snapshot: not listed, and the take
+        // hands over the packet the snapshot would have.
         map.record(&packet(LinkType::RawIp, &frame, 28, 5));
         let key = FlowKey { dst_port: 53, ..snapshot[0].0 };
-        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(3));
+        assert_eq!(map.take(&key)?.map(|s| (s.packets, s.last_seen_ns)), Some((1, 5)));
         map.snapshot(&mut snapshot)?;
         assert!(snapshot.is_empty());
         assert_eq!(map.len(), 1);
+        // The taken entry's slot is reused by the next new flow, listed once.
+        map.record(&packet(LinkType::RawIp, &frame, 28, 6));
+        map.record(&packet(LinkType::RawIp, &frame, 28, 7));
+        map.snapshot(&mut snapshot)?;
+        assert_eq!(ports_and_packets(&snapshot), vec![(53, 2)]);
+        assert_eq!(map.hook_counters()?[0].flows_inserted, 3);
         Ok(())
     }
 
@@ -184,7 +231,8 @@ mod tests {
         let mut snapshot = Vec::new();
         map.snapshot(&mut snapshot)?;
         let key = snapshot[0].0;
-        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(1));
+        // Nothing gained since the snapshot.
+        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(0));
         assert!(map.is_empty());
         assert_eq!(map.take(&key)?, None);
         Ok(())

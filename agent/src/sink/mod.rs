@@ -29,7 +29,7 @@ mod settings;
 mod stats;
 mod syslog;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod webhook;
 
 use std::time::Instant;

@@ -1,5 +1,6 @@
 //! Flow records → NDJSON alone: `FlowRecord` built from ended flows and
-//! written through the agent's `NdjsonWriter` to /dev/null, so the figure is
+//! encoded as the agent does (`FlowRecord::write_json` into the agent's
+//! `NdjsonWriter`) to /dev/null, so the figure is
 //! the record path's, without the kernel map or the flow table.
 
 use std::{path::PathBuf, time::Instant};
@@ -64,7 +65,7 @@ fn ended_flow(i: u32) -> Expired {
         resp,
         start_ns,
         end_ns: orig.last_seen_ns.max(resp.last_seen_ns),
-        members: Vec::new(),
+        members: Default::default(),
     }
 }
 
@@ -77,7 +78,8 @@ pub fn run(report: &mut Report, records: u32) -> Result<()> {
     let mut context = RecordContext::new(Clock::epoch(), names);
     let started = Instant::now();
     for expired in flows.iter().cycle().take(records as usize) {
-        writer.write(&FlowRecord::new(expired, &mut context))?;
+        let record = FlowRecord::new(expired, &mut context);
+        writer.write_encoded(|buffer| record.write_json(buffer))?;
     }
     writer.flush()?;
     let elapsed = started.elapsed();

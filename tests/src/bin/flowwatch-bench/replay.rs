@@ -175,8 +175,13 @@ fn shared_captures() -> Result<Vec<PathBuf>> {
 }
 
 fn flowwatch_replay(bin: &Path, inputs: &[PathBuf]) -> Command {
+    flowwatch_replay_to(bin, inputs, Path::new("/dev/null"), &[])
+}
+
+/// Replay with records written to `flows` and `extra` flags.
+fn flowwatch_replay_to(bin: &Path, inputs: &[PathBuf], flows: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(bin);
-    command.arg("replay").args(inputs).args(["--flows", "/dev/null"]);
+    command.arg("replay").args(inputs).arg("--flows").arg(flows).args(extra);
     command
 }
 
@@ -199,6 +204,17 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
     let size_mib = fs::metadata(&big)?.len() as f64 / f64::from(1u32 << 20);
 
     let replay = measure(&mut flowwatch_replay(&bin, std::slice::from_ref(&big)))?;
+    // The flow engine and record path alone, then with the records in a real file.
+    let no_analysis = measure(&mut flowwatch_replay_to(
+        &bin,
+        std::slice::from_ref(&big),
+        Path::new("/dev/null"),
+        &["--no-analysis"],
+    ))?;
+    let flows_file = dir.path().join("flows.ndjson");
+    let to_file = measure(&mut flowwatch_replay_to(&bin, std::slice::from_ref(&big), &flows_file, &["--no-analysis"]))?;
+    let flows_mib = fs::metadata(&flows_file)?.len() as f64 / f64::from(1u32 << 20);
+    fs::remove_file(&flows_file)?;
     let tshark = measure(Command::new("tshark").args(["-q", "-z", "conv,ip", "-r"]).arg(&big))?;
     let tcpdump = measure(Command::new("tcpdump").arg("-r").arg(&big).args(["-w", "/dev/null"]))?;
     let pps = |m: &Measured| packets as f64 / m.elapsed.as_secs_f64();
@@ -207,6 +223,14 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
         .add("replay", "flowwatch replay --flows /dev/null", pps(&replay), "pkt/s")
         .target(">= 2000000")
         .note(format!("{packets} packets, {size_mib:.0} MiB, {}", note(&replay)));
+    report
+        .add("replay", "flowwatch replay --flows /dev/null --no-analysis", pps(&no_analysis), "pkt/s")
+        .target(">= 2000000")
+        .note(note(&no_analysis));
+    report
+        .add("replay", "flowwatch replay --flows FILE --no-analysis", pps(&to_file), "pkt/s")
+        .target(">= 2000000")
+        .note(format!("{flows_mib:.0} MiB of records, {}", note(&to_file)));
     report.add("replay", "tshark -q -z conv,ip", pps(&tshark), "pkt/s").note(note(&tshark));
     report.add("replay", "tcpdump -r FILE -w /dev/null", pps(&tcpdump), "pkt/s").note(note(&tcpdump));
     report.add("replay", "flowwatch speed / tshark conv,ip", pps(&replay) / pps(&tshark), "x");
@@ -222,6 +246,12 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
         repeated(&lan_round, lan_span_s, LAN_COPIES, dir.path(), &lan_big)?;
         let lan_packets = packet_count(&lan_big)?;
         let lan_replay = measure(&mut flowwatch_replay(&bin, std::slice::from_ref(&lan_big)))?;
+        let lan_no_analysis = measure(&mut flowwatch_replay_to(
+            &bin,
+            std::slice::from_ref(&lan_big),
+            Path::new("/dev/null"),
+            &["--no-analysis"],
+        ))?;
         report
             .add(
                 "replay",
@@ -231,6 +261,15 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
             )
             .target(">= 2000000")
             .note(format!("kitsune/mirai2000.pcap x {LAN_COPIES}: {lan_packets} packets, {}", note(&lan_replay)));
+        report
+            .add(
+                "replay",
+                "flowwatch replay --no-analysis, benign LAN capture only",
+                lan_packets as f64 / lan_no_analysis.elapsed.as_secs_f64(),
+                "pkt/s",
+            )
+            .target(">= 2000000")
+            .note(note(&lan_no_analysis));
         fs::remove_file(&lan_big)?;
     }
 
