@@ -95,7 +95,7 @@ mod tests {
             resp: FlowStats { packets: packets.1, ..FlowStats::default() },
             start_ns: 0,
             end_ns: 0,
-            members: Vec::new(),
+            members: Default::default(),
         }
     }
 
