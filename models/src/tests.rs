@@ -180,13 +180,16 @@ fn model_file_rejects_each_kind_of_bad_file() -> TestResult {
 #[test]
 fn model_file_names_the_schema_difference() -> TestResult {
     let mut json = serde_json::to_value(&*shared_model()?)?;
-    json["schema"]["features"][36] = serde_json::json!("host_distinct_services");
+    let column = Feature::HostDistinctPorts.index();
+    json["schema"]["features"][column] = serde_json::json!("host_distinct_services");
     let other: Model = serde_json::from_value(json)?;
     let err = load_error(&other.to_bytes()?)?;
     assert_eq!(
         err.to_string(),
-        "m.fwm was trained on another feature schema (feature 36 is `host_distinct_services` in the model but \
-         `host_distinct_ports` in this build); retrain it with this flowwatch"
+        format!(
+            "m.fwm was trained on another feature schema (feature {column} is `host_distinct_services` in the model \
+             but `host_distinct_ports` in this build); retrain it with this flowwatch"
+        )
     );
     Ok(())
 }
