@@ -12,7 +12,7 @@ use crate::{
 
 /// A consumer that keeps every record as a [`FlowObservation`].
 #[derive(Debug, Default)]
-pub(crate) struct ObservationCollector {
+pub struct ObservationCollector {
     pub observations: Vec<FlowObservation>,
 }
 
@@ -31,7 +31,7 @@ impl ReplaySink for ObservationCollector {
 
 /// Replays one capture on its own (its own flow table and time base) and
 /// returns its flows in the order they ended.
-pub(crate) fn observe_capture(path: &Path, table: &FlowTableArgs) -> Result<Vec<FlowObservation>, ReplayError> {
+pub fn observe_capture(path: &Path, table: &FlowTableArgs) -> Result<Vec<FlowObservation>, ReplayError> {
     let mut collector = ObservationCollector::default();
     replay(&[path.to_owned()], &table.replay_config(), &AtomicBool::new(false), &mut collector)?;
     Ok(collector.observations)

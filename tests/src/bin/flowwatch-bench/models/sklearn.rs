@@ -25,6 +25,7 @@ pub struct SklearnResult {
     /// One per seed.
     pub roc_auc: Vec<f64>,
     pub pr_auc: Vec<f64>,
+    /// Medians over the seeds.
     pub fit_seconds: f64,
     pub score_seconds: f64,
 }
