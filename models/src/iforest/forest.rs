@@ -25,7 +25,7 @@ use linfa::{
     DatasetBase,
     traits::{Fit, PredictInplace},
 };
-use ndarray::{Array1, ArrayBase, Data, Ix2};
+use ndarray::{Array1, ArrayBase, ArrayView1, Axis, Data, Ix2};
 use rand_linfa::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -283,20 +283,14 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
         assert_eq!(x.nrows(), y.len(), "one target per row");
         let mut batch = vec![ForestRow::new(); LANES];
         let mut scores = [0.0; LANES];
-        let mut filled = 0;
-        let mut first_target = 0;
-        for row in x.rows() {
-            batch[filled].load(row);
-            filled += 1;
-            if filled == LANES {
-                self.score_batch(&batch, &mut scores);
-                y.slice_mut(ndarray::s![first_target..first_target + LANES]).assign(&ndarray::aview1(&scores));
-                first_target += LANES;
-                filled = 0;
+        for (rows, mut targets) in x.axis_chunks_iter(Axis(0), LANES).zip(y.axis_chunks_iter_mut(Axis(0), LANES)) {
+            for (slot, row) in batch.iter_mut().zip(rows.rows()) {
+                slot.load(row);
             }
+            let scores = &mut scores[..rows.nrows()];
+            self.score_batch(&batch[..rows.nrows()], scores);
+            targets.assign(&ArrayView1::from(&*scores));
         }
-        self.score_batch(&batch[..filled], &mut scores);
-        y.slice_mut(ndarray::s![first_target..]).assign(&ndarray::aview1(&scores[..filled]));
     }
 
     fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
