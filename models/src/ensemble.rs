@@ -127,7 +127,12 @@ impl Ensemble {
     /// forest's single-precision copy, reused across calls.
     pub fn score_with(&self, row: &[f64], forest_row: &mut ForestRow) -> DetectorScores {
         forest_row.load(row);
-        let iforest = self.iforest.score_row(forest_row);
+        self.score_given_forest(row, self.iforest.score_row(forest_row))
+    }
+
+    /// Completes the scores of a standardized row whose forest score was
+    /// computed already (e.g. by [`IsolationForest::score_batch`]).
+    pub fn score_given_forest(&self, row: &[f64], iforest: f64) -> DetectorScores {
         let kmeans = self.kmeans.score(row);
         DetectorScores { iforest, kmeans, combined: self.combine(iforest, kmeans) }
     }

@@ -116,15 +116,16 @@ pub fn evaluate(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -
 /// can be pooled into one report.
 pub fn outcomes(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -> Vec<Outcome> {
     let mut scorer = Scorer::new(model).explain_top(0);
-    in_time_order(flows)
+    let ordered = in_time_order(flows);
+    let mut scored = Vec::new();
+    scorer.score_batch(&ordered, &mut scored);
+    ordered
         .into_iter()
-        .map(|flow| {
-            let scored = scorer.score(flow);
-            Outcome {
-                score: scored.detectors.combined,
-                flagged: scored.is_anomaly,
-                kind: labels.classify(flow).map(|label| label.kind),
-            }
+        .zip(scored)
+        .map(|(flow, scored)| Outcome {
+            score: scored.detectors.combined,
+            flagged: scored.is_anomaly,
+            kind: labels.classify(flow).map(|label| label.kind),
         })
         .collect()
 }

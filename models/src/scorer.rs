@@ -10,7 +10,7 @@ use crate::{
     ensemble::DetectorScores,
     explain::{Contribution, occlusion},
     features::{Feature, FeatureExtractor, FeatureRow, WindowStats, host_window::duration_ns},
-    iforest::ForestRow,
+    iforest::{BATCH_ROWS, ForestRow},
 };
 
 /// Features listed in an anomaly's explanation unless set otherwise.
@@ -41,12 +41,32 @@ pub struct Scorer {
     extractor: FeatureExtractor,
     /// Typical values, standardized: what occlusion substitutes.
     typical_scaled: Vec<f64>,
-    features: FeatureRow,
-    scaled: FeatureRow,
-    forest_row: ForestRow,
+    batch: Batch,
+    /// Scratch row for the explanation's extra scorings.
+    probe_row: ForestRow,
     explain_top: usize,
     /// End time of the first flow scored.
     first_end_ns: Option<u64>,
+}
+
+/// Per-row working space for up to [`BATCH_ROWS`] flows, reused across calls
+/// so scoring allocates nothing.
+struct Batch {
+    features: Vec<FeatureRow>,
+    scaled: Vec<FeatureRow>,
+    forest_rows: Vec<ForestRow>,
+    forest_scores: [f64; BATCH_ROWS],
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            features: vec![[0.0; Feature::COUNT]; BATCH_ROWS],
+            scaled: vec![[0.0; Feature::COUNT]; BATCH_ROWS],
+            forest_rows: vec![ForestRow::new(); BATCH_ROWS],
+            forest_scores: [0.0; BATCH_ROWS],
+        }
+    }
 }
 
 impl Scorer {
@@ -57,9 +77,8 @@ impl Scorer {
             extractor: FeatureExtractor::new(model.window()),
             model,
             typical_scaled,
-            features: [0.0; Feature::COUNT],
-            scaled: [0.0; Feature::COUNT],
-            forest_row: ForestRow::new(),
+            batch: Batch::new(),
+            probe_row: ForestRow::new(),
             explain_top: DEFAULT_EXPLAIN_TOP,
             first_end_ns: None,
         }
@@ -80,26 +99,60 @@ impl Scorer {
         self.extractor.window_stats()
     }
 
+    /// Scores one flow (the next in flow-time order).
     pub fn score(&mut self, flow: &FlowObservation) -> Scored {
-        self.extractor.extract_into(flow, &mut self.features);
-        self.scaled = self.features;
-        self.model.scaler().transform_row(&mut self.scaled);
-        let detectors = self.model.ensemble().score_with(&self.scaled, &mut self.forest_row);
+        self.load(0, flow);
+        let iforest = self.model.ensemble().iforest().score_row(&self.batch.forest_rows[0]);
+        self.finish(0, flow, iforest)
+    }
+
+    /// Scores `flows` (the next ones in flow-time order) into `out`, exactly
+    /// as [`Self::score`] would one by one, but faster (≈ 1.1× for the whole
+    /// scorer in `cargo xtask bench`, ≈ 1.3× for the forest part): the
+    /// forest walks each tree for [`BATCH_ROWS`] flows at a time.
+    pub fn score_batch(&mut self, flows: &[&FlowObservation], out: &mut Vec<Scored>) {
+        out.reserve(flows.len());
+        for chunk in flows.chunks(BATCH_ROWS) {
+            for (slot, flow) in chunk.iter().enumerate() {
+                self.load(slot, flow);
+            }
+            let batch = &mut self.batch;
+            self.model.ensemble().iforest().score_batch(&batch.forest_rows[..chunk.len()], &mut batch.forest_scores);
+            for (slot, flow) in chunk.iter().enumerate() {
+                let scored = self.finish(slot, flow, self.batch.forest_scores[slot]);
+                out.push(scored);
+            }
+        }
+    }
+
+    /// Features of `flow` into the batch's `slot`, standardized, and the forest's copy.
+    fn load(&mut self, slot: usize, flow: &FlowObservation) {
+        let batch = &mut self.batch;
+        self.extractor.extract_into(flow, &mut batch.features[slot]);
+        let scaled = &mut batch.scaled[slot];
+        *scaled = batch.features[slot];
+        self.model.scaler().transform_row(scaled);
+        batch.forest_rows[slot].load(scaled.iter());
+    }
+
+    /// The rest of `slot`'s scoring once its forest score is known.
+    fn finish(&mut self, slot: usize, flow: &FlowObservation, iforest: f64) -> Scored {
+        let detectors = self.model.ensemble().score_given_forest(&self.batch.scaled[slot], iforest);
         let calibration = self.model.calibration();
         let is_anomaly = calibration.is_anomaly(detectors.combined);
         let score = calibration.calibrated(detectors.combined);
-        let explanation = if is_anomaly && self.explain_top > 0 { self.explain() } else { Vec::new() };
+        let explanation = if is_anomaly && self.explain_top > 0 { self.explain(slot) } else { Vec::new() };
         let first_end_ns = *self.first_end_ns.get_or_insert(flow.end_ns);
         let window_ns = duration_ns(self.model.window().window);
         let warming_up = flow.end_ns.saturating_sub(first_end_ns) < window_ns;
         Scored { score, detectors, is_anomaly, warming_up, explanation }
     }
 
-    fn explain(&mut self) -> Vec<Contribution> {
-        let Self { model, typical_scaled, features, scaled, forest_row, explain_top, .. } = self;
+    fn explain(&mut self, slot: usize) -> Vec<Contribution> {
+        let Self { model, typical_scaled, batch, probe_row, explain_top, .. } = self;
+        let (features, scaled) = (&batch.features[slot], &batch.scaled[slot]);
         let ensemble = model.ensemble();
-        let drops =
-            occlusion(scaled, typical_scaled, *explain_top, |row| ensemble.score_with(row, forest_row).combined);
+        let drops = occlusion(scaled, typical_scaled, *explain_top, |row| ensemble.score_with(row, probe_row).combined);
         drops
             .into_iter()
             .map(|(column, drop)| {

@@ -105,6 +105,24 @@ fn a_port_scan_is_flagged_and_explained() -> TestResult {
 }
 
 #[test]
+fn scoring_in_batches_matches_scoring_one_by_one() -> TestResult {
+    let model = shared_model()?;
+    let flows: Vec<_> = benign(4, 40).into_iter().chain(scan(41.0, 30)).collect();
+    let ordered = crate::train::in_time_order(&flows);
+    let mut one_by_one = Scorer::new(Arc::clone(&model));
+    let expected: Vec<_> = ordered.iter().map(|flow| one_by_one.score(flow)).collect();
+    let mut batched = Scorer::new(model);
+    let mut scored = Vec::new();
+    // Uneven calls, so batches also span call boundaries.
+    let (first, rest) = ordered.split_at(7);
+    batched.score_batch(first, &mut scored);
+    batched.score_batch(rest, &mut scored);
+    assert_eq!(scored, expected);
+    assert!(scored.iter().any(|s| s.is_anomaly && !s.explanation.is_empty()), "the scan explained");
+    Ok(())
+}
+
+#[test]
 fn moving_the_threshold_level() -> TestResult {
     let mut model = Model::clone(&*shared_model()?);
     let strict = model.calibration().threshold();
@@ -180,13 +198,16 @@ fn model_file_rejects_each_kind_of_bad_file() -> TestResult {
 #[test]
 fn model_file_names_the_schema_difference() -> TestResult {
     let mut json = serde_json::to_value(&*shared_model()?)?;
-    json["schema"]["features"][36] = serde_json::json!("host_distinct_services");
+    let column = Feature::HostDistinctPorts.index();
+    json["schema"]["features"][column] = serde_json::json!("host_distinct_services");
     let other: Model = serde_json::from_value(json)?;
     let err = load_error(&other.to_bytes()?)?;
     assert_eq!(
         err.to_string(),
-        "m.fwm was trained on another feature schema (feature 36 is `host_distinct_services` in the model but \
-         `host_distinct_ports` in this build); retrain it with this flowwatch"
+        format!(
+            "m.fwm was trained on another feature schema (feature {column} is `host_distinct_services` in the model \
+             but `host_distinct_ports` in this build); retrain it with this flowwatch"
+        )
     );
     Ok(())
 }

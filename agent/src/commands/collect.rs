@@ -14,7 +14,7 @@ use crate::{
 
 /// A consumer that keeps every record as a [`FlowObservation`].
 #[derive(Debug, Default)]
-pub(crate) struct ObservationCollector {
+pub struct ObservationCollector {
     pub observations: Vec<FlowObservation>,
 }
 
@@ -34,7 +34,7 @@ impl ReplaySink for ObservationCollector {
 /// Replays one capture on its own (its own flow table and time base) and
 /// returns its flows in the order they ended; with `filter`, only the
 /// packets matching it count.
-pub(crate) fn observe_capture(
+pub fn observe_capture(
     path: &Path,
     table: &FlowTableArgs,
     filter: Option<&FilterExpression>,

@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod analysis;
-mod collect;
+pub mod collect;
 pub mod evaluate;
 mod live;
 pub(crate) mod output;

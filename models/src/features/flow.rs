@@ -3,7 +3,7 @@
 
 use super::{
     FeatureWriter,
-    ports::{PortClass, is_common_service},
+    ports::{CLEARTEXT_HTTP_PORTS, PortClass, is_common_service},
     schema::Feature,
 };
 use crate::FlowObservation;
@@ -81,5 +81,7 @@ pub(super) fn write(flow: &FlowObservation, out: &mut FeatureWriter<'_>) {
     out.set(Feature::DstPortRegistered, indicator(ports && dst_class == PortClass::Registered));
     out.set(Feature::DstPortEphemeral, indicator(ports && dst_class == PortClass::Ephemeral));
     out.set(Feature::DstPortCommonService, indicator(ports && is_common_service(flow.dst_port)));
+    let cleartext_http = flow.proto == IPPROTO_TCP && CLEARTEXT_HTTP_PORTS.contains(&flow.dst_port);
+    out.set(Feature::DstPortCleartextHttp, indicator(cleartext_http));
     out.set(Feature::SrcPortWellKnown, indicator(ports && PortClass::of(flow.src_port) == PortClass::WellKnown));
 }

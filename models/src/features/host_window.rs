@@ -1,7 +1,7 @@
 //! Per-host sliding windows: what each originator did in the last
 //! [`HostWindowConfig::window`] of flow time — how many flows it started,
 //! how many distinct peers and ports it touched, how many of its flows
-//! failed, and how many bytes went out and came back.
+//! failed or were DNS lookups, and how many bytes went out and came back.
 //!
 //! Every record adds one event stamped with its end time; events leave the
 //! window in arrival order from one global queue, so expiry costs O(1) per
@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     FeatureWriter,
     flow::{IPPROTO_TCP, has_ports},
+    ports::DNS_PORT,
     schema::Feature,
 };
 use crate::FlowObservation;
@@ -75,6 +76,8 @@ struct Event {
     port: Option<u16>,
     new_flow: bool,
     failed: bool,
+    /// A new flow to the DNS port.
+    dns: bool,
     bytes_out: u64,
     bytes_in: u64,
 }
@@ -85,6 +88,7 @@ struct HostTotals {
     events: u32,
     flows: u32,
     failed: u32,
+    dns: u32,
     bytes_out: u64,
     bytes_in: u64,
     /// Reference counts: a peer or port is distinct while any event names it.
@@ -97,6 +101,7 @@ impl HostTotals {
         self.events += 1;
         self.flows += u32::from(event.new_flow);
         self.failed += u32::from(event.failed);
+        self.dns += u32::from(event.dns);
         self.bytes_out += event.bytes_out;
         self.bytes_in += event.bytes_in;
         *self.peers.entry(event.peer).or_default() += 1;
@@ -109,6 +114,7 @@ impl HostTotals {
         self.events -= 1;
         self.flows -= u32::from(event.new_flow);
         self.failed -= u32::from(event.failed);
+        self.dns -= u32::from(event.dns);
         self.bytes_out -= event.bytes_out;
         self.bytes_in -= event.bytes_in;
         release(&mut self.peers, event.peer);
@@ -199,6 +205,7 @@ impl HostWindows {
             port: has_ports(flow.proto).then_some(flow.dst_port),
             new_flow,
             failed: new_flow && flow_failed(flow),
+            dns: new_flow && has_ports(flow.proto) && flow.dst_port == DNS_PORT,
             bytes_out: flow.orig.bytes,
             bytes_in: flow.resp.bytes,
         };
@@ -260,7 +267,10 @@ fn write_features(totals: &HostTotals, window: Duration, out: &mut FeatureWriter
     out.set(Feature::HostFlowRate, flows / window_s);
     out.set(Feature::HostDistinctPeers, totals.peers.len() as f64);
     out.set(Feature::HostDistinctPorts, totals.ports.len() as f64);
-    out.set(Feature::HostFailedShare, if totals.flows == 0 { 0.0 } else { f64::from(totals.failed) / flows });
+    let flow_share = |count: u32| if totals.flows == 0 { 0.0 } else { f64::from(count) / flows };
+    out.set(Feature::HostFailedShare, flow_share(totals.failed));
+    out.set(Feature::HostDnsShare, flow_share(totals.dns));
+    out.set(Feature::HostPeersPerLookup, totals.peers.len() as f64 / f64::from(1 + totals.dns));
     out.set(Feature::HostBytesOut, totals.bytes_out as f64);
     let bytes = totals.bytes_out + totals.bytes_in;
     out.set(Feature::HostOutByteShare, if bytes == 0 { 1.0 } else { totals.bytes_out as f64 / bytes as f64 });

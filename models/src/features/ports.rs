@@ -22,6 +22,12 @@ impl PortClass {
     }
 }
 
+/// DNS, over UDP or TCP.
+pub const DNS_PORT: u16 = 53;
+
+/// HTTP without TLS: the standard port and the usual alternate.
+pub const CLEARTEXT_HTTP_PORTS: [u16; 2] = [80, 8080];
+
 /// Services that make up most benign traffic. Sorted (binary search).
 pub const COMMON_SERVICE_PORTS: &[u16] = &[
     20, 21, 22, 23, 25, 53, 67, 68, 80, 110, 123, 137, 138, 139, 143, 161, 389, 443, 445, 465, 514, 587, 636, 853, 993,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Name of the feature family; part of the fingerprint.
 pub const SCHEMA_NAME: &str = "flowwatch-flow";
 /// Bump on any change to [`Feature`] (order, names, scales, definitions).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a raw value becomes a feature value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +126,10 @@ features! {
     DstPortEphemeral = ("dst_port_ephemeral", Linear);
     /// Responder port is a common service (see `ports::COMMON_SERVICE_PORTS`).
     DstPortCommonService = ("dst_port_common_service", Linear);
+    /// TCP to a cleartext HTTP port (80, 8080): web traffic without TLS,
+    /// rare from ordinary clients today and the carrier of most exploit-kit
+    /// downloads and simple C2.
+    DstPortCleartextHttp = ("dst_port_cleartext_http", Linear);
     /// Originator port below 1024: reflection (DNS/NTP amplification) or a
     /// server seen as originator.
     SrcPortWellKnown = ("src_port_well_known", Linear);
@@ -141,6 +145,16 @@ features! {
     HostBytesOut = ("host_bytes_out", Log1p);
     /// Share of the originator's window bytes that it sent, 0..1.
     HostOutByteShare = ("host_out_byte_share", Linear);
+    /// Share of the originator's flows in the window that went to DNS (port
+    /// 53), 0..1. Ordinary clients look a name up before they connect, so a
+    /// host connecting with no lookup in its window is reaching addresses it
+    /// was given some other way (typed in, hard-coded in malware, a scan).
+    HostDnsShare = ("host_dns_share", Linear);
+    /// Distinct peers of the originator in the window per DNS lookup it
+    /// made there (peers / (1 + lookups)): about 1 for a client that looks
+    /// up each server it uses, high for one that reaches many addresses it
+    /// never looked up.
+    HostPeersPerLookup = ("host_peers_per_lookup", Log1p);
 }
 
 impl Feature {
@@ -263,7 +277,7 @@ mod tests {
         }
         let names: HashSet<_> = Feature::ALL.iter().map(|f| f.name()).collect();
         assert_eq!(names.len(), Feature::COUNT);
-        assert_eq!(Feature::COUNT, 40);
+        assert_eq!(Feature::COUNT, 43);
     }
 
     #[test]
@@ -301,12 +315,12 @@ mod tests {
         older.version = 0;
         assert_eq!(
             older.difference(&schema).as_deref(),
-            Some("the model uses feature schema flowwatch-flow v0, this build computes flowwatch-flow v1")
+            Some("the model uses feature schema flowwatch-flow v0, this build computes flowwatch-flow v2")
         );
 
         let mut shorter = schema.clone();
         shorter.features.pop();
-        assert_eq!(shorter.difference(&schema).as_deref(), Some("the model has 39 features, this build computes 40"));
+        assert_eq!(shorter.difference(&schema).as_deref(), Some("the model has 42 features, this build computes 43"));
 
         let mut rescaled = schema.clone();
         rescaled.fingerprint = "00000000".to_owned();

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::test_flows::{ip, syn_probe, tcp};
+use crate::test_flows::{dns, ip, syn_probe, tcp};
 
 fn value(row: &FeatureRow, feature: Feature) -> f64 {
     row[feature.index()]
@@ -44,7 +44,45 @@ fn flow_features_of_a_https_connection() {
     assert_eq!(value(&row, Feature::DstPortWellKnown), 1.0);
     assert_eq!(value(&row, Feature::DstPortEphemeral), 0.0);
     assert_eq!(value(&row, Feature::DstPortCommonService), 1.0);
+    assert_eq!(value(&row, Feature::DstPortCleartextHttp), 0.0);
     assert_eq!(value(&row, Feature::SrcPortWellKnown), 0.0);
+}
+
+#[test]
+fn cleartext_http_is_tcp_to_80_or_8080() {
+    let mut extractor = FeatureExtractor::new(HostWindowConfig::default());
+    for (port, expected) in [(80, 1.0), (8080, 1.0), (443, 0.0), (8443, 0.0)] {
+        let row = extractor.extract(&tcp(ip(1), ip(2), port, 10.0));
+        assert_eq!(value(&row, Feature::DstPortCleartextHttp), expected, "port {port}");
+    }
+    let mut udp = tcp(ip(1), ip(2), 80, 11.0);
+    udp.proto = 17;
+    assert_eq!(value(&extractor.extract(&udp), Feature::DstPortCleartextHttp), 0.0);
+}
+
+#[test]
+fn lookups_before_connections_show_in_the_host_window() {
+    let mut extractor = FeatureExtractor::new(HostWindowConfig::default());
+    // A client that looks each server up first: 2 lookups of 4 flows, 3 peers.
+    extractor.extract(&dns(ip(1), ip(53), 10.0));
+    extractor.extract(&tcp(ip(1), ip(2), 443, 11.0));
+    extractor.extract(&dns(ip(1), ip(53), 12.0));
+    let row = extractor.extract(&tcp(ip(1), ip(3), 443, 13.0));
+    assert_eq!(value(&row, Feature::HostDnsShare), 0.5);
+    assert_close(value(&row, Feature::HostPeersPerLookup), (3.0f64 / 3.0).ln_1p());
+
+    // A host reaching three servers it never looked up.
+    for (last, at) in [(4, 20.0), (5, 21.0), (6, 22.0)] {
+        extractor.extract(&tcp(ip(9), ip(last), 80, at));
+    }
+    let row = extractor.extract(&tcp(ip(9), ip(7), 80, 23.0));
+    assert_eq!(value(&row, Feature::HostDnsShare), 0.0);
+    assert_close(value(&row, Feature::HostPeersPerLookup), 4f64.ln_1p());
+
+    // Lookups leave the window with their events.
+    let row = extractor.extract(&tcp(ip(1), ip(2), 443, 80.0));
+    assert_eq!(value(&row, Feature::HostDnsShare), 0.0);
+    assert_close(value(&row, Feature::HostPeersPerLookup), 1f64.ln_1p());
 }
 
 #[test]

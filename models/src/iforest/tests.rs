@@ -142,3 +142,28 @@ fn round_trips_through_serde_and_rejects_corrupt_trees() -> TestResult {
     assert!(serde_json::from_value::<IsolationForest>(value).is_err());
     Ok(())
 }
+
+#[test]
+fn a_batch_scores_every_row_exactly_as_alone() -> TestResult {
+    // 37 rows: two full batches of 16 and a partial one of 5.
+    let records = cloud_with_outlier(36);
+    let forest = fit(&cloud_with_outlier(500), IsolationForestParams::new().seed(3))?;
+    let rows: Vec<ForestRow> = records
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let mut forest_row = ForestRow::new();
+            forest_row.load(row);
+            forest_row
+        })
+        .collect();
+    let mut batched = vec![f64::NAN; rows.len()];
+    forest.score_batch(&rows, &mut batched);
+    let alone: Vec<f64> = rows.iter().map(|row| forest.score_row(row)).collect();
+    assert_eq!(batched, alone);
+    let predicted: Array1<f64> = forest.predict(&records);
+    assert_eq!(predicted.to_vec(), alone);
+    // The outlier (last row, in the partial batch) still ranks first.
+    assert!(batched[..36].iter().all(|&s| s < batched[36]));
+    Ok(())
+}

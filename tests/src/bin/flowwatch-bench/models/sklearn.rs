@@ -25,8 +25,11 @@ pub struct SklearnResult {
     /// One per seed.
     pub roc_auc: Vec<f64>,
     pub pr_auc: Vec<f64>,
+    /// Medians over the seeds, wall clock.
     pub fit_seconds: f64,
     pub score_seconds: f64,
+    /// Median CPU time of the process while scoring (all its threads).
+    pub score_cpu_seconds: f64,
 }
 
 fn write_matrix(path: &Path, matrix: ArrayView2<'_, f64>) -> Result<()> {
