@@ -18,7 +18,7 @@ use std::{
 use agent::{
     clock::Clock,
     detect::{DetectionEngine, DetectorsConfig},
-    event::{AnomalyKind, Event, Evidence, FloodPattern, ScanPattern, Severity},
+    event::{AnomalyKind, DnsSignal, Event, Evidence, FloodPattern, ScanPattern, Severity},
     flow::{EngineConfig, FlowEngine, PollOutput, StatsRecord},
     replay::{ReplayConfig, ReplaySink, SinkFailure, replay},
 };
@@ -257,5 +257,43 @@ fn benign_captures_raise_nothing_high() -> TestResult {
         let high: Vec<_> = detected.events.iter().filter(|e| e.severity == Severity::High).collect();
         assert!(high.is_empty(), "{file}: {high:?}");
     }
+    Ok(())
+}
+
+/// nmap -O against 172.16.16.150: its probes with impossible flags (T2 NULL,
+/// T3 SYN|FIN|PSH|URG, T7 FIN|PSH|URG) are crafted; the rest of its 48
+/// packets are too few first contacts for the random walk.
+#[test]
+fn os_fingerprinting_probes_are_a_scan_from_172_16_16_128() -> TestResult {
+    let Some(path) = capture("chrissanders-packets/activeosfingerprinting.pcapng") else { return Ok(()) };
+    let detected = detect(&path)?;
+    assert_well_formed(&detected.events);
+    let scans = of_kind(&detected.events, AnomalyKind::PortScan);
+    assert_eq!(scans.len(), 1, "{:?}", detected.events);
+    assert_eq!((scans[0].src_ip, scans[0].dst_ip), (ip("172.16.16.128"), ip("172.16.16.150")));
+    let Evidence::PortScan { pattern, attempts, distinct_ports, .. } = scans[0].evidence else { unreachable!() };
+    // Reported at the second crafted flow (both to 135); the third (FIN|PSH|URG to
+    // closed 41296) is below the next report, due at four.
+    assert_eq!((pattern, attempts, distinct_ports), (ScanPattern::CraftedFlags, 2, 1));
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
+    Ok(())
+}
+
+/// One AXFR from 172.16.16.164 to the name server 172.16.16.139: straight to
+/// TCP, no UDP query before, a 1,156-byte answer (more than a datagram holds).
+#[test]
+fn zone_transfer_is_reported_from_172_16_16_164() -> TestResult {
+    let Some(path) = capture("chrissanders-packets/dns_axfr.pcapng") else { return Ok(()) };
+    let detected = detect(&path)?;
+    assert_well_formed(&detected.events);
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
+    let event = &detected.events[0];
+    assert_eq!(
+        (event.kind, event.severity, event.src_ip, event.dst_ip, event.dst_port),
+        (AnomalyKind::DnsTunnel, Severity::Low, ip("172.16.16.164"), ip("172.16.16.139"), Some(53))
+    );
+    let Evidence::DnsTunnel { signal, answer_bytes, .. } = event.evidence else { unreachable!() };
+    // The server's 1,452 wire bytes less five 60-byte frames' worth of headers.
+    assert_eq!((signal, answer_bytes), (DnsSignal::ZoneTransfer, Some(1_152)));
     Ok(())
 }

@@ -181,6 +181,7 @@ impl DetectionEngine {
 
     /// End of input: every repeat still held back is emitted.
     pub fn finish(&mut self) -> Vec<Event> {
+        self.admit_deferred(u64::MAX);
         self.suppressor.finish(&mut self.admitted);
         self.events()
     }
@@ -204,7 +205,20 @@ impl DetectionEngine {
         for detector in &mut self.detectors {
             detector.expire(now);
         }
+        self.admit_deferred(now);
         self.suppressor.expire(now, &mut self.admitted);
+    }
+
+    /// Findings the detectors held back that are due at `now`, through suppression.
+    fn admit_deferred(&mut self, now: u64) {
+        for detector in &mut self.detectors {
+            detector.deferred(now, &mut self.findings);
+        }
+        self.found += self.findings.len() as u64;
+        let admitted_at = now.min(self.now_ns);
+        for finding in self.findings.drain(..) {
+            self.suppressor.admit(finding, admitted_at, &mut self.admitted);
+        }
     }
 
     fn events(&mut self) -> Vec<Event> {

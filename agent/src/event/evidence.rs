@@ -23,6 +23,9 @@ pub enum ScanPattern {
     Horizontal,
     /// ICMP echo requests to many hosts.
     IcmpSweep,
+    /// TCP probes with flag combinations no stack sends (NULL, FIN and Xmas
+    /// scans, OS fingerprinting).
+    CraftedFlags,
 }
 
 /// The shape of a flood.
@@ -55,6 +58,8 @@ pub enum DnsSignal {
     QueryRate,
     /// Many bytes sent.
     Volume,
+    /// A large answer over TCP that no UDP query asked for: a zone transfer.
+    ZoneTransfer,
 }
 
 /// Where the "normal" a novelty is measured against came from.
@@ -141,8 +146,12 @@ pub enum Evidence {
         bytes_out: u64,
         mean_query_bytes: f64,
         queries_per_sec: f64,
-        /// The threshold the signal crossed (from the baseline when it has the host).
+        /// The threshold the signal crossed (from the baseline when it has the
+        /// host; for a zone transfer, the answer bytes).
         threshold: f64,
+        /// Answer payload the server sent (zone transfers only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        answer_bytes: Option<u64>,
     },
     RareProtocol {
         proto: u8,
