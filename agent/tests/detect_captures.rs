@@ -18,7 +18,7 @@ use std::{
 use agent::{
     clock::Clock,
     detect::{DetectionEngine, DetectorsConfig},
-    event::{AnomalyKind, DnsSignal, Event, Evidence, FloodPattern, ScanPattern, Severity},
+    event::{AnomalyKind, BeaconPattern, DnsSignal, Event, Evidence, FloodPattern, ScanPattern, Severity},
     flow::{EngineConfig, FlowEngine, PollOutput, StatsRecord},
     replay::{ReplayConfig, ReplaySink, SinkFailure, replay},
 };
@@ -295,5 +295,24 @@ fn zone_transfer_is_reported_from_172_16_16_164() -> TestResult {
     let Evidence::DnsTunnel { signal, answer_bytes, .. } = event.evidence else { unreachable!() };
     // The server's 1,452 wire bytes less five 60-byte frames' worth of headers.
     assert_eq!((signal, answer_bytes), (DnsSignal::ZoneTransfer, Some(1_152)));
+    Ok(())
+}
+
+/// CryptoWall 4 POSTs its gate script three times in 41 s (at 0, 15 and
+/// 41 s): too few for the regularity score, but each request carries the
+/// same 489–496 payload bytes.
+#[test]
+fn cryptowall_check_ins_are_beaconing_from_192_168_122_145() -> TestResult {
+    let Some(path) = capture("chrissanders-packets/cryptowall4_c2.pcapng") else { return Ok(()) };
+    let detected = detect(&path)?;
+    assert_well_formed(&detected.events);
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
+    let event = &detected.events[0];
+    assert_eq!(
+        (event.kind, event.severity, event.src_ip, event.dst_ip, event.dst_port),
+        (AnomalyKind::Beaconing, Severity::Low, ip("192.168.122.145"), ip("184.170.149.44"), Some(80))
+    );
+    let Evidence::Beaconing { pattern, connections, .. } = event.evidence else { unreachable!() };
+    assert_eq!((pattern, connections, event.flows_total), (BeaconPattern::CheckIns, 3, 3));
     Ok(())
 }

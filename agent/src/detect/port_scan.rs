@@ -564,4 +564,35 @@ mod tests {
         assert_eq!((*pattern, *distinct_hosts, *attempts, *failed), (ScanPattern::IcmpSweep, 10, 10, 4));
         assert_eq!(sweep.flows.total, 10);
     }
+
+    #[test]
+    fn crafted_flags_are_probes_and_doubling_counts_decide_the_reports() {
+        use agent_common::flow::tcp_flags::{ACK, FIN, PSH, SYN, URG};
+        let probe = |id: u64, port: u16, flags: u8| {
+            with_orig(flow(id, TCP, "172.16.16.128", "172.16.16.150", port, 0.0, 0), 1, 74, flags)
+        };
+        // An Xmas scan of 9 ports, then an ordinary connection and an ACK probe (unsolicited, not crafted).
+        let mut flows: Vec<_> = (0..9u64).map(|i| probe(i, 100 + i as u16, FIN | PSH | URG)).collect();
+        flows.push(tcp_session(20, "172.16.16.128", "172.16.16.150", 80, 1.0, 500, 900));
+        flows.push(probe(21, 135, ACK));
+        let found = run(&mut detector(), &flows);
+        // Reported at 2, 4 and 8 probes.
+        let counts: Vec<_> = found
+            .iter()
+            .map(|f| match f.evidence {
+                Evidence::PortScan { pattern: ScanPattern::CraftedFlags, attempts, distinct_ports, .. } => {
+                    (attempts, distinct_ports, f.severity)
+                }
+                ref other => panic!("wrong evidence {other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, vec![(2, 2, Severity::Low), (4, 4, Severity::Low), (8, 8, Severity::Medium)]);
+        assert_eq!(found[2].dst_ip, "172.16.16.150".parse().ok());
+        assert_eq!(found[2].flows.total, 8);
+        // A SYN with FIN but also ACK later is a conversation, not a probe; nor are port-less fragments.
+        let odd_but_legal = probe(30, 80, SYN | ACK | FIN);
+        let mut fragment = probe(31, 0, 0);
+        fragment.src_port = 0;
+        assert!(run(&mut detector(), &[odd_but_legal, fragment]).is_empty());
+    }
 }

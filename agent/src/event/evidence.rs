@@ -48,6 +48,16 @@ pub enum FloodPattern {
     ConnectionFlood,
 }
 
+/// What made a pair's connections check-ins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeaconPattern {
+    /// Regular intervals and sizes over many connections (RITA's score).
+    Regular,
+    /// A few connections at irregular times, each the same-size request.
+    CheckIns,
+}
+
 /// Which DNS measure was unusual.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -126,6 +136,7 @@ pub enum Evidence {
         threshold_bytes_out: f64,
     },
     Beaconing {
+        pattern: BeaconPattern,
         connections: u64,
         median_interval_secs: f64,
         /// Bowley skew of the intervals (0 = symmetric) and their median

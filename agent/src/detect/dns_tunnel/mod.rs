@@ -405,4 +405,37 @@ mod tests {
         assert_eq!((*signal, *threshold, *queries), (DnsSignal::QueryRate, 1.0, 60));
         Ok(())
     }
+
+    /// A TCP answer of `answer` payload bytes from 10.0.0.1:53 to 10.0.0.23, at `at` seconds.
+    fn tcp_answer(id: u64, at: f64, answer: u64) -> models::FlowObservation {
+        use agent_common::flow::tcp_flags::{ACK, PSH, SYN};
+        let f = with_orig(flow(id, TCP, "10.0.0.23", "10.0.0.1", 53, at, 200), 5, 340, SYN | ACK | PSH);
+        let mut f = with_resp(f, 4, 4 * 60 + answer, SYN | ACK | PSH);
+        f.resp.len_min = 60;
+        f
+    }
+
+    #[test]
+    fn a_big_tcp_answer_without_a_udp_query_is_a_zone_transfer_once_none_turns_up() {
+        let mut detector =
+            DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
+        // A truncated UDP answer retried over TCP: the UDP record arrives after the TCP one.
+        let fallback = [tcp_answer(1, 10.0, 3_000), query(2, 9.99, 90)];
+        // A transfer with no query, and a small TCP answer.
+        let transfer = [tcp_answer(3, 100.0, 20_000), tcp_answer(4, 200.0, 300)];
+        assert!(run(&mut detector, &fallback).is_empty());
+        assert!(run(&mut detector, &transfer).is_empty());
+        let mut out = Vec::new();
+        let end_of_transfer = transfer[0].end_ns;
+        detector.deferred(end_of_transfer + 59 * 1_000_000_000, &mut out);
+        assert!(out.is_empty(), "the grace period is not over: {out:?}");
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1);
+        let Evidence::DnsTunnel { signal, answer_bytes, threshold, .. } = &out[0].evidence else {
+            panic!("wrong evidence")
+        };
+        assert_eq!((*signal, *answer_bytes, *threshold), (DnsSignal::ZoneTransfer, Some(20_000), 512.0));
+        // 20,000 / 512 = 39× the threshold.
+        assert_eq!((out[0].severity, out[0].first_ns), (Severity::High, transfer[0].start_ns));
+    }
 }
