@@ -33,6 +33,7 @@ pub mod exfiltration;
 mod facts;
 mod finding;
 pub mod flood;
+mod gather;
 pub mod geo;
 pub mod ml_outlier;
 mod networks;

@@ -291,6 +291,7 @@ impl PortScanDetector {
                 window_secs: Some(sweep.window.len_secs()),
             },
             flows: sweep.flows.clone(),
+            occurrences: 1,
         });
     }
 
@@ -393,6 +394,7 @@ fn scan_finding(src: IpAddr, walk: &Walk, config: &PortScanConfig) -> Finding {
             window_secs: None,
         },
         flows: walk.flows.clone(),
+        occurrences: 1,
     }
 }
 
@@ -427,6 +429,7 @@ fn crafted_finding(src: IpAddr, probes: &Crafted, min_probes: u64) -> Finding {
             window_secs: None,
         },
         flows: probes.flows.clone(),
+        occurrences: 1,
     }
 }
 

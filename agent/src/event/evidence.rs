@@ -58,6 +58,13 @@ pub enum BeaconPattern {
     CheckIns,
 }
 
+/// A service as protocol and responder port (ICMP: type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ServicePort {
+    pub proto: u8,
+    pub port: u16,
+}
+
 /// Which DNS measure was unusual.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -165,12 +172,16 @@ pub enum Evidence {
         answer_bytes: Option<u64>,
     },
     RareProtocol {
+        /// The first new service: protocol and responder port (ICMP: type);
+        /// 49152 stands for every ephemeral port.
         proto: u8,
-        /// Responder port (ICMP: type); 49152 stands for every ephemeral port.
         port: u16,
         reference: NoveltyReference,
         /// Services the host was known to use.
         known_services: u64,
+        /// Every new service of the incident (up to 16), and how many there were.
+        new_services: Vec<ServicePort>,
+        new_services_total: u64,
     },
     Geo {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,7 @@ use crate::enrich::classify;
 
 pub use evidence::{
     BeaconPattern, DnsSignal, Evidence, FeatureContribution, FloodPattern, GeoReason, NoveltyReference, ScanPattern,
+    ServicePort,
 };
 pub use models::AnomalyKind;
 use serde::Serialize;

@@ -387,6 +387,7 @@ fn finding(
             payload_score: scored.payload_score,
         },
         flows,
+        occurrences: 1,
     }
 }
 

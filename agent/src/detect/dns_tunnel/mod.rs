@@ -201,6 +201,7 @@ impl DnsTunnelDetector {
                 answer_bytes: Some(pending.answer_bytes),
             },
             flows: pending.flows,
+            occurrences: 1,
         }
     }
 
@@ -320,6 +321,7 @@ impl RuleDetector for DnsTunnelDetector {
                 answer_bytes: None,
             },
             flows: client.flows.clone(),
+            occurrences: 1,
         });
     }
 
