@@ -125,8 +125,10 @@ fn synscan_is_a_vertical_scan_from_172_16_0_8() -> TestResult {
     assert!(scans.iter().all(|e| matches!(e.evidence, Evidence::PortScan { pattern: ScanPattern::Vertical, .. })));
     // ≈1,000 closed ports: the scan escalates to high.
     assert!(scans.iter().any(|e| e.severity == Severity::High));
-    // Nothing else in that capture is an attack.
+    // Nothing else in that capture is an attack; one incident is a handful of
+    // events (low, medium, high as it escalates, and the repeats at the end).
     assert_eq!(scans.len(), detected.events.len(), "{:?}", detected.events);
+    assert!(detected.events.len() <= 4, "{} events", detected.events.len());
     Ok(())
 }
 
@@ -141,6 +143,7 @@ fn hide_and_seek_bot_scans_from_192_168_2_16() -> TestResult {
         e.src_ip == ip("192.168.2.16")
             && matches!(e.evidence, Evidence::PortScan { pattern: ScanPattern::Horizontal, .. })
     }));
+    assert!(detected.events.len() <= 4, "{} events", detected.events.len());
     Ok(())
 }
 
@@ -158,6 +161,7 @@ fn icmp_sweep_from_192_168_1_109() -> TestResult {
     let Evidence::PortScan { distinct_hosts, .. } = sweeps[0].evidence else { unreachable!() };
     // Reported at the 10th of its 18 targets.
     assert_eq!(distinct_hosts, 10);
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
     Ok(())
 }
 
@@ -190,6 +194,8 @@ fn stopddos_attacks_are_floods_on_their_victim() -> TestResult {
             "{file}: no {pattern:?} flood on {victim}: {:?}",
             detected.events
         );
+        // One victim, one incident: at most one event per severity it reaches, plus the repeats.
+        assert!(detected.events.len() <= 4, "{file}: {} events", detected.events.len());
     }
     Ok(())
 }
@@ -210,6 +216,7 @@ fn rat_check_ins_are_beaconing_from_172_16_0_114_to_111() -> TestResult {
         // Screen grabs every 10 s.
         assert!((median_interval_secs - 10.0).abs() < 0.1, "{median_interval_secs}");
     }
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
     Ok(())
 }
 
@@ -231,6 +238,7 @@ fn ssh_brute_force_is_a_connection_flood_from_147_32_80_40() -> TestResult {
     );
     // Every login is answered: not a scan.
     assert!(of_kind(&detected.events, AnomalyKind::PortScan).is_empty());
+    assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
     Ok(())
 }
 
@@ -256,6 +264,8 @@ fn benign_captures_raise_nothing_high() -> TestResult {
         assert_well_formed(&detected.events);
         let high: Vec<_> = detected.events.iter().filter(|e| e.severity == Severity::High).collect();
         assert!(high.is_empty(), "{file}: {high:?}");
+        // kitsune: two devices failing against a dozen cloud servers each (low); the web captures: nothing.
+        assert!(detected.events.len() <= 2, "{file}: {:?}", detected.events);
     }
     Ok(())
 }

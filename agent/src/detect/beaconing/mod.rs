@@ -485,4 +485,29 @@ mod tests {
         assert_eq!(last.flows.total, 8);
         assert_eq!(last.flows.refs.len(), 8);
     }
+
+    #[test]
+    fn sparse_same_size_check_ins_to_an_outside_server_are_low_beacons() {
+        let networks = Networks::new(default_internal_networks());
+        let mut detector = BeaconingDetector::new(BeaconingConfig::default(), &LimitsConfig::default());
+        let mut out = Vec::new();
+        for (i, at) in [0.0, 15.2, 41.4, 90.0].into_iter().enumerate() {
+            let id = i as u64;
+            // Six frames, the smallest a 60-byte acknowledgement: 980 − 6 × 60 = 620 payload bytes.
+            let mut c2 = tcp_session(id, "192.168.122.145", "184.170.149.44", 80, at, 980, 700);
+            c2.orig.len_min = 60;
+            detector.observe(&FlowFacts::new(&c2, true, &networks), &mut out);
+            // The same requests inside the network are not judged as check-ins.
+            let mut lan = tcp_session(10 + id, "192.168.122.145", "192.168.122.1", 80, at, 980, 700);
+            lan.orig.len_min = 60;
+            detector.observe(&FlowFacts::new(&lan, true, &networks), &mut out);
+        }
+        // From the third check-in on, each reports (suppression makes them one event).
+        assert_eq!(out.len(), 2);
+        let Evidence::Beaconing { pattern, connections, .. } = &out[1].evidence else { panic!("wrong evidence") };
+        assert_eq!((*pattern, *connections, out[1].severity), (BeaconPattern::CheckIns, 4, Severity::Low));
+        assert_eq!(out[1].dst_ip, "184.170.149.44".parse().ok());
+        // Every request the same size: a spread of 0.
+        assert_eq!(out[1].score, 1.0);
+    }
 }
