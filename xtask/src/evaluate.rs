@@ -65,11 +65,11 @@ const fn attack(capture: &'static str, kinds: &'static [&'static str], names: &'
 const ATTACKS: [Attack; 20] = [
     // SYN scan of ~1,000 ports of one host: Threshold Random Walk over unanswered first contacts.
     attack("chrissanders-packets/synscan.pcapng", &["port_scan"], &["172.16.0.8", "64.13.134.52"]),
-    // nmap -O: a few dozen odd probes at one host, fewer than the scan detector's minimum targets.
+    // nmap -O: too few first contacts for the random walk, but its NULL and FIN|PSH|URG probes are crafted.
     attack("chrissanders-packets/activeosfingerprinting.pcapng", &["port_scan"], &["172.16.16.128", "172.16.16.150"]),
     // Exploit served over ordinary HTTP, then a reverse shell: no rule describes it, only the model can.
     attack("chrissanders-packets/aurora.pcapng", &["ml_outlier"], &["192.168.100.202", "192.168.100.206"]),
-    // Ransomware check-ins to its C2 server: beaconing if there are enough regular connections.
+    // Ransomware check-ins to its C2 server: three same-size POSTs at irregular times (sparse check-ins).
     attack("chrissanders-packets/cryptowall4_c2.pcapng", &["beaconing"], &["184.170.149.44", "192.168.122.145"]),
     // Exploit-kit download and C2 of the infected host: only the model can.
     attack("chrissanders-packets/ek_to_cryptowall4.pcapng", &["ml_outlier"], &["192.168.122.145"]),
@@ -77,7 +77,7 @@ const ATTACKS: [Attack; 20] = [
     attack("chrissanders-packets/http_dvwa_sqlinjection.pcapng", &["ml_outlier"], &["10.2.2.101", "10.2.2.104"]),
     // DVWA directory traversal: likewise.
     attack("chrissanders-packets/http_dvwa_directorytraversal.pcapng", &["ml_outlier"], &["10.2.2.101", "10.2.2.104"]),
-    // One DNS zone transfer: a big answer over TCP, labelled dns_tunnel (data out through DNS).
+    // One DNS zone transfer: a TCP answer larger than a datagram that no UDP query asked for.
     attack("chrissanders-packets/dns_axfr.pcapng", &["dns_tunnel"], &["172.16.16.164", "172.16.16.139"]),
     // A hijacked HTTP session: same addresses and ports as the victim's own, a job for the model.
     attack("chrissanders-packets/sessionhijacking.pcapng", &["ml_outlier"], &["172.16.16.154", "172.16.16.181"]),

@@ -132,6 +132,10 @@ impl DetectorsConfig {
             ("exfiltration.window", self.exfiltration.window),
             ("beaconing.history", self.beaconing.history),
             ("dns_tunnel.window", self.dns_tunnel.window),
+            ("dns_tunnel.transfer_fallback_window", self.dns_tunnel.transfer_fallback_window),
+            ("beaconing.checkin_min_gap", self.beaconing.checkin_min_gap),
+            ("rare_protocol.report_window", self.rare_protocol.report_window),
+            ("ml_outlier.report_window", self.ml_outlier.report_window),
         ];
         for (field, duration) in durations {
             if duration.is_zero() {
@@ -148,6 +152,7 @@ impl DetectorsConfig {
             ("dns_tunnel.max_queries_per_sec", self.dns_tunnel.max_queries_per_sec),
             ("dns_tunnel.max_bytes_out", self.dns_tunnel.max_bytes_out as f64),
             ("dns_tunnel.baseline_factor", self.dns_tunnel.baseline_factor),
+            ("beaconing.checkin_max_size_spread", self.beaconing.checkin_max_size_spread),
         ];
         for (field, value) in rates {
             if value.is_nan() || value <= 0.0 {
@@ -159,12 +164,15 @@ impl DetectorsConfig {
             ("suppression.max_entities", self.suppression.max_entities as u64, 1),
             ("port_scan.min_targets", p.min_targets, 1),
             ("port_scan.sweep_min_hosts", p.sweep_min_hosts, 2),
+            ("port_scan.min_crafted_probes", p.min_crafted_probes, 1),
             ("flood.min_sources", self.flood.min_sources, 2),
             ("flood.min_unanswered_flows", self.flood.min_unanswered_flows, 1),
             ("flood.max_connections", self.flood.max_connections, 2),
             // Quartiles and a median deviation need at least four intervals.
             ("beaconing.min_connections", self.beaconing.min_connections as u64, 5),
             ("beaconing.max_connections", self.beaconing.max_connections as u64, self.beaconing.min_connections as u64),
+            // Two requests may be one retry; a repetition needs three.
+            ("beaconing.checkin_min_connections", self.beaconing.checkin_min_connections as u64, 3),
         ];
         for (field, value, min) in minimums {
             if value < min {
@@ -213,6 +221,8 @@ mod tests {
         let zero: DetectorsConfig = toml::from_str("[flood]\nwindow = \"0s\"\n")?;
         assert_eq!(zero.validate(), Err(ConfigError::NotPositive { field: "flood.window", value: 0.0 }));
 
+        let zero: DetectorsConfig = toml::from_str("[ml_outlier]\nreport_window = \"0s\"\n")?;
+        assert_eq!(zero.validate(), Err(ConfigError::NotPositive { field: "ml_outlier.report_window", value: 0.0 }));
         let few: DetectorsConfig = toml::from_str("[beaconing]\nmin_connections = 3\n")?;
         assert_eq!(few.validate(), Err(ConfigError::TooSmall { field: "beaconing.min_connections", value: 3, min: 5 }));
         Ok(())

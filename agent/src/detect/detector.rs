@@ -13,6 +13,10 @@ pub trait RuleDetector: Send {
     /// time-bounded state keep it).
     fn expire(&mut self, _now_ns: u64) {}
 
+    /// Findings held back until later flows could rule them out or complete
+    /// them, that are due at `now_ns` (`u64::MAX`: end of input, all of them).
+    fn deferred(&mut self, _now_ns: u64, _out: &mut Vec<Finding>) {}
+
     /// Entities tracked now.
     fn tracked(&self) -> usize;
 

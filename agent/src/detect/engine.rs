@@ -17,7 +17,7 @@ use super::{
     finding::Finding,
     flood::FloodDetector,
     geo::{GeoConfig, GeoDetector, GeoLookup},
-    ml_outlier::{self, MlVerdict},
+    ml_outlier::{MlOutliers, MlVerdict},
     networks::Networks,
     port_scan::PortScanDetector,
     rare_protocol::RareProtocolDetector,
@@ -71,7 +71,8 @@ pub struct DetectionEngine {
     detectors: Vec<Box<dyn RuleDetector>>,
     /// What the geo detector is built from once a lookup is given.
     geo_setup: Option<(GeoConfig, Option<GeoBaseline>)>,
-    ml_outlier: bool,
+    /// Model outliers gathered per source (when the configuration enables them).
+    ml_outliers: Option<MlOutliers>,
     suppressor: Suppressor,
     findings: Vec<Finding>,
     admitted: Vec<Admitted>,
@@ -124,7 +125,7 @@ impl DetectionEngine {
             sequence: RecordSequence::default(),
             detectors,
             geo_setup: c.geo.enabled.then(|| (c.geo.clone(), known.then_some((parts.countries, parts.asns)))),
-            ml_outlier: c.ml_outlier.enabled,
+            ml_outliers: c.ml_outlier.enabled.then(|| MlOutliers::new(&c.ml_outlier, limits.capacity().get())),
             suppressor: Suppressor::new(&c.suppression),
             findings: Vec::new(),
             admitted: Vec::new(),
@@ -156,8 +157,8 @@ impl DetectionEngine {
         for detector in &mut self.detectors {
             detector.observe(&facts, out);
         }
-        if let Some(verdict) = ml.filter(|_| self.ml_outlier) {
-            out.extend(ml_outlier::judge(&facts, verdict));
+        if let (Some(outliers), Some(verdict)) = (&mut self.ml_outliers, ml) {
+            outliers.observe(&facts, verdict);
         }
         let now = self.now_ns;
         self.found += self.findings.len() as u64;
@@ -181,6 +182,7 @@ impl DetectionEngine {
 
     /// End of input: every repeat still held back is emitted.
     pub fn finish(&mut self) -> Vec<Event> {
+        self.admit_deferred(u64::MAX);
         self.suppressor.finish(&mut self.admitted);
         self.events()
     }
@@ -189,6 +191,9 @@ impl DetectionEngine {
         let load = |detector, tracked: usize, evicted| DetectorLoad { detector, tracked: tracked as u64, evicted };
         let mut detectors: Vec<DetectorLoad> =
             self.detectors.iter().map(|d| load(d.name(), d.tracked(), d.evicted())).collect();
+        if let Some(outliers) = &self.ml_outliers {
+            detectors.push(load("ml_outlier", outliers.tracked(), 0));
+        }
         detectors.push(load("suppression", self.suppressor.tracked(), 0));
         DetectorStats {
             flows: self.flows,
@@ -204,7 +209,23 @@ impl DetectionEngine {
         for detector in &mut self.detectors {
             detector.expire(now);
         }
+        self.admit_deferred(now);
         self.suppressor.expire(now, &mut self.admitted);
+    }
+
+    /// Findings the detectors held back that are due at `now`, through suppression.
+    fn admit_deferred(&mut self, now: u64) {
+        for detector in &mut self.detectors {
+            detector.deferred(now, &mut self.findings);
+        }
+        if let Some(outliers) = &mut self.ml_outliers {
+            outliers.deferred(now, &mut self.findings);
+        }
+        self.found += self.findings.len() as u64;
+        let admitted_at = now.min(self.now_ns);
+        for finding in self.findings.drain(..) {
+            self.suppressor.admit(finding, admitted_at, &mut self.admitted);
+        }
     }
 
     fn events(&mut self) -> Vec<Event> {
@@ -357,7 +378,9 @@ mod tests {
 
         let mut engine = self::engine(DetectorsConfig::default())?;
         let flow = tcp_session(1, "10.0.0.5", "203.0.113.9", 443, 0.0, 900, 9_000);
-        let events = engine.observe(&flow, Some(&verdict));
+        // Gathered for a minute per source: reported when the window closes.
+        assert!(engine.observe(&flow, Some(&verdict)).is_empty());
+        let events = engine.advance(flow.end_ns + 60 * SEC);
         assert_eq!(events.len(), 1);
         assert_eq!(
             (events[0].kind, events[0].severity, events[0].score),

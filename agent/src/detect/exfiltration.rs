@@ -176,6 +176,7 @@ impl RuleDetector for ExfiltrationDetector {
                 threshold_bytes_out: threshold,
             },
             flows: transfer.flows.clone(),
+            occurrences: 1,
         });
     }
 

@@ -4,7 +4,7 @@
 //! (interim records keep them), so handshake facts hold for every record of
 //! a flow; packet and byte counts are per record.
 
-use agent_common::flow::tcp_flags::{ACK, CWR, ECE, RST, SYN};
+use agent_common::flow::tcp_flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use models::FlowObservation;
 use rustc_hash::FxHashSet;
 
@@ -42,6 +42,25 @@ pub struct FlowFacts<'a> {
     pub dst_internal: bool,
     /// The responder is multicast/broadcast: no answer is expected.
     pub dst_is_group: bool,
+    /// TCP segments from the originator with flags no conforming stack
+    /// sends (see [`crafted_tcp_flags`]): probes built by a scanner.
+    pub crafted: bool,
+}
+
+/// Whether the originator's TCP flags, OR-ed over a flow, are ones no
+/// conforming stack produces (RFC 9293: every segment after the SYN carries
+/// ACK, and every segment carries some flag):
+/// - no flag at all on any segment (nmap's NULL scan and OS probe T2);
+/// - FIN, PSH or URG without ACK ever (FIN and Xmas scans, OS probes T3 and T7).
+///
+/// A flow without ports is a run of non-first IP fragments, which carry no
+/// TCP header (so no flags): not crafted.
+pub fn crafted_tcp_flags(flow: &FlowObservation) -> bool {
+    let flags = flow.orig.tcp_flags;
+    let has_ports = flow.src_port != 0 || flow.dst_port != 0;
+    let null = flags == 0 && flow.orig.packets > 0;
+    let data_without_ack = flags & (FIN | PSH | URG) != 0 && flags & ACK == 0;
+    flow.proto == TCP && has_ports && (null || data_without_ack)
 }
 
 impl<'a> FlowFacts<'a> {
@@ -88,6 +107,7 @@ impl<'a> FlowFacts<'a> {
             src_internal: networks.is_internal(flow.src_ip),
             dst_internal: networks.is_internal(flow.dst_ip),
             dst_is_group: Networks::is_group(flow.dst_ip),
+            crafted: first_record && crafted_tcp_flags(flow),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::event::{Evidence, FlowRef, MAX_FLOWS_PER_EVENT, Severity};
 /// Who a finding is about; suppression is per (kind, entity).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Entity {
-    /// A scanner.
+    /// A host acting: a scanner, a host using new services, a source of model outliers.
     Source(IpAddr),
     /// A flood's victim.
     Destination(IpAddr),
@@ -17,8 +17,6 @@ pub enum Entity {
     Pair(IpAddr, IpAddr),
     /// One client of one service (beaconing, connection floods, model verdicts).
     Service { src: IpAddr, dst: IpAddr, proto: u8, port: u16 },
-    /// A service a host had not used.
-    HostService { host: IpAddr, proto: u8, port: u16 },
     /// A country or network a host reached.
     Region { host: IpAddr, region: String },
 }
@@ -82,6 +80,10 @@ pub struct Finding {
     pub last_ns: u64,
     pub evidence: Evidence,
     pub flows: FlowSample,
+    /// Detections this finding stands for: 1, or how many a detector
+    /// gathered into one incident (new services of a host, model outliers
+    /// of a source). Suppression adds these up into an event's `occurrences`.
+    pub occurrences: u64,
 }
 
 /// The shared severity rule: how far past its threshold a measurement is.

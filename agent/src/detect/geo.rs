@@ -5,6 +5,12 @@
 //! fixed table in tests) about the public, non-internal side(s) of each new
 //! flow. Without a lookup there is no geography and the detector is off.
 //! Each new country or network is reported once, then learnt.
+//!
+//! Only conversations count (a completed TCP handshake, an answered UDP or
+//! ICMP exchange): a place is where a host *talked* to. Unanswered packets
+//! from outside are mostly spoofed (a flood's random sources, backscatter)
+//! or scans, and their source address says nothing about where anyone is;
+//! they are `flood`'s and `port_scan`'s to report.
 
 use std::{collections::BTreeSet, net::IpAddr, time::Duration};
 
@@ -168,6 +174,7 @@ impl GeoDetector {
                 reference: (reason == GeoReason::Unseen).then_some(self.reference),
             },
             flows: FlowSample::of(flow),
+            occurrences: 1,
         })
     }
 }
@@ -178,7 +185,7 @@ impl RuleDetector for GeoDetector {
     }
 
     fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
-        if !facts.first_record {
+        if !facts.first_record || facts.unanswered() {
             return;
         }
         let flow = facts.flow;
@@ -292,6 +299,21 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].dst_ip, "1.128.0.1".parse().ok());
         assert!(matches!(found[0].evidence, Evidence::Geo { reference: Some(NoveltyReference::WarmUp), .. }));
+        Ok(())
+    }
+
+    #[test]
+    fn unanswered_packets_are_not_places() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::detect::facts::tests::syn_only;
+        let config = GeoConfig { deny_countries: vec!["KP".into()], ..GeoConfig::default() };
+        let baseline = (BTreeSet::from(["GB".to_string()]), BTreeSet::from([20712]));
+        let mut detector = GeoDetector::new(config, Box::new(table()?), Some(baseline));
+        // A spoofed SYN from a denied country and one from a new one, never answered.
+        let flows = [syn_only(1, "175.45.176.3", "10.0.0.5", 80, 0.0), syn_only(2, "1.128.0.1", "10.0.0.5", 80, 1.0)];
+        assert!(run(&mut detector, &flows).is_empty());
+        // The same country in a conversation is reported.
+        let talked = tcp_session(3, "10.0.0.5", "1.128.0.1", 443, 2.0, 900, 9_000);
+        assert_eq!(run(&mut detector, &[talked]).len(), 1);
         Ok(())
     }
 }

@@ -9,6 +9,13 @@
 //! fixed share of benign traffic into high alerts. Only a flow the model
 //! finds stranger than everything it was trained on can be medium, and only
 //! one well beyond that high.
+//!
+//! Outliers of one source within `report_window` of its first are one
+//! incident ([`MlOutliers`]): a sweep or a scan the model flags flow by flow
+//! becomes one event with the count, the highest severity and score, and
+//! the highest-scoring flows.
+
+use std::{net::IpAddr, time::Duration};
 
 use models::calibration::Calibration;
 use serde::{Deserialize, Serialize};
@@ -16,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
+    gather::Gatherer,
 };
-use crate::event::{AnomalyKind, Evidence, FeatureContribution, Severity};
+use crate::event::{AnomalyKind, Evidence, FeatureContribution, FlowRef, MAX_FLOWS_PER_EVENT, Severity};
 
 /// The model's verdict on one flow.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,11 +62,16 @@ pub fn beyond_training(calibration: &Calibration, combined: f64) -> f64 {
 #[serde(default, deny_unknown_fields)]
 pub struct MlOutlierConfig {
     pub enabled: bool,
+    /// Outliers of one source within this long of its first are one event.
+    /// 60 s: a scan or sweep the model flags flow by flow is over or well
+    /// under way within a minute, and the event is not held back longer.
+    #[serde(with = "humantime_serde")]
+    pub report_window: Duration,
 }
 
 impl Default for MlOutlierConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self { enabled: true, report_window: Duration::from_secs(60) }
     }
 }
 
@@ -76,38 +89,135 @@ fn severity(verdict: &MlVerdict) -> Severity {
     }
 }
 
-/// A finding for an anomalous verdict on a flow's record.
-pub fn judge(facts: &FlowFacts<'_>, verdict: &MlVerdict) -> Option<Finding> {
-    if !verdict.is_anomaly {
-        return None;
+/// One source's outliers within a report window.
+#[derive(Debug)]
+struct Outliers {
+    count: u64,
+    severity: Severity,
+    /// The highest-scoring verdict so far, whose features explain the event.
+    top_score: f64,
+    threshold: f64,
+    top_features: Vec<FeatureContribution>,
+    /// The highest-scoring flows (up to [`MAX_FLOWS_PER_EVENT`]), by score.
+    flows: Vec<(f64, FlowRef)>,
+    /// The one destination host, and the one service (protocol, port), of
+    /// every outlier; `None` once there are several.
+    host: Option<IpAddr>,
+    service: Option<(u8, u16)>,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+impl Outliers {
+    fn add(&mut self, flow: &models::FlowObservation, verdict: &MlVerdict) {
+        self.count += 1;
+        self.severity = self.severity.max(severity(verdict));
+        if verdict.score > self.top_score {
+            self.top_score = verdict.score;
+            self.threshold = verdict.threshold;
+            self.top_features.clone_from(&verdict.top_features);
+        }
+        if self.host != Some(flow.dst_ip) {
+            self.host = None;
+        }
+        if self.service != Some((flow.proto, flow.dst_port)) {
+            self.service = None;
+        }
+        self.first_ns = self.first_ns.min(flow.start_ns);
+        self.last_ns = self.last_ns.max(flow.end_ns);
+        let lowest = self.flows.iter().enumerate().min_by(|a, b| a.1.0.total_cmp(&b.1.0)).map(|(i, f)| (i, f.0));
+        let key = || FlowRef {
+            flow_id: flow.flow_id,
+            proto: flow.proto,
+            src_ip: flow.src_ip,
+            src_port: flow.src_port,
+            dst_ip: flow.dst_ip,
+            dst_port: flow.dst_port,
+        };
+        if self.flows.iter().any(|(_, f)| f.flow_id == flow.flow_id) {
+            return;
+        }
+        match lowest {
+            _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, key())),
+            Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, key()),
+            _ => {}
+        }
     }
-    let flow = facts.flow;
-    let drivers: Vec<&str> = verdict.top_features.iter().take(3).map(|f| f.feature.as_str()).collect();
-    Some(Finding {
-        kind: AnomalyKind::MlOutlier,
-        entity: Entity::Service { src: flow.src_ip, dst: flow.dst_ip, proto: flow.proto, port: flow.dst_port },
-        severity: severity(verdict),
-        score: verdict.score,
-        summary: format!(
-            "flow {}:{} → {}:{} scored {:.3} (threshold {:.3}), driven by {}",
-            flow.src_ip,
-            flow.src_port,
-            flow.dst_ip,
-            flow.dst_port,
-            verdict.score,
-            verdict.threshold,
-            if drivers.is_empty() { "no single feature".to_string() } else { drivers.join(", ") }
+}
+
+/// Gathers anomalous verdicts per source into incidents.
+pub struct MlOutliers {
+    incidents: Gatherer<IpAddr, Outliers>,
+}
+
+impl MlOutliers {
+    pub fn new(config: &MlOutlierConfig, max_sources: usize) -> Self {
+        Self { incidents: Gatherer::new(config.report_window, max_sources) }
+    }
+
+    /// One scored flow record; only anomalous verdicts count.
+    pub fn observe(&mut self, facts: &FlowFacts<'_>, verdict: &MlVerdict) {
+        if !verdict.is_anomaly {
+            return;
+        }
+        let flow = facts.flow;
+        let outliers = self.incidents.entry(flow.src_ip, facts.now_ns, || Outliers {
+            count: 0,
+            severity: Severity::Low,
+            top_score: f64::NEG_INFINITY,
+            threshold: verdict.threshold,
+            top_features: Vec::new(),
+            flows: Vec::new(),
+            host: Some(flow.dst_ip),
+            service: Some((flow.proto, flow.dst_port)),
+            first_ns: flow.start_ns,
+            last_ns: flow.end_ns,
+        });
+        outliers.add(flow, verdict);
+    }
+
+    /// The incidents whose window is over at `now_ns`, as findings.
+    pub fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+        self.incidents.due(now_ns, |src, outliers| out.push(finding(src, outliers)));
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.incidents.len()
+    }
+}
+
+fn finding(src: IpAddr, outliers: Outliers) -> Finding {
+    let Outliers { count, severity, top_score, threshold, top_features, mut flows, host, service, first_ns, last_ns } =
+        outliers;
+    flows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let drivers: Vec<&str> = top_features.iter().take(3).map(|f| f.feature.as_str()).collect();
+    let drivers = if drivers.is_empty() { "no single feature".to_string() } else { drivers.join(", ") };
+    let summary = match (count, host, service) {
+        (1, Some(dst), Some((_, port))) => {
+            format!("flow {src} → {dst}:{port} scored {top_score:.3} (threshold {threshold:.3}), driven by {drivers}")
+        }
+        _ => format!(
+            "{count} flows from {src} scored above the threshold {threshold:.3} (highest {top_score:.3}), driven by {drivers}"
         ),
-        src_ip: Some(flow.src_ip),
-        src_port: Some(flow.src_port),
-        dst_ip: Some(flow.dst_ip),
-        dst_port: Some(flow.dst_port),
-        proto: Some(flow.proto),
-        first_ns: flow.start_ns,
-        last_ns: flow.end_ns,
-        evidence: Evidence::MlOutlier { threshold: verdict.threshold, top_features: verdict.top_features.clone() },
-        flows: FlowSample::of(flow),
-    })
+    };
+    let single = flows.first().map(|f| f.1.src_port).filter(|_| count == 1);
+    Finding {
+        kind: AnomalyKind::MlOutlier,
+        entity: Entity::Source(src),
+        severity,
+        score: top_score,
+        summary,
+        src_ip: Some(src),
+        src_port: single,
+        dst_ip: host,
+        dst_port: service.map(|s| s.1),
+        proto: service.map(|s| s.0),
+        first_ns,
+        last_ns,
+        evidence: Evidence::MlOutlier { threshold, top_features },
+        flows: FlowSample::new(flows.into_iter().map(|f| f.1).collect(), count),
+        occurrences: count,
+    }
 }
 
 #[cfg(test)]
@@ -128,22 +238,58 @@ mod tests {
         }
     }
 
+    /// The findings of `flows` with their verdicts, at the end of input.
+    fn judge_all(flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
+        let networks = Networks::new(default_internal_networks());
+        let mut outliers = MlOutliers::new(&MlOutlierConfig::default(), 1024);
+        for (flow, verdict) in flows {
+            outliers.observe(&FlowFacts::new(flow, true, &networks), verdict);
+        }
+        let mut out = Vec::new();
+        outliers.deferred(u64::MAX, &mut out);
+        out
+    }
+
     #[test]
     fn anomalous_verdicts_become_findings_graded_by_margin() {
         let flow = tcp_session(1, "10.0.0.5", "203.0.113.9", 443, 0.0, 900, 9_000);
-        let facts = FlowFacts::new(&flow, true, &Networks::new(default_internal_networks()));
-        assert_eq!(judge(&facts, &verdict(0.9, 2.0, false)), None);
+        assert_eq!(judge_all(&[(flow.clone(), verdict(0.9, 2.0, false))]), vec![]);
         let grades: Vec<_> = [-0.5, 0.0, 0.01, 0.99, 1.0, 7.0]
             .iter()
-            .filter_map(|beyond| judge(&facts, &verdict(0.99, *beyond, true)))
+            .flat_map(|beyond| judge_all(&[(flow.clone(), verdict(0.99, *beyond, true))]))
             .map(|f| f.severity)
             .collect();
         use Severity::{High, Low, Medium};
         assert_eq!(grades, vec![Low, Low, Medium, Medium, High, High]);
-        let finding = judge(&facts, &verdict(0.9, 1.0, true)).unwrap_or_else(|| panic!("no finding"));
-        assert_eq!(finding.score, 0.9);
-        assert!(finding.summary.ends_with("driven by orig_bytes"), "{}", finding.summary);
-        assert_eq!(finding.flows.refs[0].flow_id, 1);
+        let found = judge_all(&[(flow, verdict(0.9, 1.0, true))]);
+        assert_eq!((found[0].score, found[0].occurrences), (0.9, 1));
+        assert!(found[0].summary.ends_with("driven by orig_bytes"), "{}", found[0].summary);
+        assert_eq!((found[0].dst_ip, found[0].dst_port), ("203.0.113.9".parse().ok(), Some(443)));
+        assert_eq!(found[0].flows.refs[0].flow_id, 1);
+    }
+
+    #[test]
+    fn a_sweep_flagged_flow_by_flow_is_one_incident_with_its_top_flows() {
+        // 20 hosts probed within a minute, scores rising with the host number; one far beyond training.
+        let flows: Vec<_> = (0..20u64)
+            .map(|i| {
+                let flow = tcp_session(i, "10.0.0.5", &format!("10.0.1.{i}"), 23, i as f64, 60, 60);
+                (flow, verdict((70 + i) as f64 / 100.0, if i == 7 { 1.5 } else { -0.2 }, true))
+            })
+            .collect();
+        let found = judge_all(&flows);
+        assert_eq!(found.len(), 1);
+        let incident = &found[0];
+        assert_eq!((incident.occurrences, incident.flows.total, incident.flows.refs.len()), (20, 20, 16));
+        assert_eq!(
+            (incident.severity, incident.entity.clone()),
+            (Severity::High, Entity::Source("10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+        );
+        // Several hosts, one port: the port is named; the flows are the 16 highest-scoring, highest first.
+        assert_eq!((incident.dst_ip, incident.dst_port, incident.score), (None, Some(23), 0.89));
+        let ids: Vec<u64> = incident.flows.refs.iter().map(|f| f.flow_id).take(3).collect();
+        assert_eq!(ids, vec![19, 18, 17]);
+        assert!(incident.flows.refs.iter().all(|f| f.flow_id >= 4));
     }
 
     #[test]

@@ -5,18 +5,21 @@
 //! the facts all detectors share once ([`facts`]), hands the record to each
 //! enabled detector, and passes what they find through [`suppress`] so the
 //! same kind for the same entity is not re-alerted within a window, while
-//! every repeat is still counted in an event's `occurrences`.
+//! every repeat is still counted in an event's `occurrences`. Detectors that
+//! gather an incident over a window (new services of a host, model outliers
+//! of a source) or wait for later flows to rule a finding out (zone
+//! transfers) hand their findings over in [`detector::RuleDetector::deferred`].
 //!
 //! | detector | entity | what it looks at |
 //! |---|---|---|
-//! | [`port_scan`] | source | Threshold Random Walk over first contacts; ICMP echo sweeps |
+//! | [`port_scan`] | source | Threshold Random Walk over first contacts; ICMP echo sweeps; crafted TCP flags |
 //! | [`flood`] | destination, or source → service | distinct sources and unanswered flows, unsolicited SYN-ACKs, packet rate, connection rate |
 //! | [`exfiltration`] | internal host → external host | bytes out over a window, against the baseline and bytes in |
-//! | [`beaconing`] | source → destination:port | RITA-style regularity of connection intervals and sizes |
-//! | [`dns_tunnel`] | source → resolver | DNS query rate, mean query size, bytes out |
-//! | [`rare_protocol`] | internal host + service | services not in the host's baseline |
+//! | [`beaconing`] | source → destination:port | RITA-style regularity of connection intervals and sizes; sparse same-size check-ins |
+//! | [`dns_tunnel`] | source → resolver | DNS query rate, mean query size, bytes out; zone transfers |
+//! | [`rare_protocol`] | internal host | answered services not in the host's baseline, gathered per minute |
 //! | [`geo`] | remote country or network | not in the baseline, or denied |
-//! | [`ml_outlier`] | source → destination:port | the model's verdict |
+//! | [`ml_outlier`] | source | the model's verdicts, gathered per minute |
 //!
 //! State is per source, destination or pair, kept in bounded LRU tables
 //! ([`table`]) whose idle entries expire; every limit is in [`config`].
@@ -33,6 +36,7 @@ pub mod exfiltration;
 mod facts;
 mod finding;
 pub mod flood;
+mod gather;
 pub mod geo;
 pub mod ml_outlier;
 mod networks;

@@ -22,6 +22,12 @@
 //! many hosts is a scan whether they answer or not, and live hosts answering
 //! would otherwise walk the test towards "benign".
 //!
+//! **Crafted probes** are counted per source: TCP flows whose originator
+//! flags no conforming stack sends (NULL, FIN and Xmas scans, and nmap's OS
+//! detection probes T2, T3 and T7; see [`crafted_tcp_flags`](super::facts::crafted_tcp_flags)). They open
+//! no connection, so the walk above never sees them; any host sending a few
+//! is probing how a stack reacts to impossible segments.
+//!
 //! Group destinations (multicast, broadcast) are ignored: nobody answers them.
 
 use std::{hash::BuildHasher, net::IpAddr, time::Duration};
@@ -32,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     config::LimitsConfig,
     detector::RuleDetector,
-    facts::FlowFacts,
+    facts::{FlowFacts, TCP},
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     stats::Distinct,
     table::EntityTable,
@@ -64,6 +70,12 @@ pub struct PortScanConfig {
     pub sweep_min_hosts: u64,
     #[serde(with = "humantime_serde")]
     pub sweep_window: Duration,
+    /// Crafted TCP probes (flows with impossible flag combinations) from
+    /// one source before it is reported; reported again each time the count
+    /// doubles. 2: a conforming stack sends none, so the only innocent
+    /// source is a corrupted segment, and one is not a pattern; nmap's OS
+    /// detection alone sends three, a NULL/FIN/Xmas scan one per port.
+    pub min_crafted_probes: u64,
     /// First contacts remembered per source (to tell a first contact from a
     /// repeat); past this, new targets are still counted but not remembered.
     pub max_contacts_per_source: usize,
@@ -80,6 +92,7 @@ impl Default for PortScanConfig {
             min_targets: 10,
             sweep_min_hosts: 10,
             sweep_window: Duration::from_secs(60),
+            min_crafted_probes: 2,
             max_contacts_per_source: 4096,
         }
     }
@@ -145,6 +158,20 @@ struct Sweep {
     flows: FlowSample,
 }
 
+/// Crafted probes of one source.
+#[derive(Debug)]
+struct Crafted {
+    probes: u64,
+    answered: u64,
+    hosts: Distinct<IpAddr>,
+    ports: Distinct<u16>,
+    /// Probe count at which the next report is due (doubling).
+    next_report: u64,
+    first_ns: u64,
+    last_ns: u64,
+    flows: FlowSample,
+}
+
 pub struct PortScanDetector {
     config: PortScanConfig,
     step_failure: f64,
@@ -153,6 +180,7 @@ pub struct PortScanDetector {
     eta_benign: f64,
     walks: EntityTable<IpAddr, Walk>,
     sweeps: EntityTable<IpAddr, Sweep>,
+    crafted: EntityTable<IpAddr, Crafted>,
 }
 
 impl PortScanDetector {
@@ -167,6 +195,7 @@ impl PortScanDetector {
             eta_benign: ((1.0 - pd) / (1.0 - pf)).ln(),
             walks: EntityTable::new(capacity, limits.idle_timeout),
             sweeps: EntityTable::new(capacity, limits.idle_timeout.max(config.sweep_window * 2)),
+            crafted: EntityTable::new(capacity, limits.idle_timeout),
             config,
         }
     }
@@ -262,7 +291,35 @@ impl PortScanDetector {
                 window_secs: Some(sweep.window.len_secs()),
             },
             flows: sweep.flows.clone(),
+            occurrences: 1,
         });
+    }
+
+    fn observe_crafted(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
+        let flow = facts.flow;
+        let min_probes = self.config.min_crafted_probes.max(1);
+        let probes = self.crafted.entry(flow.src_ip, facts.now_ns, || Crafted {
+            probes: 0,
+            answered: 0,
+            hosts: Distinct::new(),
+            ports: Distinct::new(),
+            next_report: min_probes,
+            first_ns: flow.start_ns,
+            last_ns: flow.end_ns,
+            flows: FlowSample::default(),
+        });
+        probes.probes += 1;
+        probes.answered += u64::from(flow.resp.packets > 0);
+        probes.hosts.insert(&flow.dst_ip);
+        probes.ports.insert(&flow.dst_port);
+        probes.first_ns = probes.first_ns.min(flow.start_ns);
+        probes.last_ns = probes.last_ns.max(flow.end_ns);
+        probes.flows.add(flow);
+        if probes.probes < probes.next_report {
+            return;
+        }
+        probes.next_report = probes.probes.saturating_mul(2);
+        out.push(crafted_finding(flow.src_ip, probes, min_probes));
     }
 }
 
@@ -272,7 +329,13 @@ impl RuleDetector for PortScanDetector {
     }
 
     fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
-        if !facts.opened || facts.dst_is_group {
+        if facts.dst_is_group {
+            return;
+        }
+        if facts.crafted {
+            self.observe_crafted(facts, out);
+        }
+        if !facts.opened {
             return;
         }
         if facts.is_icmp_echo() {
@@ -284,14 +347,15 @@ impl RuleDetector for PortScanDetector {
     fn expire(&mut self, now_ns: u64) {
         self.walks.expire(now_ns);
         self.sweeps.expire(now_ns);
+        self.crafted.expire(now_ns);
     }
 
     fn tracked(&self) -> usize {
-        self.walks.len() + self.sweeps.len()
+        self.walks.len() + self.sweeps.len() + self.crafted.len()
     }
 
     fn evicted(&self) -> u64 {
-        self.walks.evicted_full() + self.sweeps.evicted_full()
+        self.walks.evicted_full() + self.sweeps.evicted_full() + self.crafted.evicted_full()
     }
 }
 
@@ -330,6 +394,42 @@ fn scan_finding(src: IpAddr, walk: &Walk, config: &PortScanConfig) -> Finding {
             window_secs: None,
         },
         flows: walk.flows.clone(),
+        occurrences: 1,
+    }
+}
+
+fn crafted_finding(src: IpAddr, probes: &Crafted, min_probes: u64) -> Finding {
+    let hosts = probes.hosts.estimate() as u64;
+    let ports = probes.ports.estimate() as u64;
+    let ratio = probes.probes as f64 / min_probes as f64;
+    let single_host = probes.flows.refs.first().map(|f| f.dst_ip).filter(|_| hosts == 1);
+    Finding {
+        kind: AnomalyKind::PortScan,
+        entity: Entity::Source(src),
+        severity: severity_for_ratio(ratio),
+        score: score_for_ratio(ratio),
+        summary: format!(
+            "{src} sent {} TCP probes with impossible flags (NULL/FIN/Xmas) to {ports} port(s) on {hosts} host(s)",
+            probes.probes
+        ),
+        src_ip: Some(src),
+        src_port: None,
+        dst_ip: single_host,
+        dst_port: None,
+        proto: Some(TCP),
+        first_ns: probes.first_ns,
+        last_ns: probes.last_ns,
+        evidence: Evidence::PortScan {
+            pattern: ScanPattern::CraftedFlags,
+            distinct_ports: ports,
+            distinct_hosts: hosts,
+            attempts: probes.probes,
+            failed: probes.probes - probes.answered,
+            log_likelihood_ratio: None,
+            window_secs: None,
+        },
+        flows: probes.flows.clone(),
+        occurrences: 1,
     }
 }
 
@@ -466,5 +566,36 @@ mod tests {
         // Reported when the 10th host is pinged; 4 of those 10 (i = 0, 3, 6, 9) went unanswered.
         assert_eq!((*pattern, *distinct_hosts, *attempts, *failed), (ScanPattern::IcmpSweep, 10, 10, 4));
         assert_eq!(sweep.flows.total, 10);
+    }
+
+    #[test]
+    fn crafted_flags_are_probes_and_doubling_counts_decide_the_reports() {
+        use agent_common::flow::tcp_flags::{ACK, FIN, PSH, SYN, URG};
+        let probe = |id: u64, port: u16, flags: u8| {
+            with_orig(flow(id, TCP, "172.16.16.128", "172.16.16.150", port, 0.0, 0), 1, 74, flags)
+        };
+        // An Xmas scan of 9 ports, then an ordinary connection and an ACK probe (unsolicited, not crafted).
+        let mut flows: Vec<_> = (0..9u64).map(|i| probe(i, 100 + i as u16, FIN | PSH | URG)).collect();
+        flows.push(tcp_session(20, "172.16.16.128", "172.16.16.150", 80, 1.0, 500, 900));
+        flows.push(probe(21, 135, ACK));
+        let found = run(&mut detector(), &flows);
+        // Reported at 2, 4 and 8 probes.
+        let counts: Vec<_> = found
+            .iter()
+            .map(|f| match f.evidence {
+                Evidence::PortScan { pattern: ScanPattern::CraftedFlags, attempts, distinct_ports, .. } => {
+                    (attempts, distinct_ports, f.severity)
+                }
+                ref other => panic!("wrong evidence {other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, vec![(2, 2, Severity::Low), (4, 4, Severity::Low), (8, 8, Severity::Medium)]);
+        assert_eq!(found[2].dst_ip, "172.16.16.150".parse().ok());
+        assert_eq!(found[2].flows.total, 8);
+        // A SYN with FIN but also ACK later is a conversation, not a probe; nor are port-less fragments.
+        let odd_but_legal = probe(30, 80, SYN | ACK | FIN);
+        let mut fragment = probe(31, 0, 0);
+        fragment.src_port = 0;
+        assert!(run(&mut detector(), &[odd_but_legal, fragment]).is_empty());
     }
 }

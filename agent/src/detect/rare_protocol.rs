@@ -8,6 +8,11 @@
 //! baseline the detector learns for `warmup` from the first flow, then
 //! alerts. Each new service is reported once and then learnt, so a new
 //! habit alerts once, not for every flow.
+//!
+//! Only services that answered count: a host that tried a port nobody
+//! answered did not use a service (a SYN scan tries a thousand; that is
+//! `port_scan`'s to report). New services of one host within
+//! `report_window` of the first are one incident: one event listing them.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -24,10 +29,13 @@ use super::{
     detector::RuleDetector,
     facts::{FlowFacts, ICMP, ICMPV6, TCP, UDP},
     finding::{Entity, Finding, FlowSample},
+    gather::Gatherer,
     table::EntityTable,
 };
-use crate::duration::saturating_ns;
-use crate::event::{AnomalyKind, Evidence, NoveltyReference, Severity};
+use crate::{
+    duration::saturating_ns,
+    event::{AnomalyKind, Evidence, MAX_FLOWS_PER_EVENT, NoveltyReference, ServicePort, Severity},
+};
 
 /// Services remembered across all hosts (a bound on memory: real networks
 /// use a few hundred).
@@ -67,11 +75,21 @@ pub struct RareProtocolConfig {
     /// Services remembered per host; past this a host learns nothing new
     /// (and so keeps reporting). 1,024: far above any host's real repertoire.
     pub max_services_per_host: usize,
+    /// New services of one host within this long of its first are one
+    /// event. 60 s: a new tool or a compromise shows its services within a
+    /// minute, and the event is not held back longer than that.
+    #[serde(with = "humantime_serde")]
+    pub report_window: Duration,
 }
 
 impl Default for RareProtocolConfig {
     fn default() -> Self {
-        Self { enabled: true, warmup: Duration::from_secs(3600), max_services_per_host: 1024 }
+        Self {
+            enabled: true,
+            warmup: Duration::from_secs(3600),
+            max_services_per_host: 1024,
+            report_window: Duration::from_secs(60),
+        }
     }
 }
 
@@ -85,6 +103,23 @@ struct Reference {
     everyone: FxHashSet<Service>,
 }
 
+/// One host's new services within a report window.
+#[derive(Debug)]
+struct NewServices {
+    reference: NoveltyReference,
+    /// Services the host was known to use when the first new one came.
+    known_services: u64,
+    /// The new services (up to [`MAX_FLOWS_PER_EVENT`]) and how many there were.
+    services: Vec<ServicePort>,
+    total: u64,
+    /// Any of them new to the whole network.
+    new_everywhere: bool,
+    first_ns: u64,
+    last_ns: u64,
+    first_dst: (IpAddr, u16),
+    flows: FlowSample,
+}
+
 pub struct RareProtocolDetector {
     config: RareProtocolConfig,
     baseline: Option<Reference>,
@@ -92,6 +127,7 @@ pub struct RareProtocolDetector {
     learned: EntityTable<IpAddr, FxHashSet<Service>>,
     learned_everyone: FxHashSet<Service>,
     warmup_end_ns: Option<u64>,
+    incidents: Gatherer<IpAddr, NewServices>,
 }
 
 impl RareProtocolDetector {
@@ -102,12 +138,13 @@ impl RareProtocolDetector {
             everyone: everyone.into_iter().collect(),
         });
         Self {
-            config,
             baseline,
             // Learnt habits must not fade after an idle spell: no idle expiry.
             learned: EntityTable::new(limits.capacity(), Duration::MAX),
             learned_everyone: FxHashSet::default(),
             warmup_end_ns: None,
+            incidents: Gatherer::new(config.report_window, limits.capacity().get()),
+            config,
         }
     }
 }
@@ -117,8 +154,8 @@ impl RuleDetector for RareProtocolDetector {
         "rare_protocol"
     }
 
-    fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
-        if !facts.opened || !facts.src_internal || facts.dst_is_group {
+    fn observe(&mut self, facts: &FlowFacts<'_>, _out: &mut Vec<Finding>) {
+        if !facts.opened || !facts.src_internal || facts.dst_is_group || facts.unanswered() {
             return;
         }
         let flow = facts.flow;
@@ -156,38 +193,75 @@ impl RuleDetector for RareProtocolDetector {
         if warming_up || host_known {
             return;
         }
-        // New to this host but used by others: low; new to the whole network: medium.
-        let severity = if everyone_known { Severity::Low } else { Severity::Medium };
-        out.push(Finding {
-            kind: AnomalyKind::RareProtocol,
-            entity: Entity::HostService { host: flow.src_ip, proto: service.proto, port: service.port },
-            severity,
-            score: if everyone_known { 0.5 } else { 0.75 },
-            summary: format!(
-                "{} used {} {} for the first time (to {})",
-                flow.src_ip,
-                proto_name(service.proto),
-                service.port,
-                flow.dst_ip
-            ),
-            src_ip: Some(flow.src_ip),
-            src_port: None,
-            dst_ip: Some(flow.dst_ip),
-            dst_port: Some(flow.dst_port),
-            proto: Some(flow.proto),
+        let incident = self.incidents.entry(flow.src_ip, now, || NewServices {
+            reference,
+            known_services,
+            services: Vec::new(),
+            total: 0,
+            new_everywhere: false,
             first_ns: flow.start_ns,
             last_ns: flow.end_ns,
-            evidence: Evidence::RareProtocol { proto: service.proto, port: service.port, reference, known_services },
-            flows: FlowSample::of(flow),
+            first_dst: (flow.dst_ip, flow.dst_port),
+            flows: FlowSample::default(),
         });
+        if incident.services.len() < MAX_FLOWS_PER_EVENT {
+            incident.services.push(ServicePort { proto: service.proto, port: service.port });
+        }
+        incident.total += 1;
+        incident.new_everywhere |= !everyone_known;
+        incident.first_ns = incident.first_ns.min(flow.start_ns);
+        incident.last_ns = incident.last_ns.max(flow.end_ns);
+        incident.flows.add(flow);
+    }
+
+    fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+        self.incidents.due(now_ns, |host, incident| out.push(finding(host, incident)));
     }
 
     fn tracked(&self) -> usize {
-        self.learned.len()
+        self.learned.len() + self.incidents.len()
     }
 
     fn evicted(&self) -> u64 {
         self.learned.evicted_full()
+    }
+}
+
+/// New to this host but used by others: low; new to the whole network: medium.
+fn finding(host: IpAddr, incident: NewServices) -> Finding {
+    let NewServices { reference, known_services, services, total, new_everywhere, first_ns, last_ns, first_dst, flows } =
+        incident;
+    let first = services[0];
+    let summary = if total == 1 {
+        format!("{host} used {} {} for the first time (to {})", proto_name(first.proto), first.port, first_dst.0)
+    } else {
+        let listed: Vec<String> = services.iter().map(|s| format!("{} {}", proto_name(s.proto), s.port)).collect();
+        let more = if total > services.len() as u64 { ", …" } else { "" };
+        format!("{host} used {total} services for the first time: {}{more}", listed.join(", "))
+    };
+    Finding {
+        kind: AnomalyKind::RareProtocol,
+        entity: Entity::Source(host),
+        severity: if new_everywhere { Severity::Medium } else { Severity::Low },
+        score: if new_everywhere { 0.75 } else { 0.5 },
+        summary,
+        src_ip: Some(host),
+        src_port: None,
+        dst_ip: Some(first_dst.0),
+        dst_port: Some(first_dst.1),
+        proto: Some(first.proto),
+        first_ns,
+        last_ns,
+        evidence: Evidence::RareProtocol {
+            proto: first.proto,
+            port: first.port,
+            reference,
+            known_services,
+            new_services: services,
+            new_services_total: total,
+        },
+        flows,
+        occurrences: total,
     }
 }
 
@@ -205,7 +279,7 @@ fn proto_name(proto: u8) -> String {
 mod tests {
     use super::*;
     use crate::detect::{
-        facts::tests::{SEC, flow, tcp_session},
+        facts::tests::{SEC, flow, syn_only, tcp_session},
         networks::{Networks, default_internal_networks},
     };
 
@@ -215,6 +289,8 @@ mod tests {
         for flow in flows {
             detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
         }
+        assert!(out.is_empty(), "findings come when an incident's window closes");
+        detector.deferred(u64::MAX, &mut out);
         out
     }
 
@@ -242,12 +318,31 @@ mod tests {
             tcp_session(6, "10.0.0.5", "203.0.113.50", 4444, 730.0, 900, 9_000),
         ];
         let found = run(&mut detector, &flows);
-        let summary: Vec<_> = found.iter().map(|f| (f.dst_port, f.severity)).collect();
-        assert_eq!(summary, vec![(Some(445), Severity::Low), (Some(4444), Severity::Medium)]);
-        let Evidence::RareProtocol { proto, port, reference, known_services } = &found[1].evidence else {
+        // SMB and 4444 within a minute: one incident, medium because 4444 is new everywhere.
+        let summary: Vec<_> = found.iter().map(|f| (f.dst_port, f.severity, f.occurrences)).collect();
+        assert_eq!(summary, vec![(Some(445), Severity::Medium, 2)]);
+        let Evidence::RareProtocol { proto, port, reference, known_services, new_services, new_services_total } =
+            &found[0].evidence
+        else {
             panic!("wrong evidence")
         };
-        assert_eq!((*proto, *port, *reference, *known_services), (TCP, 4444, NoveltyReference::WarmUp, 2));
+        assert_eq!((*proto, *port, *reference, *known_services), (TCP, 445, NoveltyReference::WarmUp, 1));
+        let ports: Vec<u16> = new_services.iter().map(|s| s.port).collect();
+        assert_eq!((ports, *new_services_total), (vec![445, 4444], 2));
+        assert_eq!(found[0].flows.total, 2);
+    }
+
+    #[test]
+    fn unanswered_attempts_are_not_services_used() {
+        let config = RareProtocolConfig { warmup: Duration::from_secs(1), ..RareProtocolConfig::default() };
+        let mut detector = RareProtocolDetector::new(config, &LimitsConfig::default(), None);
+        let mut flows = vec![tcp_session(1, "172.16.0.8", "64.13.134.52", 443, 0.0, 900, 9_000)];
+        // A SYN scan after the warm-up: 100 closed ports, then one open one answered.
+        flows.extend((0..100u64).map(|i| syn_only(10 + i, "172.16.0.8", "64.13.134.52", 1000 + i as u16, 5.0)));
+        flows.push(tcp_session(200, "172.16.0.8", "64.13.134.52", 22, 6.0, 300, 900));
+        let found = run(&mut detector, &flows);
+        assert_eq!(found.iter().map(|f| (f.dst_port, f.occurrences)).collect::<Vec<_>>(), vec![(Some(22), 1)]);
+        assert_eq!(found[0].first_ns, flows[101].start_ns);
         let _ = SEC;
     }
 

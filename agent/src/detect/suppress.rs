@@ -90,8 +90,8 @@ impl Suppressor {
             let window_over = now_ns.saturating_sub(slot.emitted_ns) >= self.window_ns;
             if window_over || finding.severity > slot.emitted_severity {
                 let (occurrences, first_ns) = match slot.pending.take() {
-                    Some(p) => (p.count + 1, p.finding.first_ns.min(finding.first_ns)),
-                    None => (1, finding.first_ns),
+                    Some(p) => (p.count + finding.occurrences, p.finding.first_ns.min(finding.first_ns)),
+                    None => (finding.occurrences, finding.first_ns),
                 };
                 *slot = Slot { emitted_ns: now_ns, emitted_severity: finding.severity, pending: None };
                 out.push(Admitted { finding: Finding { first_ns, ..finding }, occurrences });
@@ -99,10 +99,10 @@ impl Suppressor {
                 self.suppressed += 1;
                 slot.pending = Some(match slot.pending.take() {
                     Some(p) => Pending {
+                        count: p.count + finding.occurrences,
                         finding: Finding { first_ns: p.finding.first_ns.min(finding.first_ns), ..finding },
-                        count: p.count + 1,
                     },
-                    None => Pending { finding, count: 1 },
+                    None => Pending { count: finding.occurrences, finding },
                 });
             }
             return;
@@ -111,7 +111,8 @@ impl Suppressor {
         if let Some((_, evicted)) = self.slots.push(key, slot) {
             out.extend(evicted.pending.map(Pending::admitted));
         }
-        out.push(Admitted { finding, occurrences: 1 });
+        let occurrences = finding.occurrences;
+        out.push(Admitted { finding, occurrences });
     }
 
     /// Ends the windows that are over at `now_ns`: their pending repeats are
@@ -184,6 +185,7 @@ mod tests {
                 window_secs: None,
             },
             flows: FlowSample::default(),
+            occurrences: 1,
         }
     }
 

@@ -31,11 +31,16 @@ impl<K: Hash + Eq, V> EntityTable<K, V> {
     /// The entry for `key`, created by `init` when missing (dropping the
     /// least recently used entry if the table is full), marked seen at `now_ns`.
     pub fn entry(&mut self, key: K, now_ns: u64, init: impl FnOnce() -> V) -> &mut V {
-        if self.entries.len() == self.entries.cap().get() && !self.entries.contains(&key) {
-            self.evicted_full += 1;
-        }
-        let tracked = self.entries.get_or_insert_mut(key, || Tracked { last_ns: now_ns, value: init() });
+        // One lookup: whether the key was new shows in `init` having run
+        // (a flood brings a new source with nearly every flow).
+        let full = self.entries.len() == self.entries.cap().get();
+        let mut inserted = false;
+        let tracked = self.entries.get_or_insert_mut(key, || {
+            inserted = true;
+            Tracked { last_ns: now_ns, value: init() }
+        });
         tracked.last_ns = tracked.last_ns.max(now_ns);
+        self.evicted_full += u64::from(full && inserted);
         &mut tracked.value
     }
 

@@ -23,6 +23,9 @@ pub enum ScanPattern {
     Horizontal,
     /// ICMP echo requests to many hosts.
     IcmpSweep,
+    /// TCP probes with flag combinations no stack sends (NULL, FIN and Xmas
+    /// scans, OS fingerprinting).
+    CraftedFlags,
 }
 
 /// The shape of a flood.
@@ -45,6 +48,23 @@ pub enum FloodPattern {
     ConnectionFlood,
 }
 
+/// What made a pair's connections check-ins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeaconPattern {
+    /// Regular intervals and sizes over many connections (RITA's score).
+    Regular,
+    /// A few connections at irregular times, each the same-size request.
+    CheckIns,
+}
+
+/// A service as protocol and responder port (ICMP: type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ServicePort {
+    pub proto: u8,
+    pub port: u16,
+}
+
 /// Which DNS measure was unusual.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +75,8 @@ pub enum DnsSignal {
     QueryRate,
     /// Many bytes sent.
     Volume,
+    /// A large answer over TCP that no UDP query asked for: a zone transfer.
+    ZoneTransfer,
 }
 
 /// Where the "normal" a novelty is measured against came from.
@@ -121,6 +143,7 @@ pub enum Evidence {
         threshold_bytes_out: f64,
     },
     Beaconing {
+        pattern: BeaconPattern,
         connections: u64,
         median_interval_secs: f64,
         /// Bowley skew of the intervals (0 = symmetric) and their median
@@ -141,16 +164,24 @@ pub enum Evidence {
         bytes_out: u64,
         mean_query_bytes: f64,
         queries_per_sec: f64,
-        /// The threshold the signal crossed (from the baseline when it has the host).
+        /// The threshold the signal crossed (from the baseline when it has the
+        /// host; for a zone transfer, the answer bytes).
         threshold: f64,
+        /// Answer payload the server sent (zone transfers only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        answer_bytes: Option<u64>,
     },
     RareProtocol {
+        /// The first new service: protocol and responder port (ICMP: type);
+        /// 49152 stands for every ephemeral port.
         proto: u8,
-        /// Responder port (ICMP: type); 49152 stands for every ephemeral port.
         port: u16,
         reference: NoveltyReference,
         /// Services the host was known to use.
         known_services: u64,
+        /// Every new service of the incident (up to 16), and how many there were.
+        new_services: Vec<ServicePort>,
+        new_services_total: u64,
     },
     Geo {
         #[serde(skip_serializing_if = "Option::is_none")]

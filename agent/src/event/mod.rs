@@ -12,7 +12,10 @@ use std::net::IpAddr;
 
 use crate::enrich::classify;
 
-pub use evidence::{DnsSignal, Evidence, FeatureContribution, FloodPattern, GeoReason, NoveltyReference, ScanPattern};
+pub use evidence::{
+    BeaconPattern, DnsSignal, Evidence, FeatureContribution, FloodPattern, GeoReason, NoveltyReference, ScanPattern,
+    ServicePort,
+};
 pub use models::AnomalyKind;
 use serde::Serialize;
 pub use severity::{Severity, UnknownSeverity};

@@ -136,6 +136,7 @@ impl ConnectionRate {
                 distinct_sources: 1,
             },
             flows: client.flows.clone(),
+            occurrences: 1,
         });
     }
 

@@ -253,6 +253,7 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
             distinct_sources: sources,
         },
         flows: flows_sample,
+        occurrences: 1,
     }
 }
 

@@ -8,8 +8,16 @@
 //! flows, and a tunnel through a resolver is seen as traffic to that
 //! resolver. A query is a packet the client sent to port 53; over TCP the
 //! handshake and acknowledgements count too (TCP DNS is rare and bulky).
+//!
+//! A fourth signal, zone transfers ([`transfer`]): an answer over TCP larger
+//! than a datagram that no UDP query asked for.
+
+mod transfer;
 
 use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+
+use ipnet::IpNet;
+use models::FlowObservation;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +29,11 @@ use super::{
     table::EntityTable,
     window::{Refire, SlidingWindow},
 };
-use crate::event::{AnomalyKind, DnsSignal, Evidence};
+use crate::{
+    duration::saturating_ns,
+    event::{AnomalyKind, DnsSignal, Evidence},
+};
+use transfer::{PendingTransfer, UdpSpan, answer_payload};
 
 const DNS_PORT: u16 = 53;
 
@@ -52,6 +64,23 @@ pub struct DnsTunnelConfig {
     /// tunnel at two queries per second).
     pub baseline_min_queries_per_sec: f64,
     pub baseline_min_bytes_out: u64,
+    /// Answer payload over TCP, without a UDP query first, that is a zone
+    /// transfer. 512 bytes: the most a DNS datagram carries without EDNS
+    /// (RFC 1035 §4.2.1); a smaller answer never needed TCP.
+    pub transfer_min_answer_bytes: u64,
+    /// How long before a TCP conversation a UDP query to the same server
+    /// makes it a fallback after truncation. 5 s: resolvers retry over TCP
+    /// within milliseconds of the truncated answer.
+    #[serde(with = "humantime_serde")]
+    pub transfer_fallback_window: Duration,
+    /// How long a candidate waits for its UDP query's record (which comes
+    /// when that flow idles out). 60 s: twice the flow table's default idle
+    /// timeout; raise it with `--idle-timeout`.
+    #[serde(with = "humantime_serde")]
+    pub transfer_grace: Duration,
+    /// Hosts allowed to transfer zones (secondary name servers), as client
+    /// or server. Empty by default.
+    pub transfer_allowed: Vec<IpNet>,
 }
 
 impl Default for DnsTunnelConfig {
@@ -66,6 +95,10 @@ impl Default for DnsTunnelConfig {
             baseline_factor: 5.0,
             baseline_min_queries_per_sec: 1.0,
             baseline_min_bytes_out: 16 * 1024,
+            transfer_min_answer_bytes: 512,
+            transfer_fallback_window: Duration::from_secs(5),
+            transfer_grace: Duration::from_secs(60),
+            transfer_allowed: Vec::new(),
         }
     }
 }
@@ -90,6 +123,7 @@ struct Client {
     window: SlidingWindow<Bucket>,
     refire: Refire,
     flows: FlowSample,
+    udp: UdpSpan,
 }
 
 struct Thresholds {
@@ -102,12 +136,73 @@ pub struct DnsTunnelDetector {
     config: DnsTunnelConfig,
     baseline: BTreeMap<IpAddr, DnsUsual>,
     clients: EntityTable<(IpAddr, IpAddr), Client>,
+    /// TCP answers waiting to be ruled out as fallbacks, oldest first.
+    pending: Vec<PendingTransfer>,
 }
 
 impl DnsTunnelDetector {
     pub fn new(config: DnsTunnelConfig, limits: &LimitsConfig, baseline: BTreeMap<IpAddr, DnsUsual>) -> Self {
         let ttl = limits.idle_timeout.max(config.window * 2);
-        Self { clients: EntityTable::new(limits.capacity(), ttl), baseline, config }
+        Self { clients: EntityTable::new(limits.capacity(), ttl), baseline, config, pending: Vec::new() }
+    }
+
+    /// A TCP conversation on port 53 whose answer may be a zone transfer.
+    fn observe_tcp_answer(&mut self, flow: &FlowObservation, udp: UdpSpan) {
+        let answer = answer_payload(flow);
+        let c = &self.config;
+        let allowed = |ip: IpAddr| c.transfer_allowed.iter().any(|net| net.contains(&ip));
+        if answer < c.transfer_min_answer_bytes
+            || udp.covers(flow.start_ns, saturating_ns(c.transfer_fallback_window))
+            || allowed(flow.src_ip)
+            || allowed(flow.dst_ip)
+        {
+            return;
+        }
+        match self.pending.iter_mut().find(|p| p.client == flow.src_ip && p.server == flow.dst_ip) {
+            Some(pending) => pending.merge(flow, answer),
+            None => self.pending.push(PendingTransfer::of(flow, answer)),
+        }
+    }
+
+    /// A UDP query rules out the pending answers it may have caused.
+    fn rule_out_fallbacks(&mut self, flow: &FlowObservation, udp: UdpSpan) {
+        let window = saturating_ns(self.config.transfer_fallback_window);
+        self.pending.retain(|p| p.client != flow.src_ip || p.server != flow.dst_ip || !udp.covers(p.start_ns, window));
+    }
+
+    fn transfer_finding(&self, pending: PendingTransfer) -> Finding {
+        let threshold = self.config.transfer_min_answer_bytes.max(1);
+        let ratio = pending.answer_bytes as f64 / threshold as f64;
+        let secs = pending.end_ns.saturating_sub(pending.start_ns) as f64 / 1e9;
+        Finding {
+            kind: AnomalyKind::DnsTunnel,
+            entity: Entity::Pair(pending.client, pending.server),
+            severity: severity_for_ratio(ratio),
+            score: score_for_ratio(ratio),
+            summary: format!(
+                "{} received {} bytes of DNS over TCP from {} with no UDP query first (a zone transfer)",
+                pending.client, pending.answer_bytes, pending.server
+            ),
+            src_ip: Some(pending.client),
+            src_port: None,
+            dst_ip: Some(pending.server),
+            dst_port: Some(DNS_PORT),
+            proto: Some(TCP),
+            first_ns: pending.start_ns,
+            last_ns: pending.end_ns,
+            evidence: Evidence::DnsTunnel {
+                signal: DnsSignal::ZoneTransfer,
+                window_secs: secs,
+                queries: pending.query_packets,
+                bytes_out: pending.query_bytes,
+                mean_query_bytes: pending.query_bytes as f64 / pending.query_packets.max(1) as f64,
+                queries_per_sec: if secs > 0.0 { pending.query_packets as f64 / secs } else { 0.0 },
+                threshold: threshold as f64,
+                answer_bytes: Some(pending.answer_bytes),
+            },
+            flows: pending.flows,
+            occurrences: 1,
+        }
     }
 
     fn thresholds(&self, client: IpAddr) -> Thresholds {
@@ -146,7 +241,19 @@ impl RuleDetector for DnsTunnelDetector {
             window: SlidingWindow::new(window, now),
             refire: Refire::default(),
             flows: FlowSample::default(),
+            udp: UdpSpan::default(),
         });
+        if flow.proto == UDP {
+            client.udp.add(flow);
+            let udp = client.udp;
+            if !self.pending.is_empty() {
+                self.rule_out_fallbacks(flow, udp);
+            }
+        } else if facts.handshake_completed {
+            let udp = client.udp;
+            self.observe_tcp_answer(flow, udp);
+        }
+        let Some(client) = self.clients.get_mut(&(flow.src_ip, flow.dst_ip), now) else { return };
         let bucket = client.window.at(now);
         bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
         bucket.queries += flow.orig.packets;
@@ -211,13 +318,24 @@ impl RuleDetector for DnsTunnelDetector {
                 mean_query_bytes: mean,
                 queries_per_sec: rate,
                 threshold,
+                answer_bytes: None,
             },
             flows: client.flows.clone(),
+            occurrences: 1,
         });
     }
 
     fn expire(&mut self, now_ns: u64) {
         self.clients.expire(now_ns);
+    }
+
+    fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+        let grace = saturating_ns(self.config.transfer_grace);
+        let (due, waiting) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p: &PendingTransfer| p.end_ns.saturating_add(grace) <= now_ns);
+        self.pending = waiting;
+        out.extend(due.into_iter().map(|p| self.transfer_finding(p)));
     }
 
     fn tracked(&self) -> usize {
@@ -288,5 +406,38 @@ mod tests {
         // max(5 × 0.1, 1.0) = 1 query/s, crossed at the 60th query of the minute.
         assert_eq!((*signal, *threshold, *queries), (DnsSignal::QueryRate, 1.0, 60));
         Ok(())
+    }
+
+    /// A TCP answer of `answer` payload bytes from 10.0.0.1:53 to 10.0.0.23, at `at` seconds.
+    fn tcp_answer(id: u64, at: f64, answer: u64) -> models::FlowObservation {
+        use agent_common::flow::tcp_flags::{ACK, PSH, SYN};
+        let f = with_orig(flow(id, TCP, "10.0.0.23", "10.0.0.1", 53, at, 200), 5, 340, SYN | ACK | PSH);
+        let mut f = with_resp(f, 4, 4 * 60 + answer, SYN | ACK | PSH);
+        f.resp.len_min = 60;
+        f
+    }
+
+    #[test]
+    fn a_big_tcp_answer_without_a_udp_query_is_a_zone_transfer_once_none_turns_up() {
+        let mut detector =
+            DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
+        // A truncated UDP answer retried over TCP: the UDP record arrives after the TCP one.
+        let fallback = [tcp_answer(1, 10.0, 3_000), query(2, 9.99, 90)];
+        // A transfer with no query, and a small TCP answer.
+        let transfer = [tcp_answer(3, 100.0, 20_000), tcp_answer(4, 200.0, 300)];
+        assert!(run(&mut detector, &fallback).is_empty());
+        assert!(run(&mut detector, &transfer).is_empty());
+        let mut out = Vec::new();
+        let end_of_transfer = transfer[0].end_ns;
+        detector.deferred(end_of_transfer + 59 * 1_000_000_000, &mut out);
+        assert!(out.is_empty(), "the grace period is not over: {out:?}");
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1);
+        let Evidence::DnsTunnel { signal, answer_bytes, threshold, .. } = &out[0].evidence else {
+            panic!("wrong evidence")
+        };
+        assert_eq!((*signal, *answer_bytes, *threshold), (DnsSignal::ZoneTransfer, Some(20_000), 512.0));
+        // 20,000 / 512 = 39× the threshold.
+        assert_eq!((out[0].severity, out[0].first_ns), (Severity::High, transfer[0].start_ns));
     }
 }

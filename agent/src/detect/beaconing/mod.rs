@@ -17,11 +17,19 @@
 //! Intervals shorter than `min_interval` are parallel connections of one
 //! burst, not check-ins (RITA drops same-second connections likewise).
 //!
+//! Fewer connections than that, from an internal host to an outside
+//! server, are judged by [`check_ins`]: the same message sent again at
+//! irregular times.
+//!
 //! Limits of flow data: a beacon inside one long-lived connection (keep-
 //! alive heartbeats) is one flow and has no intervals to score, and UDP
 //! check-ins reusing one source port merge into one flow.
 
+mod check_ins;
+
 use std::{collections::VecDeque, net::IpAddr, time::Duration};
+
+use check_ins::{CheckInRule, CheckIns, request_payload};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +41,7 @@ use super::{
     stats::{bowley_skew, madm, mode, quantile},
     table::EntityTable,
 };
-use crate::event::{AnomalyKind, Evidence, FlowRef, MAX_FLOWS_PER_EVENT, Severity};
+use crate::event::{AnomalyKind, BeaconPattern, Evidence, FlowRef, MAX_FLOWS_PER_EVENT, Severity};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,6 +75,22 @@ pub struct BeaconingConfig {
     /// periodic by design (resolver lookups, clock polling); DNS misuse is
     /// `dns_tunnel`'s job.
     pub exclude_ports: Vec<u16>,
+    /// Sparse check-ins ([`check_ins`]): connections of an internal host to
+    /// one outside service needed. 3: two identical requests may be a retry,
+    /// three are a repeated message. From `min_connections` on, the
+    /// regularity score takes over.
+    pub checkin_min_connections: usize,
+    /// Each check-in starts at least this long after the previous one. 10 s:
+    /// closer connections are one burst (a page fetched in parallel).
+    #[serde(with = "humantime_serde")]
+    pub checkin_min_gap: Duration,
+    /// Payload bytes every check-in sends at least. 100: an HTTP request or
+    /// TLS record; emptier connections (health checks) carry no message.
+    pub checkin_min_payload: u64,
+    /// Largest spread of payload sizes, as (largest − smallest) / median.
+    /// 0.03 (≈15 bytes of a 500-byte request): a fixed-format message varies
+    /// by its identifiers; browsing requests differ in paths and cookies.
+    pub checkin_max_size_spread: f64,
 }
 
 impl Default for BeaconingConfig {
@@ -80,6 +104,10 @@ impl Default for BeaconingConfig {
             require_response: true,
             history: Duration::from_secs(6 * 3600),
             exclude_ports: vec![53, 123, 5353],
+            checkin_min_connections: 3,
+            checkin_min_gap: Duration::from_secs(10),
+            checkin_min_payload: 100,
+            checkin_max_size_spread: 0.03,
         }
     }
 }
@@ -97,6 +125,8 @@ struct Connection {
     start_ns: u64,
     end_ns: u64,
     bytes: u64,
+    /// Bytes less per-packet headers (see [`request_payload`]).
+    payload: u64,
     flow_id: u64,
     src_port: u16,
 }
@@ -173,18 +203,52 @@ fn dispersion_score(madm: f64, median: f64) -> f64 {
 pub struct BeaconingDetector {
     config: BeaconingConfig,
     pairs: EntityTable<PairKey, History>,
-    starts: Vec<f64>,
-    sizes: Vec<f64>,
+    check_in_rule: CheckInRule,
+    scratch: Scratch,
 }
 
 impl BeaconingDetector {
     pub fn new(config: BeaconingConfig, limits: &LimitsConfig) -> Self {
         Self {
             pairs: EntityTable::new(limits.capacity(), config.history),
+            check_in_rule: CheckInRule {
+                min_connections: config.checkin_min_connections,
+                min_gap: config.checkin_min_gap,
+                min_payload: config.checkin_min_payload,
+                max_size_spread: config.checkin_max_size_spread,
+            },
             config,
-            starts: Vec::new(),
-            sizes: Vec::new(),
+            scratch: Scratch::default(),
         }
+    }
+}
+
+/// Buffers reused for every scoring, so scoring allocates nothing per flow.
+#[derive(Debug, Default)]
+struct Scratch {
+    starts: Vec<f64>,
+    sizes: Vec<f64>,
+    by_start: Vec<(u64, u64)>,
+}
+
+impl Scratch {
+    /// The regularity score of the kept connections, when there are enough intervals.
+    fn regularity(&mut self, history: &History, min_interval: f64, min_intervals: usize) -> Option<BeaconScore> {
+        // Relative to the oldest kept start, so seconds keep their precision.
+        let origin = history.connections.iter().map(|c| c.start_ns).min().unwrap_or(0);
+        self.starts.clear();
+        self.starts.extend(history.connections.iter().map(|c| (c.start_ns - origin) as f64 / 1e9));
+        self.sizes.clear();
+        self.sizes.extend(history.connections.iter().map(|c| c.bytes as f64));
+        score(&self.starts, &self.sizes, min_interval, min_intervals)
+    }
+
+    /// Too few connections to score: are they the same check-in repeated?
+    fn check_ins(&mut self, history: &History, rule: &CheckInRule) -> Option<CheckIns> {
+        self.by_start.clear();
+        self.by_start.extend(history.connections.iter().map(|c| (c.start_ns, c.payload)));
+        self.by_start.sort_unstable();
+        rule.judge(&self.by_start)
     }
 }
 
@@ -211,27 +275,26 @@ impl RuleDetector for BeaconingDetector {
             start_ns: flow.start_ns,
             end_ns: flow.end_ns,
             bytes: flow.orig.bytes,
+            payload: request_payload(flow),
             flow_id: flow.flow_id,
             src_port: flow.src_port,
         });
         history.total += 1;
-        if history.connections.len() < self.config.min_connections {
-            return;
-        }
-        // Relative to the oldest kept start, so seconds keep their precision.
-        let origin = history.connections.iter().map(|c| c.start_ns).min().unwrap_or(0);
-        self.starts.clear();
-        self.starts.extend(history.connections.iter().map(|c| (c.start_ns - origin) as f64 / 1e9));
-        self.sizes.clear();
-        self.sizes.extend(history.connections.iter().map(|c| c.bytes as f64));
+        let kept = history.connections.len();
         let min_interval = self.config.min_interval.as_secs_f64();
-        let Some(scored) = score(&self.starts, &self.sizes, min_interval, self.config.min_connections - 1) else {
-            return;
-        };
-        if scored.score < self.config.min_score {
-            return;
+        if kept >= self.config.min_connections {
+            let min_intervals = self.config.min_connections - 1;
+            let Some(scored) = self.scratch.regularity(history, min_interval, min_intervals) else { return };
+            if scored.score >= self.config.min_score {
+                let severity = severity(&scored, kept as u64);
+                out.push(finding(key, history, &scored, BeaconPattern::Regular, scored.score, severity));
+            }
+        } else if facts.src_internal && !facts.dst_internal && kept >= self.config.checkin_min_connections {
+            let Some(check_ins) = self.scratch.check_ins(history, &self.check_in_rule) else { return };
+            let Some(scored) = self.scratch.regularity(history, min_interval, 1) else { return };
+            let score = 1.0 - check_ins.size_spread;
+            out.push(finding(key, history, &scored, BeaconPattern::CheckIns, score, Severity::Low));
         }
-        out.push(finding(key, history, scored));
     }
 
     fn expire(&mut self, now_ns: u64) {
@@ -260,7 +323,14 @@ fn severity(scored: &BeaconScore, connections: u64) -> Severity {
     }
 }
 
-fn finding(key: PairKey, history: &History, scored: BeaconScore) -> Finding {
+fn finding(
+    key: PairKey,
+    history: &History,
+    scored: &BeaconScore,
+    pattern: BeaconPattern,
+    score: f64,
+    severity: Severity,
+) -> Finding {
     let connections = history.connections.len() as u64;
     let mut by_start: Vec<&Connection> = history.connections.iter().collect();
     by_start.sort_by_key(|c| c.start_ns);
@@ -282,12 +352,21 @@ fn finding(key: PairKey, history: &History, scored: BeaconScore) -> Finding {
     Finding {
         kind: AnomalyKind::Beaconing,
         entity: Entity::Service { src: key.src, dst: key.dst, proto: key.proto, port: key.port },
-        severity: severity(&scored, connections),
-        score: scored.score,
-        summary: format!(
-            "{} checks in with {}:{} every {:.1} s ({connections} connections, ≈{:.0} bytes each, score {:.2})",
-            key.src, key.dst, key.port, scored.median_interval_secs, scored.median_payload_bytes, scored.score
-        ),
+        severity,
+        score,
+        summary: match pattern {
+            BeaconPattern::Regular => format!(
+                "{} checks in with {}:{} every {:.1} s ({connections} connections, ≈{:.0} bytes each, score {score:.2})",
+                key.src, key.dst, key.port, scored.median_interval_secs, scored.median_payload_bytes
+            ),
+            BeaconPattern::CheckIns => format!(
+                "{} sent {}:{} the same-size request {connections} times, {:.0} s apart or more",
+                key.src,
+                key.dst,
+                key.port,
+                history_min_gap_secs(history)
+            ),
+        },
         src_ip: Some(key.src),
         src_port: None,
         dst_ip: Some(key.dst),
@@ -296,6 +375,7 @@ fn finding(key: PairKey, history: &History, scored: BeaconScore) -> Finding {
         first_ns: by_start.first().map_or(0, |c| c.start_ns),
         last_ns: by_start.iter().map(|c| c.end_ns).max().unwrap_or(0),
         evidence: Evidence::Beaconing {
+            pattern,
             connections,
             median_interval_secs: scored.median_interval_secs,
             interval_skew: scored.interval_skew,
@@ -307,7 +387,15 @@ fn finding(key: PairKey, history: &History, scored: BeaconScore) -> Finding {
             payload_score: scored.payload_score,
         },
         flows,
+        occurrences: 1,
     }
+}
+
+/// The shortest time between two kept connections' starts, in seconds.
+fn history_min_gap_secs(history: &History) -> f64 {
+    let mut starts: Vec<u64> = history.connections.iter().map(|c| c.start_ns).collect();
+    starts.sort_unstable();
+    starts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(0) as f64 / 1e9
 }
 
 #[cfg(test)]
@@ -396,5 +484,30 @@ mod tests {
         assert_eq!((*connections, *median_interval_secs, *interval_score), (8, 10.0, 1.0));
         assert_eq!(last.flows.total, 8);
         assert_eq!(last.flows.refs.len(), 8);
+    }
+
+    #[test]
+    fn sparse_same_size_check_ins_to_an_outside_server_are_low_beacons() {
+        let networks = Networks::new(default_internal_networks());
+        let mut detector = BeaconingDetector::new(BeaconingConfig::default(), &LimitsConfig::default());
+        let mut out = Vec::new();
+        for (i, at) in [0.0, 15.2, 41.4, 90.0].into_iter().enumerate() {
+            let id = i as u64;
+            // Six frames, the smallest a 60-byte acknowledgement: 980 − 6 × 60 = 620 payload bytes.
+            let mut c2 = tcp_session(id, "192.168.122.145", "184.170.149.44", 80, at, 980, 700);
+            c2.orig.len_min = 60;
+            detector.observe(&FlowFacts::new(&c2, true, &networks), &mut out);
+            // The same requests inside the network are not judged as check-ins.
+            let mut lan = tcp_session(10 + id, "192.168.122.145", "192.168.122.1", 80, at, 980, 700);
+            lan.orig.len_min = 60;
+            detector.observe(&FlowFacts::new(&lan, true, &networks), &mut out);
+        }
+        // From the third check-in on, each reports (suppression makes them one event).
+        assert_eq!(out.len(), 2);
+        let Evidence::Beaconing { pattern, connections, .. } = &out[1].evidence else { panic!("wrong evidence") };
+        assert_eq!((*pattern, *connections, out[1].severity), (BeaconPattern::CheckIns, 4, Severity::Low));
+        assert_eq!(out[1].dst_ip, "184.170.149.44".parse().ok());
+        // Every request the same size: a spread of 0.
+        assert_eq!(out[1].score, 1.0);
     }
 }
