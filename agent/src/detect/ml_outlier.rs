@@ -67,18 +67,25 @@ pub struct MlOutlierConfig {
     /// under way within a minute, and the event is not held back longer.
     #[serde(with = "humantime_serde")]
     pub report_window: Duration,
+    /// The highest severity a model outlier alone is given. Medium: the model
+    /// says a flow is unlike the baseline, not what it is, and novelty is
+    /// routine in benign traffic when the baseline is small (a model learnt
+    /// from ~1,000 simulated flows puts a few benign sources of another hour
+    /// well beyond every training score). High is left to the detectors
+    /// that name what happened; set `high` to let far outliers page.
+    pub max_severity: Severity,
 }
 
 impl Default for MlOutlierConfig {
     fn default() -> Self {
-        Self { enabled: true, report_window: Duration::from_secs(60) }
+        Self { enabled: true, report_window: Duration::from_secs(60), max_severity: Severity::Medium }
     }
 }
 
 /// Low while the flow is within the range of the training scores (the
 /// threshold's expected false positives live there), medium once it is
 /// beyond every training flow, high from one tail-width beyond (see
-/// [`beyond_training`]).
+/// [`beyond_training`]); capped by [`MlOutlierConfig::max_severity`].
 fn severity(verdict: &MlVerdict) -> Severity {
     if verdict.beyond_training >= 1.0 {
         Severity::High
@@ -148,11 +155,12 @@ impl Outliers {
 /// Gathers anomalous verdicts per source into incidents.
 pub struct MlOutliers {
     incidents: Gatherer<IpAddr, Outliers>,
+    max_severity: Severity,
 }
 
 impl MlOutliers {
     pub fn new(config: &MlOutlierConfig, max_sources: usize) -> Self {
-        Self { incidents: Gatherer::new(config.report_window, max_sources) }
+        Self { incidents: Gatherer::new(config.report_window, max_sources), max_severity: config.max_severity }
     }
 
     /// One scored flow record; only anomalous verdicts count.
@@ -178,7 +186,11 @@ impl MlOutliers {
 
     /// The incidents whose window is over at `now_ns`, as findings.
     pub fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
-        self.incidents.due(now_ns, |src, outliers| out.push(finding(src, outliers)));
+        let max_severity = self.max_severity;
+        self.incidents.due(now_ns, |src, mut outliers| {
+            outliers.severity = outliers.severity.min(max_severity);
+            out.push(finding(src, outliers));
+        });
     }
 
     pub fn tracked(&self) -> usize {
@@ -238,10 +250,15 @@ mod tests {
         }
     }
 
-    /// The findings of `flows` with their verdicts, at the end of input.
+    /// The findings of `flows` with their verdicts, at the end of input,
+    /// with every severity allowed.
     fn judge_all(flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
+        judge_all_with(&MlOutlierConfig { max_severity: Severity::High, ..MlOutlierConfig::default() }, flows)
+    }
+
+    fn judge_all_with(config: &MlOutlierConfig, flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
         let networks = Networks::new(default_internal_networks());
-        let mut outliers = MlOutliers::new(&MlOutlierConfig::default(), 1024);
+        let mut outliers = MlOutliers::new(config, 1024);
         for (flow, verdict) in flows {
             outliers.observe(&FlowFacts::new(flow, true, &networks), verdict);
         }
@@ -261,6 +278,9 @@ mod tests {
             .collect();
         use Severity::{High, Low, Medium};
         assert_eq!(grades, vec![Low, Low, Medium, Medium, High, High]);
+        // By default a model outlier alone is at most medium.
+        let capped = judge_all_with(&MlOutlierConfig::default(), &[(flow.clone(), verdict(0.99, 7.0, true))]);
+        assert_eq!(capped[0].severity, Medium);
         let found = judge_all(&[(flow, verdict(0.9, 1.0, true))]);
         assert_eq!((found[0].score, found[0].occurrences), (0.9, 1));
         assert!(found[0].summary.ends_with("driven by orig_bytes"), "{}", found[0].summary);
