@@ -1,14 +1,17 @@
 //! Reference programs for `cargo xtask bench`: the cost floor (an XDP program
 //! that does nothing) and a minimal 5-tuple per-CPU LRU counter, so the
 //! flowwatch programs' per-packet cost is compared on the same machine and
-//! in the same run rather than against absolute numbers.
+//! in the same run rather than against absolute numbers; and two ablations
+//! that do part of flowwatch's work, so the bench shows what each part costs.
 #![no_std]
 #![no_main]
 
+use agent_common::{counters::Hook, flow::FlowKey, parse::parse_ethernet};
+use agent_ebpf::frame::XdpFrame;
 use aya_ebpf::{
     bindings::xdp_action,
     macros::{map, xdp},
-    maps::LruPerCpuHashMap,
+    maps::{LruPerCpuHashMap, PerCpuArray},
     programs::XdpContext,
 };
 
@@ -32,6 +35,13 @@ struct Count {
 
 #[map(name = "REF_FLOWS")]
 static REF_FLOWS: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+/// Ablation: flowwatch's 48-byte key, counting packets and bytes only.
+#[map(name = "ABLATION_FLOWS")]
+static ABLATION_FLOWS: LruPerCpuHashMap<FlowKey, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+#[map(name = "ABLATION_PARSED")]
+static ABLATION_PARSED: PerCpuArray<Count> = PerCpuArray::with_max_entries(1, 0);
 
 #[xdp]
 pub fn reference_empty(_ctx: XdpContext) -> u32 {
@@ -72,6 +82,45 @@ pub fn reference_counter(ctx: XdpContext) -> u32 {
         },
         None => {
             let _ = REF_FLOWS.insert(key, Count { packets: 1, bytes: len }, 0);
+        }
+    }
+    xdp_action::XDP_PASS
+}
+
+/// Ablation: flowwatch's parser, then one per-CPU counter (no flow map).
+/// It sums the parsed header lengths so the parse cannot be optimised away;
+/// copies of fields it does not use (the addresses) may be.
+#[xdp]
+pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
+    let frame = XdpFrame::new(&ctx);
+    if let (Ok(parsed), Some(count)) = (parse_ethernet(&frame, None), ABLATION_PARSED.get_ptr_mut(0)) {
+        // SAFETY: per-CPU value.
+        unsafe {
+            (*count).packets += 1;
+            (*count).bytes += parsed.header_len as u64;
+        }
+    }
+    xdp_action::XDP_PASS
+}
+
+/// Ablation: flowwatch's parser and 48-byte flow key in a per-CPU LRU map,
+/// counting packets and bytes only (no clock, no statistics, no hook counters).
+#[xdp]
+pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
+    let frame = XdpFrame::new(&ctx);
+    let Ok(parsed) = parse_ethernet(&frame, None) else {
+        return xdp_action::XDP_PASS;
+    };
+    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
+    let len = frame.frame_len() as u64;
+    match ABLATION_FLOWS.get_ptr_mut(key) {
+        // SAFETY: per-CPU value.
+        Some(count) => unsafe {
+            (*count).packets += 1;
+            (*count).bytes += len;
+        },
+        None => {
+            let _ = ABLATION_FLOWS.insert(key, Count { packets: 1, bytes: len }, 0);
         }
     }
     xdp_action::XDP_PASS

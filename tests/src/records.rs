@@ -28,6 +28,16 @@ pub struct FlowRecord {
     pub resp_packets: u64,
     pub resp_bytes: u64,
     pub tcp_flags: String,
+    pub orig: DirectionDetail,
+    pub resp: DirectionDetail,
+}
+
+/// The `orig`/`resp` objects of a flow line (fields the tests use).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DirectionDetail {
+    /// Packet flags seen: `fragment`, `first_fragment`, `ip_options`, `qinq`, `gso`.
+    pub flags: BTreeSet<String>,
 }
 
 impl FlowRecord {

@@ -1,6 +1,7 @@
 //! The benchmark's reference programs (agent-ebpf/src/bench_reference.rs):
-//! an empty XDP program and a minimal 5-tuple counter, loaded from the
-//! embedded object so the bench compares like with like on this machine.
+//! an empty XDP program, a minimal 5-tuple counter and two ablations that
+//! do part of flowwatch's work, loaded from the embedded object so the bench
+//! compares like with like on this machine.
 
 use aya::{
     Ebpf,
@@ -11,6 +12,12 @@ use super::{BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats, attach::program_
 
 pub const REFERENCE_EMPTY: &str = "reference_empty";
 pub const REFERENCE_COUNTER: &str = "reference_counter";
+/// flowwatch's parser, then one per-CPU counter.
+pub const ABLATION_PARSE_ONLY: &str = "ablation_parse_only";
+/// flowwatch's parser and 48-byte key in a per-CPU LRU map, packets and bytes only.
+pub const ABLATION_PARSE_AND_KEY: &str = "ablation_parse_and_key";
+
+const ALL: [&str; 4] = [REFERENCE_EMPTY, REFERENCE_COUNTER, ABLATION_PARSE_ONLY, ABLATION_PARSE_AND_KEY];
 
 pub struct ReferencePrograms {
     ebpf: Ebpf,
@@ -19,7 +26,7 @@ pub struct ReferencePrograms {
 impl ReferencePrograms {
     pub fn load() -> Result<Self, CaptureError> {
         let mut ebpf = aya::Ebpf::load(BENCH_REFERENCE_OBJECT).map_err(CaptureError::Load)?;
-        for name in [REFERENCE_EMPTY, REFERENCE_COUNTER] {
+        for name in ALL {
             program_mut::<Xdp>(&mut ebpf, name)?
                 .load()
                 .map_err(|source| CaptureError::Verify { program: name, source })?;
@@ -36,6 +43,6 @@ impl ReferencePrograms {
     }
 
     pub fn stats(&self) -> Vec<ProgramStats> {
-        program_stats(&self.ebpf, &[REFERENCE_EMPTY, REFERENCE_COUNTER])
+        program_stats(&self.ebpf, &ALL)
     }
 }
