@@ -116,7 +116,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
         ));
         report
             .add("kernel", "ablation: the rest of flowwatch ingress", ingress_ns - key_ns, "ns/pkt")
-            .note("flow-map slot, hook counters, clock, length and inter-arrival statistics, 104-byte value");
+            .note("hook counters, clock, length and inter-arrival statistics, 104-byte value");
         report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("trafgen via qdisc path");
         report.add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s").note(format!(
             "{} packets in {:.2} s, 1 sender core",
