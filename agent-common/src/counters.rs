@@ -41,6 +41,7 @@ pub const HOOK_COUNT: u32 = 2;
 /// `malformed_*` or `map_update_failed`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(serde::Serialize, serde::Deserialize), serde(default))]
 pub struct HookCounters {
     /// Wire packets seen (a GSO buffer counts as its `gso_segs`).
     pub packets: u64,

@@ -54,25 +54,9 @@ impl FlowRecord {
     }
 }
 
-/// What one hook counted (the `ingress`/`egress` objects of a stats line).
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct HookStats {
-    pub packets: u64,
-    pub bytes: u64,
-    pub non_ip: u64,
-    pub malformed_truncated: u64,
-    pub malformed_header: u64,
-    pub malformed_too_deep: u64,
-    pub map_update_failed: u64,
-    pub flows_inserted: u64,
-    pub fragments: u64,
-}
-
-impl HookStats {
-    pub fn malformed(&self) -> u64 {
-        self.malformed_truncated + self.malformed_header + self.malformed_too_deep
-    }
-}
+/// What one hook counted (the `ingress`/`egress` objects of a stats line):
+/// the kernel's own counter struct, as the agent writes it.
+pub use agent_common::counters::HookCounters as HookStats;
 
 /// One `"type":"stats"` line.
 #[derive(Clone, Debug, Deserialize)]

@@ -12,8 +12,11 @@ use std::{
     time::Duration,
 };
 
+use agent_common::counters::HookCounters;
 use serde::Deserialize;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::event::Severity;
 
 /// One line of flowwatch output, as far as the dashboard cares.
 #[derive(Debug, Deserialize)]
@@ -67,26 +70,6 @@ fn one() -> u64 {
     1
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 3] = [Severity::Low, Severity::Medium, Severity::High];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-}
-
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Remote {
     #[serde(default)]
@@ -101,36 +84,14 @@ pub struct StatsLine {
     pub time: f64,
     #[serde(rename = "final", default)]
     pub is_final: bool,
-    pub ingress: HookLine,
-    pub egress: HookLine,
+    pub ingress: HookCounters,
+    pub egress: HookCounters,
     #[serde(default)]
     pub flows_active: u64,
     #[serde(default)]
     pub flows_evicted: u64,
     #[serde(default)]
     pub packets_unaccounted: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-pub struct HookLine {
-    pub packets: u64,
-    pub bytes: u64,
-    #[serde(default)]
-    pub non_ip: u64,
-    #[serde(default)]
-    pub malformed_truncated: u64,
-    #[serde(default)]
-    pub malformed_header: u64,
-    #[serde(default)]
-    pub malformed_too_deep: u64,
-    #[serde(default)]
-    pub map_update_failed: u64,
-}
-
-impl HookLine {
-    pub fn malformed(&self) -> u64 {
-        self.malformed_truncated + self.malformed_header + self.malformed_too_deep
-    }
 }
 
 /// RFC 3339 as fractional Unix seconds: the dashboard only does arithmetic on times.

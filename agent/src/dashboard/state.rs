@@ -3,8 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use agent_common::counters::HookCounters;
+
+use crate::event::Severity;
+
 use super::{
-    input::{EventLine, FlowLine, HookLine, Line, Severity, StatsLine},
+    input::{EventLine, FlowLine, Line, StatsLine},
     rate::RateSeries,
     talkers::{Conversation, TopTalkers},
 };
@@ -17,8 +21,8 @@ const TALKERS_KEPT: usize = 2_000;
 /// The kernel counters of the newest stats line.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelTotals {
-    pub ingress: HookLine,
-    pub egress: HookLine,
+    pub ingress: HookCounters,
+    pub egress: HookCounters,
     pub flows_active: u64,
     pub flows_evicted: u64,
     pub packets_unaccounted: u64,

@@ -13,7 +13,8 @@ use ratatui::{
 };
 use time::{OffsetDateTime, macros::format_description};
 
-use super::{input::Severity, state::Dashboard};
+use super::state::Dashboard;
+use crate::event::Severity;
 
 /// The dashboard as one widget; `status` is the key help and state shown at
 /// the bottom of the interactive view (none in a text snapshot).
@@ -98,7 +99,7 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
 
 fn events_line(d: &Dashboard) -> Line<'static> {
     let mut spans = vec![Span::raw(format!("events {}", grouped(d.events_total())))];
-    for severity in Severity::ALL.into_iter().rev() {
+    for severity in [Severity::High, Severity::Medium, Severity::Low] {
         spans.push(Span::raw(" · "));
         spans.push(Span::styled(
             format!("{} {}", grouped(d.events_with(severity)), severity.as_str()),

@@ -4,7 +4,7 @@ use agent_common::counters::HookCounters;
 
 use super::{
     delta::Drained,
-    record::{HookCountersRecord, SCHEMA_VERSION, StatsRecord},
+    record::{SCHEMA_VERSION, StatsRecord},
     table::Expired,
 };
 
@@ -45,8 +45,8 @@ impl Accounting {
             schema_version: SCHEMA_VERSION,
             time,
             is_final,
-            ingress: HookCountersRecord::from(&hooks[0]),
-            egress: HookCountersRecord::from(&hooks[1]),
+            ingress: hooks[0],
+            egress: hooks[1],
             flows_emitted: self.flows_emitted,
             flow_packets: self.flow_packets,
             flows_active,

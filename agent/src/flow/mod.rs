@@ -20,8 +20,7 @@ pub use delta::{DeltaTracker, Drained, delta_since};
 pub use engine::{EngineConfig, FlowEngine, PollOutput};
 pub use observation::summarize;
 pub use record::{
-    DirectionStats, EmitReason, FlowRecord, HookCountersRecord, PacketFlagNames, RecordContext, StatsRecord,
-    TcpFlagLetters, addr_to_ip,
+    DirectionStats, EmitReason, FlowRecord, PacketFlagNames, RecordContext, StatsRecord, TcpFlagLetters, addr_to_ip,
 };
 pub use source::{FlowMapSource, SnapshotScope, SourceError};
 pub use table::{BiflowTable, Expired};

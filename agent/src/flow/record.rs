@@ -261,35 +261,6 @@ impl<'a> FlowRecord<'a> {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct HookCountersRecord {
-    pub packets: u64,
-    pub bytes: u64,
-    pub non_ip: u64,
-    pub malformed_truncated: u64,
-    pub malformed_header: u64,
-    pub malformed_too_deep: u64,
-    pub map_update_failed: u64,
-    pub flows_inserted: u64,
-    pub fragments: u64,
-}
-
-impl From<&HookCounters> for HookCountersRecord {
-    fn from(c: &HookCounters) -> Self {
-        Self {
-            packets: c.packets,
-            bytes: c.bytes,
-            non_ip: c.non_ip,
-            malformed_truncated: c.malformed_truncated,
-            malformed_header: c.malformed_header,
-            malformed_too_deep: c.malformed_too_deep,
-            map_update_failed: c.map_update_failed,
-            flows_inserted: c.flows_inserted,
-            fragments: c.fragments,
-        }
-    }
-}
-
 /// Totals and losses: everything the hooks counted is either in a flow
 /// record, in a non-IP/malformed/map-failure counter, or in
 /// `packets_unaccounted` (lost to LRU eviction before a drain).
@@ -301,8 +272,8 @@ pub struct StatsRecord {
     pub time: String,
     #[serde(rename = "final")]
     pub is_final: bool,
-    pub ingress: HookCountersRecord,
-    pub egress: HookCountersRecord,
+    pub ingress: HookCounters,
+    pub egress: HookCounters,
     pub flows_emitted: u64,
     pub flow_packets: u64,
     pub flows_active: u64,
