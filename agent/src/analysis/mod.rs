@@ -149,6 +149,14 @@ impl Analyzer {
         Ok(Some(FlowScore { score: scored.score, anomaly: verdict.is_anomaly }))
     }
 
+    /// Moves detection time to a poll's `now_ns` (source time), so findings
+    /// held for a window (incidents, suppressed repeats, zone-transfer
+    /// grace) are reported when it closes, not when the next flow arrives.
+    pub fn advance(&mut self, now_ns: u64) {
+        let events = self.detection.advance(now_ns);
+        self.report(events);
+    }
+
     /// Exports a written flow record to the flow sinks (CSV).
     pub fn export(&mut self, record: &FlowRecord) {
         self.sinks.deliver_flow(record);

@@ -52,6 +52,9 @@ impl Output {
             analyzer.export(&record);
             self.writer.write_encoded(|buffer| record.write_json(buffer))?;
         }
+        if let Some(analyzer) = &mut self.analyzer {
+            analyzer.advance(out.now_ns);
+        }
         self.writer.flush()?;
         self.warn_on_loss(engine);
         Ok(())

@@ -106,7 +106,7 @@ impl<S: ReplaySink> ReplaySink for LiveSelection<S> {
             return self.inner.poll(out, engine);
         }
         let records = out.records.iter().zip(keep).filter(|(_, k)| *k).map(|(record, _)| record.clone()).collect();
-        self.inner.poll(&PollOutput { records, hooks: out.hooks }, engine)
+        self.inner.poll(&PollOutput { records, hooks: out.hooks, now_ns: out.now_ns }, engine)
     }
 
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {

@@ -34,6 +34,8 @@ impl Default for EngineConfig {
 pub struct PollOutput {
     pub records: Vec<Expired>,
     pub hooks: [HookCounters; 2],
+    /// The poll's time (source time, as the records' timestamps).
+    pub now_ns: u64,
 }
 
 fn flows_inserted(hooks: &[HookCounters; 2]) -> u64 {
@@ -82,7 +84,7 @@ impl FlowEngine {
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());
         self.accounting.note_emitted(&records);
-        Ok(PollOutput { records, hooks })
+        Ok(PollOutput { records, hooks, now_ns })
     }
 
     /// Final drain, then every remaining flow with reason `shutdown`.
