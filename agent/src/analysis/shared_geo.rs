@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     detect::{GeoLocation, GeoLookup},
-    enrich::{GeoEnricher, GeoStats, classify},
+    enrich::{GeoEnricher, GeoStats},
     event::Event,
 };
 
@@ -40,12 +40,6 @@ impl SharedGeo {
 
 impl GeoLookup for SharedGeo {
     fn locate(&mut self, ip: IpAddr) -> GeoLocation {
-        // Reserved addresses are answered here, so they do not show in the
-        // enricher's lookup counts (those count event enrichment and the
-        // detector's public lookups).
-        if !classify(ip).is_public() {
-            return GeoLocation { country: None, asn: None, is_public: false };
-        }
         self.with(|geo| match geo.country_and_asn(ip) {
             Some((country, asn)) => GeoLocation { country: country.map(str::to_owned), asn, is_public: true },
             None => GeoLocation { country: None, asn: None, is_public: false },

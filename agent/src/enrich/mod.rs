@@ -109,9 +109,15 @@ impl GeoEnricher {
 
     /// Country code and AS number of a public `ip`, borrowed from the cache
     /// (what the geo detector asks for every flow, without building a whole
-    /// [`RemoteInfo`]); `None` for reserved addresses.
+    /// [`RemoteInfo`]); `None` for reserved addresses, which are not counted
+    /// as lookups (the detector asks about every flow; the lookup counts are
+    /// of event enrichment and the detector's public lookups).
     pub fn country_and_asn(&mut self, ip: IpAddr) -> Option<(Option<&str>, Option<u32>)> {
-        self.record(ip, classify(ip)).map(|record| (record.country.as_deref(), record.asn))
+        let scope = classify(ip);
+        if !scope.is_public() {
+            return None;
+        }
+        self.record(ip, scope).map(|record| (record.country.as_deref(), record.asn))
     }
 
     /// Describes the event's remote side ([`Event::remote_ip`]) in `event.remote`.
