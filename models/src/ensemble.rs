@@ -114,10 +114,6 @@ impl Ensemble {
         &self.iforest
     }
 
-    pub fn kmeans(&self) -> &KMeansDistance {
-        &self.kmeans
-    }
-
     /// Features each detector expects.
     pub fn dims(&self) -> (usize, usize) {
         (self.iforest.dims(), self.kmeans.dims())

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::ArrayViewMut2;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     calibration::{Calibration, CalibrationError},
-    ensemble::{DetectorScores, Ensemble},
+    ensemble::Ensemble,
     features::{Feature, FeatureSchema, HostWindowConfig},
-    iforest::{ForestRow, IsolationForestValidParams},
+    iforest::IsolationForestValidParams,
     kmeans_distance::KMeansDistanceValidParams,
     scaler::StandardScaler,
 };
@@ -117,23 +117,6 @@ impl Model {
     /// Standardizes extracted feature rows in place, as scoring does.
     pub fn standardize(&self, features: ArrayViewMut2<'_, f64>) {
         self.scaler.transform(features);
-    }
-
-    /// Scores rows of extracted features (one row per flow, [`Feature::COUNT`]
-    /// columns, not yet standardized): for evaluation and benchmarks on a
-    /// prepared matrix. Live flows go through [`crate::Scorer`].
-    pub fn score_features(&self, features: ArrayView2<'_, f64>) -> Vec<DetectorScores> {
-        let mut scaled = vec![0.0; features.ncols()];
-        let mut forest_row = ForestRow::new();
-        features
-            .rows()
-            .into_iter()
-            .map(|row| {
-                scaled.iter_mut().zip(row).for_each(|(to, from)| *to = *from);
-                self.scaler.transform_row(&mut scaled);
-                self.ensemble.score_with(&scaled, &mut forest_row)
-            })
-            .collect()
     }
 
     /// Every part sized for this build's schema; what a file that passed

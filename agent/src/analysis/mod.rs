@@ -31,9 +31,6 @@ use crate::{
     sink::{SinkSet, SinkStats},
 };
 
-/// How many features an ML event names.
-const EXPLAINED_FEATURES: usize = 5;
-
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error(transparent)]
@@ -212,7 +209,7 @@ impl Analyzer {
 }
 
 fn scorer_for(model: Model) -> Scorer {
-    Scorer::new(Arc::new(model)).explain_top(EXPLAINED_FEATURES)
+    Scorer::new(Arc::new(model))
 }
 
 fn verdict(scored: &Scored, scorer: &Scorer) -> MlVerdict {
