@@ -35,6 +35,17 @@ pub enum EmitReason {
     Shutdown,
 }
 
+impl EmitReason {
+    /// The name records carry (as serde writes it).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Active => "active",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// One `flow` line. Built per record and serialized at once, so it borrows
 /// the interface name and keeps its text fields on the stack: nothing in it
 /// allocates.

@@ -8,7 +8,7 @@
 
 use std::{io::Write as _, net::IpAddr};
 
-use super::record::{DirectionStats, EmitReason, FlowRecord, PacketFlagNames};
+use super::record::{DirectionStats, FlowRecord, PacketFlagNames};
 
 /// `,"name":`, the text before every field but an object's first, as one
 /// constant so that it is copied in one piece.
@@ -110,14 +110,6 @@ fn write_f64(out: &mut Vec<u8>, value: f64) {
 /// timestamps about 650 more): reserved once so that no field grows the buffer.
 const RECORD_CAPACITY: usize = 1536;
 
-fn reason_name(reason: EmitReason) -> &'static str {
-    match reason {
-        EmitReason::Idle => "idle",
-        EmitReason::Active => "active",
-        EmitReason::Shutdown => "shutdown",
-    }
-}
-
 impl FlowRecord<'_> {
     /// Appends this record as one JSON object (no newline) to `out`; the
     /// same bytes as `serde_json::to_writer(out, self)`.
@@ -126,7 +118,7 @@ impl FlowRecord<'_> {
         plain_str(out, first_key!("type"), self.kind);
         uint(out, key!("schema_version"), self.schema_version);
         uint(out, key!("flow_id"), self.flow_id);
-        plain_str(out, key!("reason"), reason_name(self.reason));
+        plain_str(out, key!("reason"), self.reason.as_str());
         plain_str(out, key!("start"), self.start.as_str());
         plain_str(out, key!("end"), self.end.as_str());
         float(out, key!("duration"), self.duration);
@@ -200,6 +192,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::flow::EmitReason;
     use crate::{
         clock::Rfc3339Formatter,
         flow::{TcpFlagLetters, record::SCHEMA_VERSION},

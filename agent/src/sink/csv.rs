@@ -69,10 +69,9 @@ pub fn flow_csv_header() -> Vec<String> {
 
 /// One row, in header order.
 fn flow_row(r: &FlowRecord) -> Vec<String> {
-    let reason = serde_json::to_value(r.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let own = [
         r.flow_id.to_string(),
-        reason,
+        r.reason.as_str().to_owned(),
         r.start.to_string(),
         r.end.to_string(),
         r.duration.to_string(),
