@@ -98,10 +98,6 @@ impl PacketDump {
         &self.stats
     }
 
-    pub fn stats_mut(&mut self) -> &mut WriteStats {
-        &mut self.stats
-    }
-
     fn writer(&mut self, link: LinkType) -> Result<&mut PcapWriter<File>, DumpError> {
         let path = &self.stats.path;
         if matches!(self.state, State::Empty(_))

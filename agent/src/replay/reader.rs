@@ -189,11 +189,6 @@ impl CaptureReader {
         })
     }
 
-    /// The input's name as used in messages.
-    pub fn input(&self) -> &str {
-        &self.input
-    }
-
     /// Interfaces seen since the last call: (interface number, name). The
     /// name is pcapng's `if_name`, else the file name (with `#number` for pcapng).
     pub fn take_new_interfaces(&mut self) -> Vec<(u32, String)> {
