@@ -24,12 +24,13 @@ use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
 use super::{
     config::DetectorsConfig,
-    dns_tunnel::DnsUsual,
+    dns_tunnel::{self, DnsUsual},
     exfiltration::orient,
-    facts::{FlowFacts, RecordSequence, TCP, UDP},
+    facts::{FlowFacts, RecordSequence},
     geo::GeoLookup,
     networks::Networks,
     rare_protocol::{KnownServices, Service},
+    window::share_in,
 };
 use crate::duration::saturating_ns;
 
@@ -296,12 +297,10 @@ impl BaselineBuilder {
         }
         if !facts.dst_is_group {
             // The same share-of-window rule as the flood detector.
-            let window_ns = self.packets.window_ns;
-            let duration = flow.end_ns - flow.start_ns;
-            let share = if duration > window_ns { window_ns as f64 / duration as f64 } else { 1.0 };
+            let share = share_in(self.packets.window_ns, flow.end_ns - flow.start_ns);
             self.packets.add(flow.dst_ip, now, flow.orig.packets as f64 * share, 0.0);
         }
-        if flow.dst_port == 53 && matches!(flow.proto, UDP | TCP) && flow.orig.packets > 0 {
+        if dns_tunnel::is_query(flow) {
             self.dns.add(flow.src_ip, now, flow.orig.packets as f64, flow.orig.bytes as f64);
         }
         if let Some(geo) = self.geo.as_mut().filter(|_| first) {
@@ -356,6 +355,7 @@ impl BaselineBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::facts::{TCP, UDP};
     use crate::detect::{
         facts::tests::{flow, tcp_session, with_orig, with_resp},
         geo::{GeoLocation, StaticGeo},

@@ -95,6 +95,13 @@ impl Refire {
     }
 }
 
+/// The share of a record's packets that falls inside a window: all of them
+/// for a record shorter than the window, else the window's part of the
+/// record's duration (its mean rate).
+pub(crate) fn share_in(window_ns: u64, duration_ns: u64) -> f64 {
+    if duration_ns > window_ns { window_ns as f64 / duration_ns as f64 } else { 1.0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod transfer;
 use std::{collections::BTreeMap, net::IpAddr, time::Duration};
 
 use ipnet::IpNet;
-use models::FlowObservation;
+use models::{FlowObservation, features::ports::DNS_PORT};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,11 @@ use crate::{
 };
 use transfer::{PendingTransfer, UdpSpan, answer_payload};
 
-const DNS_PORT: u16 = 53;
+/// A DNS request: to port 53 over UDP or TCP, with something sent. The
+/// traffic baseline counts what this detector counts.
+pub(crate) fn is_query(flow: &FlowObservation) -> bool {
+    flow.dst_port == DNS_PORT && matches!(flow.proto, UDP | TCP) && flow.orig.packets > 0
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -230,7 +234,7 @@ impl RuleDetector for DnsTunnelDetector {
 
     fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
-        if flow.dst_port != DNS_PORT || !matches!(flow.proto, UDP | TCP) || flow.orig.packets == 0 {
+        if !is_query(flow) {
             return;
         }
         let now = facts.now_ns;

@@ -19,7 +19,7 @@ use crate::{
         finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
         stats::Distinct,
         table::EntityTable,
-        window::{Refire, SlidingWindow, WindowView},
+        window::{Refire, SlidingWindow, WindowView, share_in},
     },
     event::{AnomalyKind, Evidence, FloodPattern},
 };
@@ -255,13 +255,6 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
         flows: flows_sample,
         occurrences: 1,
     }
-}
-
-/// The share of a record's packets that falls inside a window: all of them
-/// for a record shorter than the window, else the window's part of the
-/// record's duration (its mean rate).
-fn share_in(window_ns: u64, duration_ns: u64) -> f64 {
-    if duration_ns > window_ns { window_ns as f64 / duration_ns as f64 } else { 1.0 }
 }
 
 /// Names a distributed flood by what most of its unanswered bytes are.
