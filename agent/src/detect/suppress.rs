@@ -88,22 +88,21 @@ impl Suppressor {
         let key = (finding.kind, finding.entity.clone());
         if let Some(slot) = self.slots.get_mut(&key) {
             let window_over = now_ns.saturating_sub(slot.emitted_ns) >= self.window_ns;
-            if window_over || finding.severity > slot.emitted_severity {
-                let (occurrences, first_ns) = match slot.pending.take() {
-                    Some(p) => (p.count + finding.occurrences, p.finding.first_ns.min(finding.first_ns)),
-                    None => (finding.occurrences, finding.first_ns),
-                };
-                *slot = Slot { emitted_ns: now_ns, emitted_severity: finding.severity, pending: None };
-                out.push(Admitted { finding: Finding { first_ns, ..finding }, occurrences });
+            let severity = finding.severity;
+            // The held repeats and this finding, as one.
+            let merged = match slot.pending.take() {
+                Some(p) => Pending {
+                    count: p.count + finding.occurrences,
+                    finding: Finding { first_ns: p.finding.first_ns.min(finding.first_ns), ..finding },
+                },
+                None => Pending { count: finding.occurrences, finding },
+            };
+            if window_over || severity > slot.emitted_severity {
+                *slot = Slot { emitted_ns: now_ns, emitted_severity: severity, pending: None };
+                out.push(merged.admitted());
             } else {
                 self.suppressed += 1;
-                slot.pending = Some(match slot.pending.take() {
-                    Some(p) => Pending {
-                        count: p.count + finding.occurrences,
-                        finding: Finding { first_ns: p.finding.first_ns.min(finding.first_ns), ..finding },
-                    },
-                    None => Pending { count: finding.occurrences, finding },
-                });
+                slot.pending = Some(merged);
             }
             return;
         }
