@@ -18,7 +18,7 @@ pub use evidence::{
 };
 pub use models::AnomalyKind;
 use serde::Serialize;
-pub use severity::{Severity, UnknownSeverity};
+pub use severity::Severity;
 pub use timestamp::Timestamp;
 
 pub const EVENT_SCHEMA_VERSION: u32 = 1;

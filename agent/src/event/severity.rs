@@ -1,4 +1,4 @@
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,31 +27,12 @@ impl fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown alert level {0:?} (expected low, medium or high)")]
-pub struct UnknownSeverity(pub String);
-
-impl FromStr for Severity {
-    type Err = UnknownSeverity;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "low" => Ok(Self::Low),
-            "medium" => Ok(Self::Medium),
-            "high" => Ok(Self::High),
-            _ => Err(UnknownSeverity(s.to_owned())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn levels_order_and_parse() {
+    fn levels_order() {
         assert!(Severity::Low < Severity::Medium && Severity::Medium < Severity::High);
-        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
-        assert!("critical".parse::<Severity>().is_err());
     }
 }
