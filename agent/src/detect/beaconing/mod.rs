@@ -160,26 +160,35 @@ const MIN_SIZE_SPREAD_BYTES: f64 = 10.0;
 /// Scores connection start times (seconds, any order) and their sizes;
 /// `None` when fewer than `min_intervals` intervals are at least `min_interval` long.
 pub fn score(starts_secs: &[f64], sizes: &[f64], min_interval: f64, min_intervals: usize) -> Option<BeaconScore> {
-    let mut times = starts_secs.to_vec();
+    let mut scratch = Scratch::default();
+    scratch.starts.extend_from_slice(starts_secs);
+    scratch.sizes.extend_from_slice(sizes);
+    score_in(&mut scratch, min_interval, min_intervals)
+}
+
+/// [`score`] on the scratch buffers' `starts` and `sizes`, which it sorts
+/// in place; the intervals and deviations reuse the scratch too.
+fn score_in(scratch: &mut Scratch, min_interval: f64, min_intervals: usize) -> Option<BeaconScore> {
+    let Scratch { starts: times, sizes, intervals, deviations, .. } = scratch;
     times.sort_by(f64::total_cmp);
-    let mut intervals: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).filter(|d| *d >= min_interval).collect();
+    intervals.clear();
+    intervals.extend(times.windows(2).map(|w| w[1] - w[0]).filter(|d| *d >= min_interval));
     if intervals.len() < min_intervals.max(1) {
         return None;
     }
     intervals.sort_by(f64::total_cmp);
-    let mut sizes = sizes.to_vec();
     sizes.sort_by(f64::total_cmp);
-    let mut scratch = Vec::with_capacity(intervals.len().max(sizes.len()));
+    let (intervals, sizes) = (&*intervals, &*sizes);
 
-    let median_interval = quantile(&intervals, 0.5);
-    let interval_skew = bowley_skew(&intervals, MIN_INTERVAL_SPREAD_SECS);
-    let interval_madm = madm(&intervals, &mut scratch);
+    let median_interval = quantile(intervals, 0.5);
+    let interval_skew = bowley_skew(intervals, MIN_INTERVAL_SPREAD_SECS);
+    let interval_madm = madm(intervals, deviations);
     let interval_score = ((1.0 - interval_skew.abs()) + dispersion_score(interval_madm, median_interval)) / 2.0;
 
-    let median_size = quantile(&sizes, 0.5);
-    let payload_skew = bowley_skew(&sizes, MIN_SIZE_SPREAD_BYTES);
-    let payload_madm = madm(&sizes, &mut scratch);
-    let smallness = (1.0 - mode(&sizes) / 65_535.0).max(0.0);
+    let median_size = quantile(sizes, 0.5);
+    let payload_skew = bowley_skew(sizes, MIN_SIZE_SPREAD_BYTES);
+    let payload_madm = madm(sizes, deviations);
+    let smallness = (1.0 - mode(sizes) / 65_535.0).max(0.0);
     let payload_score = ((1.0 - payload_skew.abs()) + dispersion_score(payload_madm, median_size) + smallness) / 3.0;
 
     Some(BeaconScore {
@@ -228,6 +237,8 @@ impl BeaconingDetector {
 struct Scratch {
     starts: Vec<f64>,
     sizes: Vec<f64>,
+    intervals: Vec<f64>,
+    deviations: Vec<f64>,
     by_start: Vec<(u64, u64)>,
 }
 
@@ -240,7 +251,7 @@ impl Scratch {
         self.starts.extend(history.connections.iter().map(|c| (c.start_ns - origin) as f64 / 1e9));
         self.sizes.clear();
         self.sizes.extend(history.connections.iter().map(|c| c.bytes as f64));
-        score(&self.starts, &self.sizes, min_interval, min_intervals)
+        score_in(self, min_interval, min_intervals)
     }
 
     /// Too few connections to score: are they the same check-in repeated?
