@@ -170,10 +170,10 @@ impl<'a> Driver<'a> {
                 ts
             }
         };
-        if let Some(limit) = self.config.max_duration
-            && ts >= first_ns.saturating_add(saturating_ns(limit))
+        if let Some(end) = self.config.max_duration.map(|limit| first_ns.saturating_add(saturating_ns(limit)))
+            && ts >= end
         {
-            self.latest_ns = self.latest_ns.max(first_ns.saturating_add(saturating_ns(limit)));
+            self.latest_ns = self.latest_ns.max(end);
             return Ok(Step::Stop(StopReason::Duration));
         }
         // (`u64::MAX` is where a bogus far-future timestamp saturates: no more polls.)
