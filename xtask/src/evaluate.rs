@@ -29,16 +29,14 @@ use serde_json::{Value, json};
 
 use crate::{build, setup, util};
 
-/// Seeds of the simulated captures: training, held-out benign, injections.
-const SEED_TRAIN: &str = "1";
-const SEED_HELD_OUT: &str = "2";
-const SEED_INJECTED: &str = "3";
+/// The captures' roles and the simulator seeds, shared with the models bench.
+mod shared_captures {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
+}
+use shared_captures::{ATTACKS, BENIGN, SEED_HELD_OUT, SEED_INJECTED, SEED_TRAIN};
+
 /// ROC-AUC (and PR-AUC) a capture should reach.
 const AUC_BAR: f64 = 0.95;
-
-/// Benign captures in `pcaps/`: training data, and the false-alarm check.
-const BENIGN: [&str; 3] =
-    ["kitsune/mirai2000.pcap", "chrissanders-packets/http_espn.pcapng", "chrissanders-packets/http_google.pcapng"];
 
 /// Captures in `pcaps/` left out, and why.
 const SKIPPED: [(&str, &str); 4] = [
@@ -46,59 +44,6 @@ const SKIPPED: [(&str, &str); 4] = [
     ("chrissanders-packets/arppoison.pcapng", "ARP poisoning: the attack is in ARP frames, which are not flows"),
     ("chrissanders-packets/dns_isp_hijack.pcapng", "no ground truth in the labels file"),
     ("chrissanders-packets/tcp_ports.pcapng", "no ground truth in the labels file"),
-];
-
-/// One labelled attack capture and the event that proves it was detected:
-/// an event of one of `kinds` naming one of `names` as source or destination.
-struct Attack {
-    capture: &'static str,
-    kinds: &'static [&'static str],
-    names: &'static [&'static str],
-}
-
-const fn attack(capture: &'static str, kinds: &'static [&'static str], names: &'static [&'static str]) -> Attack {
-    Attack { capture, kinds, names }
-}
-
-/// The expected detections, one row per capture the labels file
-/// (tests/data/shared-pcaps.labels.csv) names; addresses are the label's.
-const ATTACKS: [Attack; 20] = [
-    // SYN scan of ~1,000 ports of one host: Threshold Random Walk over unanswered first contacts.
-    attack("chrissanders-packets/synscan.pcapng", &["port_scan"], &["172.16.0.8", "64.13.134.52"]),
-    // nmap -O: too few first contacts for the random walk, but its NULL and FIN|PSH|URG probes are crafted.
-    attack("chrissanders-packets/activeosfingerprinting.pcapng", &["port_scan"], &["172.16.16.128", "172.16.16.150"]),
-    // Exploit served over ordinary HTTP, then a reverse shell: no rule describes it, only the model can.
-    attack("chrissanders-packets/aurora.pcapng", &["ml_outlier"], &["192.168.100.202", "192.168.100.206"]),
-    // Ransomware check-ins to its C2 server: three same-size POSTs at irregular times (sparse check-ins).
-    attack("chrissanders-packets/cryptowall4_c2.pcapng", &["beaconing"], &["184.170.149.44", "192.168.122.145"]),
-    // Exploit-kit download and C2 of the infected host: only the model can.
-    attack("chrissanders-packets/ek_to_cryptowall4.pcapng", &["ml_outlier"], &["192.168.122.145"]),
-    // DVWA SQL injection: HTTP requests with odd payloads, a job for the model.
-    attack("chrissanders-packets/http_dvwa_sqlinjection.pcapng", &["ml_outlier"], &["10.2.2.101", "10.2.2.104"]),
-    // DVWA directory traversal: likewise.
-    attack("chrissanders-packets/http_dvwa_directorytraversal.pcapng", &["ml_outlier"], &["10.2.2.101", "10.2.2.104"]),
-    // One DNS zone transfer: a TCP answer larger than a datagram that no UDP query asked for.
-    attack("chrissanders-packets/dns_axfr.pcapng", &["dns_tunnel"], &["172.16.16.164", "172.16.16.139"]),
-    // A hijacked HTTP session: same addresses and ports as the victim's own, a job for the model.
-    attack("chrissanders-packets/sessionhijacking.pcapng", &["ml_outlier"], &["172.16.16.154", "172.16.16.181"]),
-    // RAT screen grabs every 10 s from 172.16.0.114 to 172.16.0.111:4433.
-    attack("chrissanders-packets/ratinfected.pcapng", &["beaconing"], &["172.16.0.111", "172.16.0.114"]),
-    // Hide'n'Seek bot scanning telnet/ssh on 290 hosts: a horizontal scan.
-    attack("stratosphere/test7-malicious.pcap", &["port_scan"], &["192.168.2.16"]),
-    // ICMP echo sweep of 18 hosts.
-    attack("stratosphere/test12-icmp-portscan.pcap", &["port_scan"], &["192.168.1.109"]),
-    // SSH brute force: every login is answered, so it is no scan; the flood detector's
-    // connection-rate check reports it (the label says flood for that reason).
-    attack("stratosphere/malicious-ssh-bruteforce.pcap", &["flood"], &["147.32.80.40", "147.32.80.37"]),
-    // stopddos: one-way floods and amplification on one victim from spoofed sources.
-    attack("stopddos/pkt.TCP.synflood.spoofed.pcap", &["flood"], &["10.10.10.10"]),
-    attack("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng", &["flood"], &["10.10.10.10"]),
-    attack("stopddos/amp.TCP.reflection.SYNACK.pcap", &["flood"], &["10.10.10.10"]),
-    attack("stopddos/amp.TCP.syn.optionallyACK.optionallysamePort.pcapng", &["flood"], &["10.10.10.10"]),
-    // The upstream README says 10.10.10.10; in this capture the victim is 10.10.10.1.
-    attack("stopddos/amp.UDP.bacnet.IOT.37810.pcapng", &["flood"], &["10.10.10.1"]),
-    attack("stopddos/amp.UDP.isakmp.pcap", &["flood"], &["10.10.10.10"]),
-    attack("stopddos/amp.UDP.snmp.src161.pcapng", &["flood"], &["10.10.10.10"]),
 ];
 
 /// Where everything lives for one run.
@@ -196,11 +141,11 @@ impl Setup {
             injected_labels: self.work.join("sim-injected.labels.csv"),
         };
         for (out, seed) in [(&sim.train, SEED_TRAIN), (&sim.held_out, SEED_HELD_OUT)] {
-            quiet(self.agent().args(["simulate", "--seed", seed, "--out"]).arg(out))?;
+            quiet(self.agent().args(["simulate", "--seed", &seed.to_string(), "--out"]).arg(out))?;
         }
         quiet(
             self.agent()
-                .args(["simulate", "--seed", SEED_INJECTED, "--inject", "all", "--out"])
+                .args(["simulate", "--seed", &SEED_INJECTED.to_string(), "--inject", "all", "--out"])
                 .arg(&sim.injected)
                 .arg("--labels")
                 .arg(&sim.injected_labels),

@@ -23,37 +23,12 @@ use clap::Parser;
 /// Where `cargo xtask bench` says the shared data is.
 const SHARED_DATA_ENV: &str = "FLOWWATCH_SHARED_DATA";
 const LABELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/shared-pcaps.labels.csv");
-/// Simulator seeds of the training and the held-out benign traffic (as in `cargo xtask evaluate`).
-const SEED_TRAIN: u64 = 1;
-const SEED_HELD_OUT: u64 = 2;
-
-/// Benign captures in `pcaps/` (training data).
-const BENIGN: [&str; 3] =
-    ["kitsune/mirai2000.pcap", "chrissanders-packets/http_espn.pcapng", "chrissanders-packets/http_google.pcapng"];
-
-/// Captures the labels file covers (`cargo xtask evaluate`'s attack rows).
-const ATTACKS: [&str; 20] = [
-    "chrissanders-packets/synscan.pcapng",
-    "chrissanders-packets/activeosfingerprinting.pcapng",
-    "chrissanders-packets/aurora.pcapng",
-    "chrissanders-packets/cryptowall4_c2.pcapng",
-    "chrissanders-packets/ek_to_cryptowall4.pcapng",
-    "chrissanders-packets/http_dvwa_sqlinjection.pcapng",
-    "chrissanders-packets/http_dvwa_directorytraversal.pcapng",
-    "chrissanders-packets/dns_axfr.pcapng",
-    "chrissanders-packets/sessionhijacking.pcapng",
-    "chrissanders-packets/ratinfected.pcapng",
-    "stratosphere/test7-malicious.pcap",
-    "stratosphere/test12-icmp-portscan.pcap",
-    "stratosphere/malicious-ssh-bruteforce.pcap",
-    "stopddos/pkt.TCP.synflood.spoofed.pcap",
-    "stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng",
-    "stopddos/amp.TCP.reflection.SYNACK.pcap",
-    "stopddos/amp.TCP.syn.optionallyACK.optionallysamePort.pcapng",
-    "stopddos/amp.UDP.bacnet.IOT.37810.pcapng",
-    "stopddos/amp.UDP.isakmp.pcap",
-    "stopddos/amp.UDP.snmp.src161.pcapng",
-];
+/// The captures' roles and the simulator seeds, as `cargo xtask evaluate` has them.
+#[allow(dead_code, reason = "the bench reads the capture paths, not the expected detections")]
+mod shared_captures {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/shared-pcaps.captures.rs"));
+}
+use shared_captures::{ATTACKS, BENIGN, SEED_HELD_OUT, SEED_TRAIN};
 
 /// The flow table's defaults, from the one place that knows them (the CLI).
 #[derive(Parser)]
@@ -96,8 +71,8 @@ pub fn load() -> Result<Option<CaptureData>> {
         train.extend(replay(&pcaps.join(capture))?);
     }
     let mut test = vec![simulated(SEED_HELD_OUT)?];
-    for capture in ATTACKS {
-        test.push(replay(&pcaps.join(capture))?);
+    for attack in &ATTACKS {
+        test.push(replay(&pcaps.join(attack.capture))?);
     }
     let labels = Labels::load(Path::new(LABELS))?;
     Ok(Some(CaptureData { train, test, labels }))
