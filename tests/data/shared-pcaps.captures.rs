@@ -25,7 +25,7 @@ pub const fn attack(capture: &'static str, kinds: &'static [&'static str], names
 
 /// The expected detections, one row per capture the labels file
 /// (tests/data/shared-pcaps.labels.csv) names; addresses are the label's.
-pub const ATTACKS: [Attack; 20] = [
+pub const ATTACKS: [Attack; 21] = [
     // SYN scan of ~1,000 ports of one host: Threshold Random Walk over unanswered first contacts.
     attack("chrissanders-packets/synscan.pcapng", &["port_scan"], &["172.16.0.8", "64.13.134.52"]),
     // nmap -O: too few first contacts for the random walk, but its NULL and FIN|PSH|URG probes are crafted.
@@ -62,4 +62,6 @@ pub const ATTACKS: [Attack; 20] = [
     attack("stopddos/amp.UDP.bacnet.IOT.37810.pcapng", &["flood"], &["10.10.10.1"]),
     attack("stopddos/amp.UDP.isakmp.pcap", &["flood"], &["10.10.10.10"]),
     attack("stopddos/amp.UDP.snmp.src161.pcapng", &["flood"], &["10.10.10.10"]),
+    // DNS amplification with fragmented RRSIG answers: fragments and answers on one victim.
+    attack("stopddos/amp.dns.RRSIG.fragmented.pcap", &["flood"], &["10.10.10.10"]),
 ];
