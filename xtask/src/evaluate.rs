@@ -403,6 +403,39 @@ mod tests {
         Ok(())
     }
 
+    /// Every capture in `../shared/data/pcaps` is benign, an attack or
+    /// skipped with a reason, so none is silently left out of the evaluation.
+    #[test]
+    fn every_shared_capture_has_a_role() -> Result<()> {
+        let pcaps = util::workspace_root().join("../shared/data/pcaps");
+        if !pcaps.is_dir() {
+            eprintln!("{} is absent: nothing to check", pcaps.display());
+            return Ok(());
+        }
+        let mut roleless = Vec::new();
+        for folder in fs::read_dir(&pcaps)? {
+            let folder = folder?.path();
+            if !folder.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(&folder)? {
+                let path = file?.path();
+                if !matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+                    continue;
+                }
+                let name = path.strip_prefix(&pcaps)?.to_string_lossy().into_owned();
+                let known = BENIGN.contains(&name.as_str())
+                    || ATTACKS.iter().any(|a| a.capture == name)
+                    || SKIPPED.iter().any(|(capture, _)| *capture == name);
+                if !known {
+                    roleless.push(name);
+                }
+            }
+        }
+        assert!(roleless.is_empty(), "captures with no role in the evaluation: {roleless:?}");
+        Ok(())
+    }
+
     #[test]
     fn kinds_are_counted_in_order_of_first_appearance() {
         let events = [json!({"kind": "flood"}), json!({"kind": "geo"}), json!({"kind": "flood"})];
