@@ -6,8 +6,7 @@ use crate::records::AgentOutput;
 use anyhow::{Context, Result, bail, ensure};
 use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the agent gets to attach, and to shut down.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -82,36 +81,15 @@ impl Agent {
 #[derive(Debug)]
 pub struct Finished {
     pub status: std::process::ExitStatus,
-    pub stdout: String,
     pub stderr: String,
 }
 
-/// Runs `flowwatch ARGS...` inside `ns` to completion (killed after `timeout`).
+/// Runs `flowwatch ARGS...` inside `ns` to completion (killed after
+/// `timeout`), its stderr drained as it comes so a chatty run cannot fill
+/// the pipe and stall.
 pub fn run_to_completion(ns: &NetNs, args: &[&str], timeout: Duration) -> Result<Finished> {
     let bin = flowwatch_bin()?;
-    let mut child = ns
-        .command(&bin.to_string_lossy(), args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("spawning flowwatch")?;
-    let deadline = Instant::now() + timeout;
-    while child.try_wait()?.is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output()?;
-            bail!(
-                "flowwatch {args:?} still running after {timeout:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output()?;
-    Ok(Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let mut run = Supervised::spawn("flowwatch", ns.command(&bin.to_string_lossy(), args))?;
+    let status = run.wait(timeout).with_context(|| format!("flowwatch {args:?}"))?;
+    Ok(Finished { status, stderr: run.stderr() })
 }
