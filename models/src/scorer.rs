@@ -10,7 +10,7 @@ use crate::{
     ensemble::DetectorScores,
     explain::{Contribution, occlusion},
     features::{Feature, FeatureExtractor, FeatureRow, WindowStats, host_window::duration_ns},
-    iforest::{BATCH_ROWS, ForestRow},
+    iforest::{BATCH_ROWS, ForestBatch, ForestRow},
 };
 
 /// Features listed in an anomaly's explanation unless set otherwise.
@@ -54,7 +54,7 @@ pub struct Scorer {
 struct Batch {
     features: Vec<FeatureRow>,
     scaled: Vec<FeatureRow>,
-    forest_rows: Vec<ForestRow>,
+    forest_rows: ForestBatch,
     forest_scores: [f64; BATCH_ROWS],
 }
 
@@ -63,7 +63,7 @@ impl Batch {
         Self {
             features: vec![[0.0; Feature::COUNT]; BATCH_ROWS],
             scaled: vec![[0.0; Feature::COUNT]; BATCH_ROWS],
-            forest_rows: vec![ForestRow::new(); BATCH_ROWS],
+            forest_rows: ForestBatch::new(),
             forest_scores: [0.0; BATCH_ROWS],
         }
     }
@@ -102,7 +102,7 @@ impl Scorer {
     /// Scores one flow (the next in flow-time order).
     pub fn score(&mut self, flow: &FlowObservation) -> Scored {
         self.load(0, flow);
-        let iforest = self.model.ensemble().iforest().score_row(&self.batch.forest_rows[0]);
+        let iforest = self.model.ensemble().iforest().score_slot(&self.batch.forest_rows, 0);
         self.finish(0, flow, iforest)
     }
 
@@ -113,11 +113,12 @@ impl Scorer {
     pub fn score_batch(&mut self, flows: &[&FlowObservation], out: &mut Vec<Scored>) {
         out.reserve(flows.len());
         for chunk in flows.chunks(BATCH_ROWS) {
+            self.batch.forest_rows.clear();
             for (slot, flow) in chunk.iter().enumerate() {
                 self.load(slot, flow);
             }
             let batch = &mut self.batch;
-            self.model.ensemble().iforest().score_batch(&batch.forest_rows[..chunk.len()], &mut batch.forest_scores);
+            self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores);
             for (slot, flow) in chunk.iter().enumerate() {
                 let scored = self.finish(slot, flow, self.batch.forest_scores[slot]);
                 out.push(scored);
@@ -132,7 +133,7 @@ impl Scorer {
         let scaled = &mut batch.scaled[slot];
         *scaled = batch.features[slot];
         self.model.scaler().transform_row(scaled);
-        batch.forest_rows[slot].load(scaled.iter());
+        batch.forest_rows.load(slot, scaled.iter());
     }
 
     /// The rest of `slot`'s scoring once its forest score is known.

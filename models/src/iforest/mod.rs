@@ -25,7 +25,7 @@ mod forest;
 mod grow;
 mod params;
 
-pub use forest::{BATCH_ROWS, ForestRow, IsolationForest};
+pub use forest::{BATCH_ROWS, ForestBatch, ForestRow, IsolationForest};
 pub use params::{IsolationForestParams, IsolationForestValidParams};
 
 /// Largest subsample: node indices within a tree are `u16` (≤ 2ψ − 1 nodes).

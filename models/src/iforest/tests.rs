@@ -2,7 +2,7 @@ use linfa::{
     DatasetBase, ParamGuard,
     traits::{Fit, Predict},
 };
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis};
 use rand_linfa::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -157,13 +157,40 @@ fn a_batch_scores_every_row_exactly_as_alone() -> TestResult {
             forest_row
         })
         .collect();
-    let mut batched = vec![f64::NAN; rows.len()];
-    forest.score_batch(&rows, &mut batched);
     let alone: Vec<f64> = rows.iter().map(|row| forest.score_row(row)).collect();
+    let mut batched = Vec::new();
+    let mut batch = ForestBatch::new();
+    for chunk in records.axis_chunks_iter(Axis(0), BATCH_ROWS) {
+        // Stale rows of the previous batch stay in the unused slots.
+        batch.clear();
+        for (slot, row) in chunk.rows().into_iter().enumerate() {
+            batch.load(slot, row);
+        }
+        let mut scores = [f64::NAN; BATCH_ROWS];
+        forest.score_batch(&batch, &mut scores);
+        batched.extend_from_slice(&scores[..batch.len()]);
+        assert!(scores[batch.len()..].iter().all(|s| s.is_nan()), "only the loaded rows are written");
+        assert_eq!(forest.score_slot(&batch, batch.len() - 1), batched[batched.len() - 1]);
+    }
     assert_eq!(batched, alone);
     let predicted: Array1<f64> = forest.predict(&records);
     assert_eq!(predicted.to_vec(), alone);
     // The outlier (last row, in the partial batch) still ranks first.
     assert!(batched[..36].iter().all(|&s| s < batched[36]));
+    Ok(())
+}
+
+#[test]
+fn values_beyond_single_precision_score_like_any_value_past_every_split() -> TestResult {
+    let forest = fit(&cloud_with_outlier(500), IsolationForestParams::new().seed(5))?;
+    // Every threshold lies within the training values, so 1e30 goes right
+    // at every split; +∞ and 1e300 (+∞ once in f32) must take the same
+    // paths, not step past a leaf (whose threshold is +∞), and −∞ those of −1e30.
+    let score = |value: f64| forest.score(&[value, value]);
+    let far = score(1e30);
+    assert!(far > 0.5 && far <= 1.0, "{far}");
+    assert_eq!(score(f64::INFINITY), far);
+    assert_eq!(score(1e300), far);
+    assert_eq!(score(f64::NEG_INFINITY), score(-1e30));
     Ok(())
 }
