@@ -34,11 +34,6 @@ use ndarray::{Array1, Array2, Axis};
 use crate::report::Report;
 
 const SECTION: &str = "models";
-/// Forests per side in the comparison with scikit-learn. One forest's
-/// ROC-AUC on the captures' matrix varies by ≈ 0.001 (standard deviation)
-/// from seed to seed on either side, so 30 bring the standard error of the
-/// difference of the two means to ≈ 0.00025.
-const SEEDS: u64 = 30;
 /// Timed repetitions of each throughput figure; the median is reported.
 const REPEATS: usize = 5;
 
@@ -106,7 +101,7 @@ fn rate_note(count: f64, what: &str, timing: &Timing) -> String {
     )
 }
 
-pub fn run(report: &mut Report, train_flows: usize) -> Result<()> {
+pub fn run(report: &mut Report, train_flows: usize, sklearn_seeds: u64) -> Result<()> {
     eprintln!("models: {train_flows} synthetic benign flows to train on, half as many with attacks to test on");
     let train = synthetic::benign(train_flows, 0.0, 1);
     let test_start = train.last().map_or(0.0, |flow| flow.end_ns as f64 / 1e9) + 600.0;
@@ -125,9 +120,18 @@ pub fn run(report: &mut Report, train_flows: usize) -> Result<()> {
             );
             let model = train_timed(report, &data.train, "shared captures + simulator")?;
             let scored = throughput(report, &model, &data.test, "shared captures");
-            quality(report, &model, &data.train, &data.test, &scored, &data.labels, "shared captures")
+            let (train, test, source) = (&data.train, &data.test, "shared captures");
+            let (malicious, ensemble_auc) = quality(report, &model, test, &scored, &data.labels, source);
+            Comparison { train, test, malicious: &malicious, ensemble_auc, seeds: sklearn_seeds, source }
+                .report(report, &model)
         }
-        None => quality(report, &model, &train, &test_streams, &scored, &test.labels, "synthetic"),
+        None => {
+            let (labels, source) = (&test.labels, "synthetic");
+            let (train, test) = (&train, &test_streams);
+            let (malicious, ensemble_auc) = quality(report, &model, test, &scored, labels, source);
+            Comparison { train, test, malicious: &malicious, ensemble_auc, seeds: sklearn_seeds, source }
+                .report(report, &model)
+        }
     }
 }
 
@@ -220,15 +224,16 @@ fn standardized<'a>(model: &Model, streams: impl IntoIterator<Item = &'a [FlowOb
     Ok(ndarray::concatenate(Axis(0), &views)?)
 }
 
+/// The ensemble's quality rows; returns which test flows are malicious
+/// (in scoring order) and the ensemble's ROC-AUC.
 fn quality(
     report: &mut Report,
     model: &Model,
-    train: &[FlowObservation],
     test: &[Vec<FlowObservation>],
     scored: &[Scored],
     labels: &Labels,
     source: &str,
-) -> Result<()> {
+) -> (Vec<bool>, f64) {
     let kinds: Vec<_> = test
         .iter()
         .flat_map(|flows| in_time_order(flows))
@@ -273,60 +278,83 @@ fn quality(
             .note(format!("{} of {} flows", kind.detected, kind.flows));
     }
 
-    // The forest on its own against scikit-learn's, on one and the same
-    // standardized matrix (exported as CSV). Forests differ by seed by a few
-    // thousandths of AUC: compare the mean over the same seeds on each side.
-    let train_matrix = standardized(model, [train])?;
-    let test_matrix = standardized(model, test.iter().map(Vec::as_slice))?;
-    let forest = model.ensemble().iforest();
-    let (forest_timing, forest_scores): (Timing, Array1<f64>) = timed(|| forest.predict(&test_matrix));
-    report
-        .add(
-            SECTION,
-            row("Isolation Forest alone on standardized rows"),
-            test_matrix.nrows() as f64 / forest_timing.cpu,
-            "rows/s",
-        )
-        .target(">= 500000")
-        .note(format!("{} trees; {}", forest.trees(), rate_note(test_matrix.nrows() as f64, "rows", &forest_timing)));
-    let ours_forest_auc = metric(roc_auc(forest_scores.as_slice().unwrap_or(&[]), &malicious));
-    report
-        .add(SECTION, row("ROC-AUC, Isolation Forest alone"), ours_forest_auc, "")
-        .note(format!("{ours_forest_auc:.4}"));
+    (malicious, metric(evaluation.roc_auc))
+}
 
-    let mut ours = Vec::new();
-    for seed in 0..SEEDS {
-        let params = IsolationForestParams::new().seed(seed);
-        let seeded: IsolationForest = params.fit(&DatasetBase::from(train_matrix.view()))?;
-        let scores: Array1<f64> = seeded.predict(&test_matrix);
-        ours.push(metric(roc_auc(scores.as_slice().unwrap_or(&[]), &malicious)));
-    }
-    let sklearn = sklearn::run(train_matrix.view(), test_matrix.view(), &malicious, SEEDS)?;
-    let (ours_mean, theirs_mean) = (mean(&ours), mean(&sklearn.roc_auc));
-    report.add(SECTION, row(&format!("ROC-AUC, our forest, mean of {SEEDS} seeds")), ours_mean, "").note(format!(
-        "{ours_mean:.4} (min {:.4}, max {:.4})",
-        min(&ours),
-        max(&ours)
-    ));
-    report.add(SECTION, row(&format!("ROC-AUC, scikit-learn forest, mean of {SEEDS} seeds")), theirs_mean, "").note(
-        format!(
-            "{theirs_mean:.4} (min {:.4}, max {:.4}), PR-AUC {:.4}, scikit-learn {}",
-            min(&sklearn.roc_auc),
-            max(&sklearn.roc_auc),
-            mean(&sklearn.pr_auc),
-            sklearn.sklearn_version
-        ),
-    );
-    report
-        .add(SECTION, row("ROC-AUC ours − scikit-learn (forest, seed means)"), ours_mean - theirs_mean, "")
-        .target(">= 0")
-        .note(format!(
-            "{:+.4} ± {:.4} (standard error of the difference, {SEEDS} seeds a side); our ensemble {:+.4}",
-            ours_mean - theirs_mean,
-            standard_error(&ours).hypot(standard_error(&sklearn.roc_auc)),
-            metric(evaluation.roc_auc) - theirs_mean
+/// The forest on its own against scikit-learn's, on one and the same
+/// standardized matrix (exported as CSV). One forest's ROC-AUC moves by
+/// ≈ 0.001 (standard deviation) from seed to seed on either side: compare
+/// the means over `seeds` forests a side, with the standard error of their
+/// difference (≈ 0.00025 with 30 a side).
+struct Comparison<'a> {
+    train: &'a [FlowObservation],
+    test: &'a [Vec<FlowObservation>],
+    malicious: &'a [bool],
+    ensemble_auc: f64,
+    seeds: u64,
+    source: &'a str,
+}
+
+impl Comparison<'_> {
+    fn report(&self, report: &mut Report, model: &Model) -> Result<()> {
+        let Self { train, test, malicious, ensemble_auc, seeds, source } = *self;
+        let metric = |value: Option<f64>| value.unwrap_or(f64::NAN);
+        let row = |name: &str| format!("[{source}] {name}");
+        let train_matrix = standardized(model, [train])?;
+        let test_matrix = standardized(model, test.iter().map(Vec::as_slice))?;
+        let forest = model.ensemble().iforest();
+        let (forest_timing, forest_scores): (Timing, Array1<f64>) = timed(|| forest.predict(&test_matrix));
+        report
+            .add(
+                SECTION,
+                row("Isolation Forest alone on standardized rows"),
+                test_matrix.nrows() as f64 / forest_timing.cpu,
+                "rows/s",
+            )
+            .target(">= 500000")
+            .note(format!(
+                "{} trees; {}",
+                forest.trees(),
+                rate_note(test_matrix.nrows() as f64, "rows", &forest_timing)
+            ));
+        let ours_forest_auc = metric(roc_auc(forest_scores.as_slice().unwrap_or(&[]), malicious));
+        report
+            .add(SECTION, row("ROC-AUC, Isolation Forest alone"), ours_forest_auc, "")
+            .note(format!("{ours_forest_auc:.4}"));
+
+        let mut ours = Vec::new();
+        for seed in 0..seeds {
+            let params = IsolationForestParams::new().seed(seed);
+            let seeded: IsolationForest = params.fit(&DatasetBase::from(train_matrix.view()))?;
+            let scores: Array1<f64> = seeded.predict(&test_matrix);
+            ours.push(metric(roc_auc(scores.as_slice().unwrap_or(&[]), malicious)));
+        }
+        let sklearn = sklearn::run(train_matrix.view(), test_matrix.view(), malicious, seeds)?;
+        let (ours_mean, theirs_mean) = (mean(&ours), mean(&sklearn.roc_auc));
+        report.add(SECTION, row(&format!("ROC-AUC, our forest, mean of {seeds} seeds")), ours_mean, "").note(format!(
+            "{ours_mean:.4} (min {:.4}, max {:.4})",
+            min(&ours),
+            max(&ours)
         ));
-    report
+        report
+            .add(SECTION, row(&format!("ROC-AUC, scikit-learn forest, mean of {seeds} seeds")), theirs_mean, "")
+            .note(format!(
+                "{theirs_mean:.4} (min {:.4}, max {:.4}), PR-AUC {:.4}, scikit-learn {}",
+                min(&sklearn.roc_auc),
+                max(&sklearn.roc_auc),
+                mean(&sklearn.pr_auc),
+                sklearn.sklearn_version
+            ));
+        report
+            .add(SECTION, row("ROC-AUC ours − scikit-learn (forest, seed means)"), ours_mean - theirs_mean, "")
+            .target(">= 0")
+            .note(format!(
+                "{:+.4} ± {:.4} (standard error of the difference, {seeds} seeds a side); our ensemble {:+.4}",
+                ours_mean - theirs_mean,
+                standard_error(&ours).hypot(standard_error(&sklearn.roc_auc)),
+                ensemble_auc - theirs_mean
+            ));
+        report
         .add(
             SECTION,
             row("scoring speed-up over scikit-learn (forest alone)"),
@@ -346,5 +374,6 @@ fn quality(
             sklearn.score_seconds * 1e3,
             sklearn.fit_seconds
         ));
-    Ok(())
+        Ok(())
+    }
 }
