@@ -3,8 +3,9 @@
 //! lengths that `flowwatch replay` counts. Headers are untouched, so every
 //! frame parses as before.
 
-use std::path::Path;
+use std::{fs::File, io::Write, path::Path};
 
+use agent::dump::{PcapFormat, PcapWriter, TimestampResolution};
 use anyhow::{Context, Result, ensure};
 
 /// Link type, snaplen and nanosecond flag kept; the snaplen is raised so
@@ -12,31 +13,34 @@ use anyhow::{Context, Result, ensure};
 const PADDED_SNAPLEN: u32 = 262_144;
 
 /// Writes `input` (legacy pcap; convert pcapng with `editcap -F pcap` first)
-/// to `output` with every record's captured length equal to its original length.
+/// to `output` with every record's captured length equal to its original
+/// length, through the agent's own pcap writer.
 pub fn pad_to_wire_length(input: &Path, output: &Path) -> Result<()> {
     let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let (rest, capture) =
         pcap_parser::parse_pcap(&bytes).map_err(|e| anyhow::anyhow!("parsing {}: {e:?}", input.display()))?;
     ensure!(rest.is_empty(), "{}: {} trailing bytes (truncated record)", input.display(), rest.len());
     let header = &capture.header;
-    let magic: u32 = if header.is_nanosecond_precision() { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
-    let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(&magic.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]); // thiszone, sigfigs
-    out.extend_from_slice(&PADDED_SNAPLEN.max(header.snaplen).to_le_bytes());
-    out.extend_from_slice(&header.network.0.to_le_bytes());
+    let (resolution, unit_ns) = if header.is_nanosecond_precision() {
+        (TimestampResolution::Nano, 1)
+    } else {
+        (TimestampResolution::Micro, 1_000)
+    };
+    let format = PcapFormat {
+        link_type: u32::try_from(header.network.0).context("negative link type")?,
+        snaplen: PADDED_SNAPLEN.max(header.snaplen),
+        resolution,
+    };
+    let file = File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    let mut writer = PcapWriter::new(file, format)?;
     for record in &capture.blocks {
         let wire_len = record.origlen.max(record.caplen);
-        out.extend_from_slice(&record.ts_sec.to_le_bytes());
-        out.extend_from_slice(&record.ts_usec.to_le_bytes());
-        out.extend_from_slice(&wire_len.to_le_bytes());
-        out.extend_from_slice(&record.origlen.to_le_bytes());
-        out.extend_from_slice(record.data);
-        out.resize(out.len() + (wire_len - record.caplen) as usize, 0);
+        let time_ns = u64::from(record.ts_sec) * 1_000_000_000 + u64::from(record.ts_usec) * unit_ns;
+        let (out, _) = writer.record(time_ns, wire_len, record.origlen)?;
+        out.write_all(record.data)?;
+        out.write_all(&vec![0; (wire_len - record.caplen) as usize])?;
     }
-    std::fs::write(output, out).with_context(|| format!("writing {}", output.display()))
+    writer.finish().with_context(|| format!("writing {}", output.display()))
 }
 
 #[cfg(test)]
