@@ -1,57 +1,26 @@
 //! The event loop: activities in a priority queue keyed by their next time,
 //! so packets of all activities leave in capture-time order.
 
-use std::{cmp::Ordering, collections::BinaryHeap};
-
 use super::{
     SimError,
-    activity::{Activity, Ctx},
+    activity::{Activity, Ctx, Plan},
     output::Output,
     units::Nanos,
     world::World,
 };
 
-struct Scheduled {
-    at: Nanos,
-    /// Insertion order: ties go to the activity scheduled first, so runs
-    /// are reproducible.
-    seq: u64,
-    activity: Box<dyn Activity>,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    /// Reversed for `BinaryHeap`'s max-heap: earliest first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
+/// Activities by next time; ties go to the activity queued first, so runs
+/// are reproducible (the same queue as a [`Plan`] of packets).
 #[derive(Default)]
 pub struct Scheduler {
-    queue: BinaryHeap<Scheduled>,
-    seq: u64,
+    queue: Plan<Box<dyn Activity>>,
 }
 
 impl Scheduler {
     /// Queues `activity` at its next time (a finished one is dropped).
     pub fn add(&mut self, activity: Box<dyn Activity>) {
         if let Some(at) = activity.next_at() {
-            self.seq += 1;
-            self.queue.push(Scheduled { at, seq: self.seq, activity });
+            self.queue.push(at, activity);
         }
     }
 
@@ -59,7 +28,7 @@ impl Scheduler {
     pub fn run(&mut self, end: Nanos, out: &mut Output<'_>, world: &World) -> Result<(), SimError> {
         let mut spawned = Vec::new();
         let mut scratch = Vec::with_capacity(2048);
-        while let Some(Scheduled { at, mut activity, .. }) = self.queue.pop() {
+        while let Some((at, mut activity)) = self.queue.pop() {
             if at >= end || out.is_full() {
                 break;
             }
@@ -73,7 +42,7 @@ impl Scheduler {
                 }
                 match activity.next_at() {
                     Some(next) if next < end && !out.is_full() => {
-                        if self.queue.peek().is_some_and(|first| first.at <= next) {
+                        if self.queue.next_time().is_some_and(|first| first <= next) {
                             self.add(activity);
                             break;
                         }
