@@ -49,5 +49,5 @@ pub use labels::{Label, LabelError, Labels};
 pub use model::{Model, TrainingMetadata};
 pub use model_file::ModelFileError;
 pub use observation::{DirectionSummary, FlowObservation};
-pub use scorer::{Scored, Scorer};
+pub use scorer::{Scored, Scorer, WarmUp};
 pub use train::{TrainConfig, TrainError, train};

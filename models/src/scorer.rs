@@ -29,11 +29,29 @@ pub struct Scored {
     /// The host windows do not yet cover a full window of flow time (the
     /// scorer started less than one window ago): host features are still
     /// partial and can make ordinary flows look new. Callers may hold
-    /// alerts until this clears.
+    /// alerts until this clears, or score such flows on their own features
+    /// ([`WarmUp::FlowOnly`]).
     pub warming_up: bool,
     /// For anomalies only (empty otherwise): the features that pushed the
     /// score up most, largest contribution first.
     pub explanation: Vec<Contribution>,
+}
+
+/// How the scorer treats flows while its host windows warm up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WarmUp {
+    /// Host-window features as measured, partial as they are: a host's
+    /// window then holds only what it did since the scorer started, so a
+    /// client whose DNS lookups came before looks like one reaching
+    /// addresses it never looked up.
+    #[default]
+    Measured,
+    /// Host-window features ([`Feature::HOST_WINDOW`]) replaced by their
+    /// typical training values (the medians the explanation also
+    /// substitutes): the flow is judged on its own features as if its host
+    /// behaved typically, so what is flagged is a flow-level outlier and
+    /// partial windows can neither raise nor explain a score.
+    FlowOnly,
 }
 
 pub struct Scorer {
@@ -45,6 +63,7 @@ pub struct Scorer {
     /// Scratch row for the explanation's extra scorings.
     probe_row: ForestRow,
     explain_top: usize,
+    warm_up: WarmUp,
     /// End time of the first flow scored.
     first_end_ns: Option<u64>,
 }
@@ -56,6 +75,7 @@ struct Batch {
     scaled: Vec<FeatureRow>,
     forest_rows: ForestBatch,
     forest_scores: [f64; BATCH_ROWS],
+    warming_up: [bool; BATCH_ROWS],
 }
 
 impl Batch {
@@ -65,6 +85,7 @@ impl Batch {
             scaled: vec![[0.0; Feature::COUNT]; BATCH_ROWS],
             forest_rows: ForestBatch::new(),
             forest_scores: [0.0; BATCH_ROWS],
+            warming_up: [false; BATCH_ROWS],
         }
     }
 }
@@ -80,6 +101,7 @@ impl Scorer {
             batch: Batch::new(),
             probe_row: ForestRow::new(),
             explain_top: DEFAULT_EXPLAIN_TOP,
+            warm_up: WarmUp::default(),
             first_end_ns: None,
         }
     }
@@ -88,6 +110,12 @@ impl Scorer {
     /// explanations off (each costs one scoring per feature).
     pub fn explain_top(mut self, top: usize) -> Self {
         self.explain_top = top;
+        self
+    }
+
+    /// How flows are scored during the first window (default: as measured).
+    pub fn warm_up(mut self, warm_up: WarmUp) -> Self {
+        self.warm_up = warm_up;
         self
     }
 
@@ -103,7 +131,7 @@ impl Scorer {
     pub fn score(&mut self, flow: &FlowObservation) -> Scored {
         self.load(0, flow);
         let iforest = self.model.ensemble().iforest().score_slot(&self.batch.forest_rows, 0);
-        self.finish(0, flow, iforest)
+        self.finish(0, iforest)
     }
 
     /// Scores `flows` (the next ones in flow-time order) into `out`, exactly
@@ -119,34 +147,41 @@ impl Scorer {
             }
             let batch = &mut self.batch;
             self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores);
-            for (slot, flow) in chunk.iter().enumerate() {
-                let scored = self.finish(slot, flow, self.batch.forest_scores[slot]);
+            for slot in 0..chunk.len() {
+                let scored = self.finish(slot, self.batch.forest_scores[slot]);
                 out.push(scored);
             }
         }
     }
 
-    /// Features of `flow` into the batch's `slot`, standardized, and the forest's copy.
+    /// Features of `flow` into the batch's `slot`, standardized (host-window
+    /// features made typical while warming up under [`WarmUp::FlowOnly`]),
+    /// and the forest's copy.
     fn load(&mut self, slot: usize, flow: &FlowObservation) {
+        let first_end_ns = *self.first_end_ns.get_or_insert(flow.end_ns);
+        let warming_up = flow.end_ns.saturating_sub(first_end_ns) < duration_ns(self.model.window().window);
         let batch = &mut self.batch;
+        batch.warming_up[slot] = warming_up;
         self.extractor.extract_into(flow, &mut batch.features[slot]);
         let scaled = &mut batch.scaled[slot];
         *scaled = batch.features[slot];
         self.model.scaler().transform_row(scaled);
+        if warming_up && self.warm_up == WarmUp::FlowOnly {
+            for feature in Feature::HOST_WINDOW {
+                scaled[feature.index()] = self.typical_scaled[feature.index()];
+            }
+        }
         batch.forest_rows.load(slot, scaled.iter());
     }
 
     /// The rest of `slot`'s scoring once its forest score is known.
-    fn finish(&mut self, slot: usize, flow: &FlowObservation, iforest: f64) -> Scored {
+    fn finish(&mut self, slot: usize, iforest: f64) -> Scored {
         let detectors = self.model.ensemble().score_given_forest(&self.batch.scaled[slot], iforest);
         let calibration = self.model.calibration();
         let is_anomaly = calibration.is_anomaly(detectors.combined);
         let score = calibration.calibrated(detectors.combined);
         let explanation = if is_anomaly && self.explain_top > 0 { self.explain(slot) } else { Vec::new() };
-        let first_end_ns = *self.first_end_ns.get_or_insert(flow.end_ns);
-        let window_ns = duration_ns(self.model.window().window);
-        let warming_up = flow.end_ns.saturating_sub(first_end_ns) < window_ns;
-        Scored { score, detectors, is_anomaly, warming_up, explanation }
+        Scored { score, detectors, is_anomaly, warming_up: self.batch.warming_up[slot], explanation }
     }
 
     fn explain(&mut self, slot: usize) -> Vec<Contribution> {

@@ -6,10 +6,10 @@ use std::{
 };
 
 use crate::{
-    Feature, Labels, Model, ModelFileError, Scorer, TrainConfig, TrainError,
+    Feature, Labels, Model, ModelFileError, Scorer, TrainConfig, TrainError, WarmUp,
     features::{FeatureSchema, Scale},
     model_file::{FORMAT_VERSION, MAGIC},
-    test_flows::{benign, ip, syn_probe},
+    test_flows::{benign, ip, syn_probe, tcp},
     train,
 };
 
@@ -119,6 +119,51 @@ fn scoring_in_batches_matches_scoring_one_by_one() -> TestResult {
     batched.score_batch(rest, &mut scored);
     assert_eq!(scored, expected);
     assert!(scored.iter().any(|s| s.is_anomaly && !s.explanation.is_empty()), "the scan explained");
+    Ok(())
+}
+
+/// Under `WarmUp::FlowOnly` a flow scored in the first window is judged on
+/// its own features: its host's history there changes nothing, and no
+/// host-window feature explains it; after the window, both modes agree.
+#[test]
+fn warm_up_flow_only_ignores_the_partial_host_windows() -> TestResult {
+    let model = shared_model()?;
+    let ordinary = |end_s: f64| tcp(ip(99), ip(2), 443, end_s);
+    let score_after_scan = |warm_up: WarmUp, end_s: f64| {
+        let mut scorer = Scorer::new(Arc::clone(&model)).warm_up(warm_up);
+        for probe in scan(0.0, 200) {
+            scorer.score(&probe);
+        }
+        scorer.score(&ordinary(end_s))
+    };
+    let alone = |warm_up: WarmUp, end_s: f64| Scorer::new(Arc::clone(&model)).warm_up(warm_up).score(&ordinary(end_s));
+
+    // Two seconds in: the host's 200 failed probes weigh only when measured.
+    let (measured, flow_only) = (score_after_scan(WarmUp::Measured, 2.5), score_after_scan(WarmUp::FlowOnly, 2.5));
+    assert!(measured.warming_up && flow_only.warming_up);
+    assert!(measured.is_anomaly, "{measured:?}");
+    assert!(!flow_only.is_anomaly, "{flow_only:?}");
+    assert_eq!(flow_only.detectors, alone(WarmUp::FlowOnly, 2.5).detectors);
+    assert_ne!(measured.detectors, alone(WarmUp::Measured, 2.5).detectors);
+
+    // A flagged probe in the warm-up is explained by its own features only.
+    let mut scorer = Scorer::new(Arc::clone(&model)).warm_up(WarmUp::FlowOnly);
+    let probe = scorer.score(&syn_probe(ip(99), ip(2), 23, 0.0));
+    assert!(probe.is_anomaly && !probe.explanation.is_empty(), "{probe:?}");
+    assert!(probe.explanation.iter().all(|c| !Feature::HOST_WINDOW.contains(&c.feature)), "{probe:?}");
+
+    // Past the first window (60 s after the first flow), the modes agree.
+    let settled = |warm_up: WarmUp| {
+        let mut scorer = Scorer::new(Arc::clone(&model)).warm_up(warm_up);
+        scorer.score(&ordinary(0.0));
+        for probe in scan(60.0, 200) {
+            scorer.score(&probe);
+        }
+        scorer.score(&ordinary(62.5))
+    };
+    let (measured, flow_only) = (settled(WarmUp::Measured), settled(WarmUp::FlowOnly));
+    assert!(!measured.warming_up && measured.is_anomaly, "{measured:?}");
+    assert_eq!(flow_only, measured);
     Ok(())
 }
 

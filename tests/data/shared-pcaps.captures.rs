@@ -30,8 +30,14 @@ pub const ATTACKS: [Attack; 21] = [
     attack("chrissanders-packets/synscan.pcapng", &["port_scan"], &["172.16.0.8", "64.13.134.52"]),
     // nmap -O: too few first contacts for the random walk, but its NULL and FIN|PSH|URG probes are crafted.
     attack("chrissanders-packets/activeosfingerprinting.pcapng", &["port_scan"], &["172.16.16.128", "172.16.16.150"]),
-    // Exploit served over ordinary HTTP, then a reverse shell: no rule describes it, only the model can.
-    attack("chrissanders-packets/aurora.pcapng", &["ml_outlier"], &["192.168.100.202", "192.168.100.206"]),
+    // Exploit served over ordinary HTTP, then a reverse shell from the victim to the attacker's TCP 4321:
+    // the exploit flow looks like web browsing, but the shell is a service the victim never used
+    // (rare_protocol against the trained baseline).
+    attack(
+        "chrissanders-packets/aurora.pcapng",
+        &["ml_outlier", "rare_protocol"],
+        &["192.168.100.202", "192.168.100.206"],
+    ),
     // Ransomware check-ins to its C2 server: three same-size POSTs at irregular times (sparse check-ins).
     attack("chrissanders-packets/cryptowall4_c2.pcapng", &["beaconing"], &["184.170.149.44", "192.168.122.145"]),
     // Exploit-kit download and C2 of the infected host: only the model can.

@@ -13,7 +13,7 @@ mod shared_geo;
 
 use std::sync::Arc;
 
-use models::{FlowObservation, Model, Scored, Scorer};
+use models::{FlowObservation, Model, Scored, Scorer, WarmUp};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -72,7 +72,8 @@ pub struct AnalysisConfig {
 pub struct FlowScore {
     /// Calibrated: the fraction of training flows scoring at or below it.
     pub score: f64,
-    /// Above the threshold (`-a`), and past the host windows' warm-up.
+    /// Above the threshold (`-a`); during the host windows' warm-up, on the
+    /// flow's own features (see [`scorer_for`]).
     pub anomaly: bool,
 }
 
@@ -208,8 +209,16 @@ impl Analyzer {
     }
 }
 
+/// During the first host window (60 s) a host's window features cover only
+/// what it did since the agent started, and partial windows make ordinary
+/// flows look new (a client whose DNS lookups came before the start seems
+/// to reach addresses it never looked up). Holding every verdict until the
+/// window fills would miss whatever an attack did in its first minute, and
+/// everything a capture shorter than a minute holds; scoring those flows on
+/// their own features, the host's treated as typical, keeps the model's eye
+/// on the flow while the window evidence is not there to be trusted.
 fn scorer_for(model: Model) -> Scorer {
-    Scorer::new(Arc::new(model))
+    Scorer::new(Arc::new(model)).warm_up(WarmUp::FlowOnly)
 }
 
 fn verdict(scored: &Scored, scorer: &Scorer) -> MlVerdict {
@@ -218,9 +227,8 @@ fn verdict(scored: &Scored, scorer: &Scorer) -> MlVerdict {
         score: scored.score,
         threshold: calibration.level(),
         beyond_training: ml_outlier::beyond_training(calibration, scored.detectors.combined),
-        // Host-window features are partial during the first window; flows
-        // scored then are not reported (see `Scored::warming_up`).
-        is_anomaly: scored.is_anomaly && !scored.warming_up,
+        is_anomaly: scored.is_anomaly,
+        warm_up: scored.warming_up,
         top_features: scored
             .explanation
             .iter()

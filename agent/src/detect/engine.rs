@@ -367,6 +367,7 @@ mod tests {
             is_anomaly: true,
             beyond_training: 1.5,
             top_features: vec![FeatureContribution { feature: "orig_bytes".into(), value: 1e9, contribution: 0.8 }],
+            warm_up: false,
         };
         let mut events = Vec::new();
         for flow in scan(40) {

@@ -46,6 +46,11 @@ impl<K: Hash + Eq + Copy, T> Gatherer<K, T> {
         self.open.entry(key).or_insert_with(init)
     }
 
+    /// The open incident of `key`, if there is one.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut T> {
+        self.open.get_mut(key)
+    }
+
     /// Hands every incident whose window is over at `now_ns` to `close`.
     pub fn due(&mut self, now_ns: u64, mut close: impl FnMut(K, T)) {
         for (key, state) in self.closed_early.drain(..) {

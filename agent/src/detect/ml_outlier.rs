@@ -10,14 +10,24 @@
 //! finds stranger than everything it was trained on can be medium, and only
 //! one well beyond that high.
 //!
-//! Outliers of one source within `report_window` of its first are one
-//! incident ([`MlOutliers`]): a sweep or a scan the model flags flow by flow
-//! becomes one event with the count, the highest severity and score, and
-//! the highest-scoring flows.
+//! Outliers within `report_window` of an incident's first are one incident
+//! ([`MlOutliers`]): a sweep or a scan the model flags flow by flow becomes
+//! one event with the count, the highest severity and score, and the
+//! highest-scoring flows. An incident is one source's outliers, except that
+//! an *unanswered* flow's source is unproven — a flood's sources are mostly
+//! spoofed, one flow each, as the geo detector also assumes — so unanswered
+//! outliers to a target that already has an incident join it: a spoofed
+//! flood is one event about its victim, not one per forged address, while
+//! a scanner's unanswered probes to many hosts stay with the scanner.
+//!
+//! During the host windows' warm-up (the first minute of a run) the model
+//! judges a flow on its own features (see `analysis::scorer_for`); the
+//! evidence counts those flows in `warm_up_flows`.
 
 use std::{net::IpAddr, time::Duration};
 
 use models::calibration::Calibration;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -41,6 +51,9 @@ pub struct MlVerdict {
     pub beyond_training: f64,
     /// The features that pushed the score up most, largest first.
     pub top_features: Vec<FeatureContribution>,
+    /// Scored during the host windows' warm-up, on the flow's own features
+    /// (host-window features set to their typical values).
+    pub warm_up: bool,
 }
 
 /// How far a raw (combined) score lies past the highest training score, in
@@ -96,10 +109,17 @@ fn severity(verdict: &MlVerdict) -> Severity {
     }
 }
 
-/// One source's outliers within a report window.
+/// Opens incidents: the serial tells a registered target's incident from a
+/// later one of the same source.
+type Serial = u64;
+
+/// The outliers of one incident.
 #[derive(Debug)]
 struct Outliers {
+    serial: Serial,
     count: u64,
+    /// Outliers scored during the host windows' warm-up.
+    warm_up: u64,
     severity: Severity,
     /// The highest-scoring verdict so far, whose features explain the event.
     top_score: f64,
@@ -107,22 +127,49 @@ struct Outliers {
     top_features: Vec<FeatureContribution>,
     /// The highest-scoring flows (up to [`MAX_FLOWS_PER_EVENT`]), by score.
     flows: Vec<(f64, FlowRef)>,
-    /// The one destination host, and the one service (protocol, port), of
+    /// The one source, destination host and service (protocol, port) of
     /// every outlier; `None` once there are several.
+    source: Option<IpAddr>,
     host: Option<IpAddr>,
     service: Option<(u8, u16)>,
+    /// The destination this incident was opened for by an unanswered flow,
+    /// which unanswered flows of other sources join.
+    target: Option<IpAddr>,
     first_ns: u64,
     last_ns: u64,
 }
 
 impl Outliers {
+    fn open(serial: Serial, flow: &models::FlowObservation, threshold: f64, target: Option<IpAddr>) -> Self {
+        Self {
+            serial,
+            count: 0,
+            warm_up: 0,
+            severity: Severity::Low,
+            top_score: f64::NEG_INFINITY,
+            threshold,
+            top_features: Vec::new(),
+            flows: Vec::new(),
+            source: Some(flow.src_ip),
+            host: Some(flow.dst_ip),
+            service: Some((flow.proto, flow.dst_port)),
+            target,
+            first_ns: flow.start_ns,
+            last_ns: flow.end_ns,
+        }
+    }
+
     fn add(&mut self, flow: &models::FlowObservation, verdict: &MlVerdict) {
         self.count += 1;
+        self.warm_up += u64::from(verdict.warm_up);
         self.severity = self.severity.max(severity(verdict));
         if verdict.score > self.top_score {
             self.top_score = verdict.score;
             self.threshold = verdict.threshold;
             self.top_features.clone_from(&verdict.top_features);
+        }
+        if self.source != Some(flow.src_ip) {
+            self.source = None;
         }
         if self.host != Some(flow.dst_ip) {
             self.host = None;
@@ -132,7 +179,9 @@ impl Outliers {
         }
         self.first_ns = self.first_ns.min(flow.start_ns);
         self.last_ns = self.last_ns.max(flow.end_ns);
-        let lowest = self.flows.iter().enumerate().min_by(|a, b| a.1.0.total_cmp(&b.1.0)).map(|(i, f)| (i, f.0));
+        if self.flows.iter().any(|(_, f)| f.flow_id == flow.flow_id) {
+            return;
+        }
         let key = || FlowRef {
             flow_id: flow.flow_id,
             proto: flow.proto,
@@ -141,9 +190,7 @@ impl Outliers {
             dst_ip: flow.dst_ip,
             dst_port: flow.dst_port,
         };
-        if self.flows.iter().any(|(_, f)| f.flow_id == flow.flow_id) {
-            return;
-        }
+        let lowest = self.flows.iter().enumerate().min_by(|a, b| a.1.0.total_cmp(&b.1.0)).map(|(i, f)| (i, f.0));
         match lowest {
             _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, key())),
             Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, key()),
@@ -152,15 +199,24 @@ impl Outliers {
     }
 }
 
-/// Gathers anomalous verdicts per source into incidents.
+/// Gathers anomalous verdicts into incidents, keyed by the source that
+/// opened each.
 pub struct MlOutliers {
     incidents: Gatherer<IpAddr, Outliers>,
+    /// Targets of open incidents → the incident (its source and serial).
+    targets: FxHashMap<IpAddr, (IpAddr, Serial)>,
+    next_serial: Serial,
     max_severity: Severity,
 }
 
 impl MlOutliers {
     pub fn new(config: &MlOutlierConfig, max_sources: usize) -> Self {
-        Self { incidents: Gatherer::new(config.report_window, max_sources), max_severity: config.max_severity }
+        Self {
+            incidents: Gatherer::new(config.report_window, max_sources),
+            targets: FxHashMap::default(),
+            next_serial: 0,
+            max_severity: config.max_severity,
+        }
     }
 
     /// One scored flow record; only anomalous verdicts count.
@@ -169,27 +225,40 @@ impl MlOutliers {
             return;
         }
         let flow = facts.flow;
-        let outliers = self.incidents.entry(flow.src_ip, facts.now_ns, || Outliers {
-            count: 0,
-            severity: Severity::Low,
-            top_score: f64::NEG_INFINITY,
-            threshold: verdict.threshold,
-            top_features: Vec::new(),
-            flows: Vec::new(),
-            host: Some(flow.dst_ip),
-            service: Some((flow.proto, flow.dst_port)),
-            first_ns: flow.start_ns,
-            last_ns: flow.end_ns,
-        });
+        // A group address answers nobody, so silence says nothing about the sender.
+        let unproven_source = facts.unanswered() && !facts.dst_is_group;
+        if self.incidents.get_mut(&flow.src_ip).is_none()
+            && unproven_source
+            && let Some(&(opener, serial)) = self.targets.get(&flow.dst_ip)
+            && let Some(outliers) = self.incidents.get_mut(&opener).filter(|o| o.serial == serial)
+        {
+            outliers.add(flow, verdict);
+            return;
+        }
+        let serial = self.next_serial;
+        let target = unproven_source.then_some(flow.dst_ip);
+        let outliers =
+            self.incidents.entry(flow.src_ip, facts.now_ns, || Outliers::open(serial, flow, verdict.threshold, target));
+        if outliers.serial == serial {
+            self.next_serial += 1;
+            if let Some(target) = target {
+                self.targets.insert(target, (flow.src_ip, serial));
+            }
+        }
         outliers.add(flow, verdict);
     }
 
     /// The incidents whose window is over at `now_ns`, as findings.
     pub fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
-        let max_severity = self.max_severity;
-        self.incidents.due(now_ns, |src, mut outliers| {
-            outliers.severity = outliers.severity.min(max_severity);
-            out.push(finding(src, outliers));
+        let Self { incidents, targets, max_severity, .. } = self;
+        incidents.due(now_ns, |opener, mut outliers| {
+            if let Some(target) = outliers.target
+                && targets.get(&target) == Some(&(opener, outliers.serial))
+            {
+                targets.remove(&target);
+            }
+            outliers.severity = outliers.severity.min(*max_severity);
+            out.push(finding(opener, outliers));
         });
     }
 
@@ -198,35 +267,62 @@ impl MlOutliers {
     }
 }
 
-fn finding(src: IpAddr, outliers: Outliers) -> Finding {
-    let Outliers { count, severity, top_score, threshold, top_features, mut flows, host, service, first_ns, last_ns } =
-        outliers;
+fn finding(opener: IpAddr, outliers: Outliers) -> Finding {
+    let Outliers {
+        count,
+        warm_up,
+        severity,
+        top_score,
+        threshold,
+        top_features,
+        mut flows,
+        source,
+        host,
+        service,
+        target,
+        first_ns,
+        last_ns,
+        ..
+    } = outliers;
     flows.sort_by(|a, b| b.0.total_cmp(&a.0));
     let drivers: Vec<&str> = top_features.iter().take(3).map(|f| f.feature.as_str()).collect();
     let drivers = if drivers.is_empty() { "no single feature".to_string() } else { drivers.join(", ") };
-    let summary = match (count, host, service) {
-        (1, Some(dst), Some((_, port))) => {
+    // Other sources join an incident only through its target.
+    let (entity, src_ip, dst_ip) = match (source, target) {
+        (None, Some(victim)) => (Entity::Destination(victim), None, Some(victim)),
+        _ => (Entity::Source(opener), Some(opener), host),
+    };
+    let mut summary = match (count, source, host, service) {
+        (1, Some(src), Some(dst), Some((_, port))) => {
             format!("flow {src} → {dst}:{port} scored {top_score:.3} (threshold {threshold:.3}), driven by {drivers}")
         }
-        _ => format!(
+        (_, Some(src), _, _) => format!(
             "{count} flows from {src} scored above the threshold {threshold:.3} (highest {top_score:.3}), driven by {drivers}"
         ),
+        _ => format!(
+            "{count} unanswered flows from several (possibly spoofed) sources to {victim} scored above the threshold \
+             {threshold:.3} (highest {top_score:.3}), driven by {drivers}",
+            victim = dst_ip.map_or_else(String::new, |ip| ip.to_string())
+        ),
     };
+    if warm_up > 0 {
+        summary.push_str(&format!("; {warm_up} scored during warm-up on flow features alone"));
+    }
     let single = flows.first().map(|f| f.1.src_port).filter(|_| count == 1);
     Finding {
         kind: AnomalyKind::MlOutlier,
-        entity: Entity::Source(src),
+        entity,
         severity,
         score: top_score,
         summary,
-        src_ip: Some(src),
+        src_ip,
         src_port: single,
-        dst_ip: host,
+        dst_ip,
         dst_port: service.map(|s| s.1),
         proto: service.map(|s| s.0),
         first_ns,
         last_ns,
-        evidence: Evidence::MlOutlier { threshold, top_features },
+        evidence: Evidence::MlOutlier { threshold, top_features, warm_up_flows: warm_up },
         flows: FlowSample::new(flows.into_iter().map(|f| f.1).collect(), count),
         occurrences: count,
     }
@@ -236,7 +332,10 @@ fn finding(src: IpAddr, outliers: Outliers) -> Finding {
 mod tests {
     use super::*;
     use crate::detect::{
-        facts::tests::tcp_session,
+        facts::{
+            UDP,
+            tests::{flow, syn_only, tcp_session, with_orig},
+        },
         networks::{Networks, default_internal_networks},
     };
 
@@ -247,6 +346,7 @@ mod tests {
             is_anomaly,
             beyond_training,
             top_features: vec![FeatureContribution { feature: "orig_bytes".into(), value: 9e8, contribution: 0.7 }],
+            warm_up: false,
         }
     }
 
@@ -310,6 +410,97 @@ mod tests {
         let ids: Vec<u64> = incident.flows.refs.iter().map(|f| f.flow_id).take(3).collect();
         assert_eq!(ids, vec![19, 18, 17]);
         assert!(incident.flows.refs.iter().all(|f| f.flow_id >= 4));
+    }
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn addr(text: &str) -> Result<IpAddr, std::net::AddrParseError> {
+        text.parse()
+    }
+
+    #[test]
+    fn a_spoofed_flood_is_one_incident_about_its_victim() -> TestResult {
+        // 300 one-SYN flows from as many forged sources to one web server, and
+        // one ordinary answered outlier of another client of that server.
+        let mut flows: Vec<_> = (0..300u64)
+            .map(|i| {
+                let src = format!("198.51.{}.{}", i / 200, i % 200 + 1);
+                (syn_only(i, &src, "10.10.10.10", 80, i as f64 * 0.01), verdict(0.95, 0.5, true))
+            })
+            .collect();
+        let client = tcp_session(300, "10.0.0.5", "10.10.10.10", 80, 1.0, 900, 9_000);
+        flows.push((client, verdict(0.99, 0.5, true)));
+        let found = judge_all(&flows);
+        let summary: Vec<_> = found.iter().map(|f| (f.entity.clone(), f.src_ip, f.dst_ip, f.occurrences)).collect();
+        let (victim, client) = (addr("10.10.10.10")?, addr("10.0.0.5")?);
+        assert_eq!(
+            summary,
+            vec![
+                (Entity::Destination(victim), None, Some(victim), 300),
+                (Entity::Source(client), Some(client), Some(victim), 1),
+            ]
+        );
+        assert_eq!(found[0].dst_port, Some(80));
+        assert!(found[0].summary.starts_with("300 unanswered flows from several"), "{}", found[0].summary);
+        Ok(())
+    }
+
+    #[test]
+    fn unanswered_probes_of_one_scanner_stay_with_the_scanner() -> TestResult {
+        // A horizontal scan: 50 hosts probed on port 23, nobody answers.
+        let flows: Vec<_> = (0..50u64)
+            .map(|i| (syn_only(i, "10.0.0.5", &format!("10.0.2.{i}"), 23, i as f64 * 0.1), verdict(0.9, 0.5, true)))
+            .collect();
+        let found = judge_all(&flows);
+        assert_eq!(found.len(), 1);
+        let scanner = addr("10.0.0.5")?;
+        assert_eq!(
+            (found[0].entity.clone(), found[0].src_ip, found[0].dst_ip, found[0].dst_port, found[0].occurrences),
+            (Entity::Source(scanner), Some(scanner), None, Some(23), 50)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn answered_or_multicast_outliers_of_several_sources_stay_apart() -> TestResult {
+        // Two clients of one server, answered; two hosts announcing to an mDNS group, which answers nobody.
+        let mdns = |id, src: &str| {
+            let flow = with_orig(flow(id, UDP, src, "224.0.0.251", 5353, 2.0, 0), 1, 120, 0);
+            (flow, verdict(0.9, 0.5, true))
+        };
+        let flows = vec![
+            (tcp_session(1, "10.0.0.5", "10.0.0.80", 80, 0.0, 900, 9_000), verdict(0.9, 0.5, true)),
+            (tcp_session(2, "10.0.0.6", "10.0.0.80", 80, 1.0, 900, 9_000), verdict(0.9, 0.5, true)),
+            mdns(3, "10.0.0.7"),
+            mdns(4, "10.0.0.8"),
+        ];
+        let sources: Vec<_> = judge_all(&flows).iter().map(|f| (f.entity.clone(), f.occurrences)).collect();
+        let expected: Vec<_> = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"]
+            .into_iter()
+            .map(|text| addr(text).map(|ip| (Entity::Source(ip), 1)))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(sources, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn warm_up_verdicts_are_counted_in_the_evidence() {
+        let warm = |id, start_s| {
+            let flow = tcp_session(id, "10.0.0.5", "203.0.113.9", 443, start_s, 900, 9_000);
+            (flow, MlVerdict { warm_up: true, ..verdict(0.97, 0.5, true) })
+        };
+        let settled = (tcp_session(3, "10.0.0.5", "203.0.113.9", 443, 30.0, 900, 9_000), verdict(0.98, 0.5, true));
+        let found = judge_all(&[warm(1, 0.0), warm(2, 1.0), settled]);
+        assert_eq!(found.len(), 1);
+        let Evidence::MlOutlier { warm_up_flows, .. } = found[0].evidence else {
+            panic!("not an ml_outlier evidence: {:?}", found[0].evidence)
+        };
+        assert_eq!((warm_up_flows, found[0].occurrences), (2, 3));
+        assert!(found[0].summary.ends_with("; 2 scored during warm-up on flow features alone"), "{}", found[0].summary);
+        // With no warm-up flow the summary says nothing about it.
+        let plain =
+            judge_all(&[(tcp_session(4, "10.0.0.5", "203.0.113.9", 443, 0.0, 900, 9_000), verdict(0.9, 0.5, true))]);
+        assert!(!plain[0].summary.contains("warm-up"), "{}", plain[0].summary);
     }
 
     #[test]

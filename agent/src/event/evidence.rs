@@ -195,5 +195,9 @@ pub enum Evidence {
     MlOutlier {
         threshold: f64,
         top_features: Vec<FeatureContribution>,
+        /// Outlier flows scored during the host windows' warm-up (the first
+        /// minute of a run), on their own features: the host-window features
+        /// were replaced by their typical training values.
+        warm_up_flows: u64,
     },
 }

@@ -160,6 +160,19 @@ features! {
 impl Feature {
     pub const COUNT: usize = Self::ALL.len();
 
+    /// The per-host window features (see `host_window`): what the flow's
+    /// originator did over the last window, as opposed to the flow itself.
+    pub const HOST_WINDOW: &'static [Feature] = &[
+        Feature::HostFlowRate,
+        Feature::HostDistinctPeers,
+        Feature::HostDistinctPorts,
+        Feature::HostFailedShare,
+        Feature::HostBytesOut,
+        Feature::HostOutByteShare,
+        Feature::HostDnsShare,
+        Feature::HostPeersPerLookup,
+    ];
+
     pub const fn index(self) -> usize {
         self as usize
     }

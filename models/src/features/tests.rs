@@ -181,3 +181,28 @@ fn matrix_has_one_row_per_flow() {
     assert_eq!(matrix.dim(), (2, Feature::COUNT));
     assert_close(matrix[[1, Feature::HostDistinctPeers.index()]], 2f64.ln_1p());
 }
+
+/// `Feature::HOST_WINDOW` is exactly the columns a host's history changes:
+/// the same flow after a history of lookups, connections and failed probes
+/// differs from it seen alone in those columns and no other.
+#[test]
+fn host_window_features_are_the_history_dependent_columns() {
+    let flow = tcp(ip(1), ip(2), 443, 30.0);
+    let mut fresh = FeatureExtractor::new(HostWindowConfig::default());
+    let alone = fresh.extract(&flow);
+    let mut busy = FeatureExtractor::new(HostWindowConfig::default());
+    let history = [
+        dns(ip(1), ip(53), 20.0),
+        dns(ip(1), ip(53), 21.0),
+        tcp(ip(1), ip(3), 80, 22.0),
+        syn_probe(ip(1), ip(4), 22, 23.0),
+        syn_probe(ip(1), ip(5), 23, 24.0),
+    ];
+    for earlier in &history {
+        busy.extract(earlier);
+    }
+    let after_history = busy.extract(&flow);
+    let changed: Vec<Feature> =
+        Feature::ALL.iter().copied().filter(|f| value(&alone, *f) != value(&after_history, *f)).collect();
+    assert_eq!(changed, Feature::HOST_WINDOW);
+}
