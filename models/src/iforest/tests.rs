@@ -185,7 +185,7 @@ fn values_beyond_single_precision_score_like_any_value_past_every_split() -> Tes
     let forest = fit(&cloud_with_outlier(500), IsolationForestParams::new().seed(5))?;
     // Every threshold lies within the training values, so 1e30 goes right
     // at every split; +∞ and 1e300 (+∞ once in f32) must take the same
-    // paths, not step past a leaf (whose threshold is +∞), and −∞ those of −1e30.
+    // paths and stay on their leaves, and −∞ take those of −1e30.
     let score = |value: f64| forest.score(&[value, value]);
     let far = score(1e30);
     assert!(far > 0.5 && far <= 1.0, "{far}");
