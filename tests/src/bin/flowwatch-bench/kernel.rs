@@ -44,8 +44,10 @@ fn ns_per_packet(stats: &[ProgramStats], name: &str) -> f64 {
     stats.iter().find(|s| s.name == name).and_then(ProgramStats::ns_per_run).unwrap_or(f64::NAN)
 }
 
-pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
-    eprintln!("kernel: {packets} packets over {flows} UDP flows per program");
+/// `map_entries`: slots of flowwatch's flow map and of every reference LRU
+/// map alike (a fair comparison uses the same map type, flags and size).
+pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> Result<()> {
+    eprintln!("kernel: {packets} packets over {flows} UDP flows per program, LRU maps of {map_entries} entries");
     let a = NetNs::new()?;
     let b = NetNs::new()?;
     let agent_pair = VethPair::new(&a, &b)?;
@@ -59,9 +61,10 @@ pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
         let mut capture = LiveCapture::start(&CaptureConfig {
             interfaces: vec![agent_pair.a_if.clone()],
             xdp_mode: XdpModeChoice::Driver,
+            map_entries,
             ..CaptureConfig::default()
         })?;
-        let mut references = ReferencePrograms::load()?;
+        let mut references = ReferencePrograms::load(map_entries)?;
         references.attach(REFERENCE_EMPTY, &empty_pair.a_if)?;
         references.attach(REFERENCE_COUNTER, &counter_pair.a_if)?;
         references.attach(ABLATION_PARSE_ONLY, &parse_pair.a_if)?;
@@ -100,7 +103,9 @@ pub fn run(report: &mut Report, packets: u64, flows: u32) -> Result<()> {
         let key_ns = ns_per_packet(&refs, ABLATION_PARSE_AND_KEY);
 
         report.add("kernel", "reference: empty XDP program", empty_ns, "ns/pkt").note("cost floor on this VM");
-        report.add("kernel", "reference: minimal 5-tuple per-CPU LRU counter", counter_ns, "ns/pkt");
+        report
+            .add("kernel", "reference: minimal 5-tuple per-CPU LRU counter", counter_ns, "ns/pkt")
+            .note(format!("{map_entries}-entry map, as flowwatch's"));
         report
             .add("kernel", "flowwatch XDP ingress", ingress_ns, "ns/pkt")
             .note("full parser + 104-byte stats per flow");
