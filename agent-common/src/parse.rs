@@ -85,16 +85,9 @@ fn be16(bytes: [u8; 2]) -> u16 {
 }
 
 /// IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
-///
-/// Built from four 32-bit words rather than sixteen bytes: the BPF compiler
-/// then writes the flow key's addresses a word at a time, and the map's hash
-/// and key compare, which read the key in words, do not stall on sixteen
-/// byte-sized stores each.
 #[inline(always)]
 pub fn ipv4_mapped(v4: [u8; 4]) -> [u8; 16] {
-    let words = [0, 0, u32::from_ne_bytes([0, 0, 0xff, 0xff]), u32::from_ne_bytes(v4)];
-    // SAFETY: same size, and every bit pattern is a valid `[u8; 16]`.
-    unsafe { core::mem::transmute::<[u32; 4], [u8; 16]>(words) }
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]]
 }
 
 /// Parses an Ethernet frame.
