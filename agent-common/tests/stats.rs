@@ -3,7 +3,7 @@
 
 use agent_common::counters::HookCounters;
 use agent_common::flow::{
-    FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PacketSample,
+    FlowStats, PKT_FIRST_FRAGMENT, PKT_FRAGMENT, PKT_GSO, PKT_IP_OPTIONS, PacketSample, micros_capped,
     tcp_flags::{ACK, FIN, PSH, RST, SYN},
 };
 
@@ -452,4 +452,21 @@ fn hook_counters_count_refused_and_parsed_frames() {
             ..HookCounters::default()
         }
     );
+}
+
+/// The multiply-and-shift path of `micros_capped` equals the division it
+/// replaces: at the edges of every thousand, at the 2^32 switch-over, and on
+/// a stride through all 32-bit values (the bound in its comment covers all
+/// of them; an exhaustive run takes seconds in release, too long here).
+#[test]
+fn micros_capped_equals_division() {
+    let reference = |ns: u64| (ns / 1_000).min(u32::MAX as u64);
+    let edges = [0, 1, 999, 1_000, 1_001, 1_999, 2_000, 999_999, 1_000_000, u32::MAX as u64 - 1, u32::MAX as u64];
+    for ns in edges.into_iter().chain((0..=u32::MAX as u64).step_by(9_973)) {
+        assert_eq!(micros_capped(ns), reference(ns), "{ns} ns");
+        let below = ns - ns % 1_000;
+        assert_eq!(micros_capped(below.saturating_sub(1)), reference(below.saturating_sub(1)), "{below} - 1 ns");
+    }
+    let beyond = [u32::MAX as u64 + 1, 4_294_967_294_999, 4_294_967_296_000, u64::MAX];
+    assert_eq!(beyond.map(micros_capped), [4_294_967, 4_294_967_294, u32::MAX as u64, u32::MAX as u64]);
 }

@@ -36,7 +36,8 @@ struct Count {
 #[map(name = "REF_FLOWS")]
 static REF_FLOWS: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
 
-/// Ablation: flowwatch's 48-byte key, counting packets and bytes only.
+/// Ablation: flowwatch's 48-byte key, counting packets and bytes only. This map
+/// and REF_FLOWS are resized at load to the size of flowwatch's flow map.
 #[map(name = "ABLATION_FLOWS")]
 static ABLATION_FLOWS: LruPerCpuHashMap<FlowKey, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
 

@@ -4,7 +4,7 @@
 //! compares like with like on this machine.
 
 use aya::{
-    Ebpf,
+    Ebpf, EbpfLoader,
     programs::{Xdp, XdpMode},
 };
 
@@ -19,13 +19,25 @@ pub const ABLATION_PARSE_AND_KEY: &str = "ablation_parse_and_key";
 
 const ALL: [&str; 4] = [REFERENCE_EMPTY, REFERENCE_COUNTER, ABLATION_PARSE_ONLY, ABLATION_PARSE_AND_KEY];
 
+/// The per-CPU LRU maps of the minimal counter and of the key ablation.
+const LRU_MAPS: [&str; 2] = ["REF_FLOWS", "ABLATION_FLOWS"];
+
 pub struct ReferencePrograms {
     ebpf: Ebpf,
 }
 
 impl ReferencePrograms {
-    pub fn load() -> Result<Self, CaptureError> {
-        let mut ebpf = aya::Ebpf::load(BENCH_REFERENCE_OBJECT).map_err(CaptureError::Load)?;
+    /// Loads every reference program. Their LRU maps get `lru_entries`
+    /// slots: give them the flow map's size, so the comparison is between
+    /// maps of the same type, flags (none) and size — a larger map spreads
+    /// the same flows over more hash buckets and costs more cache and TLB
+    /// misses per lookup.
+    pub fn load(lru_entries: u32) -> Result<Self, CaptureError> {
+        let mut loader = EbpfLoader::new();
+        for map in LRU_MAPS {
+            loader.map_max_entries(map, lru_entries);
+        }
+        let mut ebpf = loader.load(BENCH_REFERENCE_OBJECT).map_err(CaptureError::Load)?;
         for name in ALL {
             program_mut::<Xdp>(&mut ebpf, name)?
                 .load()

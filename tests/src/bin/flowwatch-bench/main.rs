@@ -3,6 +3,7 @@
 //! never do), it measures and reports, with the target next to each figure.
 //! Needs root: it creates its own network namespaces and loads eBPF.
 
+mod cpu_time;
 mod drain;
 mod kernel;
 mod models;
@@ -38,6 +39,10 @@ struct Args {
     /// Distinct UDP flows in the kernel section's flood.
     #[arg(long, default_value_t = 10_000)]
     flows: u32,
+    /// Slots of every per-CPU LRU map in the kernel section: flowwatch's flow
+    /// map and the reference programs' maps alike.
+    #[arg(long, default_value_t = agent_common::names::DEFAULT_FLOW_MAP_ENTRIES)]
+    kernel_map_entries: u32,
     /// Flows in the drain section.
     #[arg(long, default_value_t = 100_000)]
     drain_flows: u32,
@@ -68,7 +73,7 @@ fn main() -> Result<()> {
     }
     let mut report = Report::default();
     if wants(Section::Kernel) {
-        kernel::run(&mut report, args.packets, args.flows)?;
+        kernel::run(&mut report, args.packets, args.flows, args.kernel_map_entries)?;
     }
     if wants(Section::Drain) {
         drain::run(&mut report, args.drain_flows)?;

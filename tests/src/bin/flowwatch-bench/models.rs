@@ -15,8 +15,6 @@ mod synthetic;
 
 use std::{sync::Arc, time::Instant};
 
-use nix::time::{ClockId, clock_gettime};
-
 use ::models::{
     FeatureExtractor, FlowObservation, Labels, Model, Scored, Scorer, TrainConfig,
     evaluation::{EvaluationReport, Outcome},
@@ -31,7 +29,7 @@ use linfa::{
 };
 use ndarray::{Array1, Array2, Axis};
 
-use crate::report::Report;
+use crate::{cpu_time::thread_cpu_seconds, report::Report};
 
 const SECTION: &str = "models";
 /// Timed repetitions of each throughput figure; the median is reported.
@@ -59,15 +57,6 @@ fn max(values: &[f64]) -> f64 {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// CPU seconds this thread has used. Throughput is reported per CPU
-/// second, i.e. for one core: the bench machine is shared, and wall time
-/// would also count the time other processes held the core (the wall-clock
-/// figure goes in the note).
-fn thread_cpu_seconds() -> f64 {
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .map_or(f64::NAN, |ts| ts.tv_sec() as f64 + ts.tv_nsec() as f64 / 1e9)
 }
 
 /// Median seconds of `REPEATS` runs of `work`, by CPU time and by wall clock.

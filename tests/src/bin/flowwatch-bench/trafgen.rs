@@ -9,9 +9,18 @@ use integration_tests::{
     veth::{VethPair, mac_string},
 };
 
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FloodResult {
     pub sent: u64,
     pub elapsed: Duration,
+}
+
+/// Floods sent one after another: the packets and the time add up.
+impl std::ops::AddAssign for FloodResult {
+    fn add_assign(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.elapsed += other.elapsed;
+    }
 }
 
 impl FloodResult {
