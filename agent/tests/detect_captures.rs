@@ -8,6 +8,9 @@
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
 //! else ../shared/data beside the workspace) is missing.
 
+mod e2e;
+
+use e2e::data_dir;
 use std::{
     net::IpAddr,
     path::{Path, PathBuf},
@@ -25,12 +28,6 @@ use agent::{
 use models::FlowObservation;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
 
 fn capture(relative: &str) -> Option<PathBuf> {
     let path = data_dir().join("pcaps").join(relative);

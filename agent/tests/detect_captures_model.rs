@@ -10,32 +10,14 @@
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
 //! else ../shared/data beside the workspace) is missing.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+mod e2e;
+
+use e2e::{data_dir, flowwatch, s};
+use std::path::Path;
 
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
-
-fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()?;
-    if !out.status.success() {
-        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(out.stdout)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap_or_default()
-}
 
 /// The `ml_outlier` events of `capture` replayed with `model`.
 fn model_outliers(capture: &Path, model: &Path) -> Result<Vec<Value>, Box<dyn std::error::Error>> {

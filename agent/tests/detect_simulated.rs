@@ -18,10 +18,12 @@
 //! them the geo check is skipped with a message and the rest runs without
 //! GeoIP.
 
+mod e2e;
+
+use e2e::{flowwatch, s};
 use std::{
     net::IpAddr,
     path::{Path, PathBuf},
-    process::Command,
     sync::LazyLock,
 };
 
@@ -59,23 +61,8 @@ fn scenario() -> Result<&'static Scenario, Box<dyn std::error::Error>> {
 }
 
 fn geoip_db() -> Option<PathBuf> {
-    let data = std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let db = data.join("geo/maxmind-test-data/GeoIP2-City-Test.mmdb");
+    let db = e2e::data_dir().join("geo/maxmind-test-data/GeoIP2-City-Test.mmdb");
     db.is_file().then_some(db)
-}
-
-fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()?;
-    if !out.status.success() {
-        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(out.stdout)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap_or_default()
 }
 
 fn simulate(out: &Path, seed: &str, extra: &[&str]) -> Result<(), Box<dyn std::error::Error>> {

@@ -3,6 +3,8 @@
 //! absent) and ip-location-db (flat layout) databases written here with
 //! mmdb-writer.
 
+mod e2e;
+
 use std::{
     io,
     net::IpAddr,
@@ -42,10 +44,7 @@ fn open(databases: &[PathBuf]) -> Result<GeoEnricher, Box<dyn std::error::Error>
 
 /// MaxMind's test databases, or `None` (and a SKIP line) when absent.
 fn maxmind_test_data(test: &str) -> Option<PathBuf> {
-    let data = std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let dir = data.join("geo/maxmind-test-data");
+    let dir = e2e::data_dir().join("geo/maxmind-test-data");
     if dir.join("GeoLite2-City-Test.mmdb").is_file() {
         Some(dir)
     } else {

@@ -8,8 +8,11 @@
 
 mod common;
 
+mod e2e;
+
+use e2e::data_dir;
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
@@ -126,11 +129,6 @@ fn one_write_file_refuses_a_second_link_type() -> TestResult {
 }
 
 // ------------------------------------------------------------ against tcpdump
-
-fn data_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default();
-    std::env::var_os("FLOWWATCH_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/data"))
-}
 
 fn tcpdump(args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
     success(Command::new("tcpdump").args(args).output()?, &format!("tcpdump {}", args.join(" ")))

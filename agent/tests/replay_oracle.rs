@@ -22,6 +22,9 @@
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
 //! else ../shared/data beside the workspace) or tshark is missing.
 
+mod e2e;
+
+use e2e::data_dir;
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
@@ -83,16 +86,6 @@ fn add(
     let (low, high) = if a_is_low { (sent_a, sent_b) } else { (sent_b, sent_a) };
     entry[0].add(low.0, low.1, low.2);
     entry[1].add(high.0, high.1, high.2);
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/data"))
 }
 
 fn captures(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

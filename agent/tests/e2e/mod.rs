@@ -1,0 +1,32 @@
+//! What the end-to-end tests share: where the shared data lives and how to
+//! run the built `flowwatch`.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// The shared data folder: `FLOWWATCH_SHARED_DATA` (which `cargo xtask test`
+/// sets), else `../shared/data` beside the workspace.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("FLOWWATCH_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+/// Runs the built `flowwatch` with `args`; its stdout, or an error with its stderr.
+pub fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(out.stdout)
+}
+
+/// A path as a command-line argument (test paths are UTF-8).
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap_or_default()
+}
