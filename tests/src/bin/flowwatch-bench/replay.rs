@@ -204,8 +204,9 @@ struct FileRun<'a> {
 }
 
 impl FileRun<'_> {
-    /// Measures and reports; returns the default replay's measurement.
-    fn report(&self, report: &mut Report, dir: &Path) -> Result<Measured> {
+    /// Measures and reports; returns the default replay's measurement and
+    /// the file's packet count.
+    fn report(&self, report: &mut Report, dir: &Path) -> Result<(Measured, u64)> {
         let file = [self.file.to_path_buf()];
         let packets = packet_count(self.file)?;
         let size_mib = fs::metadata(self.file)?.len() as f64 / f64::from(1u32 << 20);
@@ -248,7 +249,7 @@ impl FileRun<'_> {
         report
             .add("replay", row("flowwatch speed / tcpdump -r"), pps(&replay) / pps(&tcpdump), "x")
             .note(ratio(&tcpdump));
-        Ok(replay)
+        Ok((replay, packets))
     }
 }
 
@@ -295,8 +296,7 @@ pub fn run(report: &mut Report, rounds: usize) -> Result<()> {
     let big = dir.path().join("replay-bench.pcap");
     repeated(&round, span_s, rounds, dir.path(), &big)?;
     fs::remove_file(&round)?;
-    let packets = packet_count(&big)?;
-    let replay = FileRun { bin: &bin, file: &big, label: "shared-capture mix", target: None, to_file: true }
+    let (replay, packets) = FileRun { bin: &bin, file: &big, label: "shared-capture mix", target: None, to_file: true }
         .report(report, dir.path())?;
 
     // Real benign LAN traffic, for contrast with the simulator's.
