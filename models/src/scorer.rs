@@ -135,9 +135,9 @@ impl Scorer {
     }
 
     /// Scores `flows` (the next ones in flow-time order) into `out`, exactly
-    /// as [`Self::score`] would one by one, but faster (≈ 1.1× for the whole
-    /// scorer in `cargo xtask bench`, ≈ 1.3× for the forest part): the
-    /// forest walks each tree for [`BATCH_ROWS`] flows at a time.
+    /// as [`Self::score`] would one by one, but faster (1.4–1.5× in `cargo
+    /// xtask bench -- --only models`): the forest walks each tree for
+    /// [`BATCH_ROWS`] flows at a time.
     pub fn score_batch(&mut self, flows: &[&FlowObservation], out: &mut Vec<Scored>) {
         out.reserve(flows.len());
         for chunk in flows.chunks(BATCH_ROWS) {

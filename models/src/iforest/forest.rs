@@ -10,7 +10,7 @@
 //! A leaf points to itself with a NaN threshold (no value is at or above
 //! it), so a walk can take exactly `depth_limit` steps with no "is this a
 //! leaf" branch and never leaves its tree, which lets a step skip the bounds
-//! check ([`step`]; 15 % more rows/s in the scratch benchmark below), and sixteen walks go
+//! check ([`step`]), and sixteen walks go
 //! in lockstep to keep independent loads in flight: sixteen trees for one
 //! row ([`IsolationForest::score_row`]), or one tree for the sixteen rows
 //! of a [`ForestBatch`] ([`IsolationForest::score_batch`]), which keeps
@@ -20,14 +20,15 @@
 //! compiler unrolls the sixteen walks, keeps their positions in registers
 //! and reads every row at a constant offset from one base pointer.
 //!
-//! Measured with 100 trees of ψ = 256 and 43 features on the 2-core
-//! development VM (a scratch benchmark, best of 7 over 200,000 rows, other
-//! builds running): a slice of boxed rows and lanes of run-time length
-//! 0.96 M rows/s; the fixed lanes over a contiguous batch 1.2–1.4 M (8 or
-//! 32 fixed lanes: ≈ 1.0 M, register spills); complete trees stored level
-//! by level (children at `2i + 1`, `2i + 2`, no child index to load) were
-//! slower, ≈ 0.95 M, as the compiler then spilled the lanes' comparisons.
-//! On a quieter machine later: 1.50 M with bounds checks, 1.73 M without.
+//! Why this layout: a throwaway benchmark (not kept; 100 trees of ψ = 256,
+//! 43 features, best of 7 over 200,000 rows on the 2-core development VM)
+//! gave 0.96 M rows/s for a slice of boxed rows and lanes of run-time
+//! length, 1.2–1.4 M for fixed lanes over a contiguous batch (8 or 32 fixed
+//! lanes: ≈ 1.0 M, register spills) and ≈ 1.5 M → 1.75 M without the bounds
+//! check; complete trees stored level by level (children at `2i + 1`,
+//! `2i + 2`, no child index to load) were slower, ≈ 0.95 M, as the compiler
+//! then spilled the lanes' comparisons. `cargo xtask bench -- --only models`
+//! measures the kept layout ("Isolation Forest alone").
 //!
 //! Both add the trees' path lengths in tree order, so a row scores
 //! bit-for-bit the same alone or in a batch.
@@ -77,6 +78,13 @@ impl Node {
     }
 }
 
+/// Bit for bit, so that the NaN of two leaves compares equal.
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        (self.threshold.to_bits(), self.feature, self.left) == (other.threshold.to_bits(), other.feature, other.left)
+    }
+}
+
 /// A feature value as the forest reads it: single precision, magnitudes
 /// beyond `f32`'s range clamped to its largest finite values, so a grown
 /// threshold is always finite (a model file with another is refused) and a
@@ -84,13 +92,6 @@ impl Node {
 /// (and goes left).
 fn forest_value(value: f64) -> f32 {
     (value as f32).clamp(f32::MIN, f32::MAX)
-}
-
-/// Bit for bit, so that the NaN of two leaves compares equal.
-impl PartialEq for Node {
-    fn eq(&self, other: &Self) -> bool {
-        (self.threshold.to_bits(), self.feature, self.left) == (other.threshold.to_bits(), other.feature, other.left)
-    }
 }
 
 /// One step of a walk from `position` through `nodes`, which start at a
