@@ -79,23 +79,9 @@ pub struct StatsRecord {
     pub write: Option<WriteStats>,
 }
 
-/// The `filter` object of a stats line.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct FilterStats {
-    pub expression: String,
-    pub packets_matched: u64,
-    pub packets_rejected: u64,
-    pub records_rejected: Option<u64>,
-}
-
-/// The `write` object of a stats line.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct WriteStats {
-    pub path: String,
-    pub packets: u64,
-    pub truncated: u64,
-    pub ring_drops: Option<u64>,
-}
+/// The `filter` and `write` objects of a stats line: the agent's own types,
+/// so a field added there is read here too.
+pub use agent::{dump::WriteStats, filter::FilterStats};
 
 /// A flow's records added up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -228,6 +214,33 @@ mod tests {
         assert_eq!(out.final_stats().expect("final").flow_packets, 8);
         assert_eq!(out.record_packets(), 8);
         assert!(out.flow(&key.reversed()).is_err());
+    }
+
+    /// The agent omits the live-only `Option` fields in replay; both shapes read back as written.
+    #[test]
+    fn filter_and_write_objects_read_back_as_the_agent_writes_them() -> Result<()> {
+        let filters = [
+            FilterStats { packets_matched: 3, packets_rejected: 1, ..FilterStats::new("udp") },
+            FilterStats { records_rejected: Some(2), ..FilterStats::new("tcp port 80") },
+        ];
+        let writes = [
+            WriteStats { path: "/tmp/a.pcap".into(), packets: 4, truncated: 1, ring_drops: None },
+            WriteStats { path: "/tmp/b.pcap".into(), packets: 5, truncated: 0, ring_drops: Some(6) },
+        ];
+        for (filter, write) in filters.into_iter().zip(writes) {
+            let objects = format!(
+                r#","filter":{},"write":{}}}"#,
+                serde_json::to_string(&filter)?,
+                serde_json::to_string(&write)?
+            );
+            let line = STATS.replace("FINAL", "true");
+            let line = format!("{}{objects}", line.strip_suffix('}').context("stats line ends in }")?);
+            let out = AgentOutput::parse(&line, String::new())?;
+            let stats = out.final_stats()?;
+            assert_eq!(stats.filter.as_ref(), Some(&filter));
+            assert_eq!(stats.write.as_ref(), Some(&write));
+        }
+        Ok(())
     }
 
     #[test]

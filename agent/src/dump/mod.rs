@@ -8,10 +8,11 @@ mod pcap;
 pub use file::{DumpError, MAX_SNAPLEN, PacketDump};
 pub use pcap::{PcapFormat, PcapWriteError, PcapWriter, TimestampResolution};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// What `-w` wrote, for the `write` object of the stats line.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// What `-w` wrote, for the `write` object of the stats line. `Deserialize`
+/// is for readers of that line (the integration tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteStats {
     pub path: String,
     /// Packet records written.
@@ -21,6 +22,6 @@ pub struct WriteStats {
     pub truncated: u64,
     /// Live only: packets the kernel could not hand over because the sample
     /// ring was full (they were counted in the flows, but are not in the file).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring_drops: Option<u64>,
 }

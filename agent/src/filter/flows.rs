@@ -1,7 +1,7 @@
 //! `-f` on live capture: flow records kept or dropped by testing libpcap's
 //! program on packets rebuilt from their key.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     FilterError, FilterExpression, PacketFilter,
@@ -10,7 +10,8 @@ use super::{
 use crate::{flow::Expired, replay::LinkType};
 
 /// What a filter let through, for the `filter` object of the stats line.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// `Deserialize` is for readers of that line (the integration tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilterStats {
     pub expression: String,
     /// Packets that passed the filter (replay) or are in records that passed (live).
@@ -18,7 +19,7 @@ pub struct FilterStats {
     /// Packets filtered out (replay) or in records filtered out (live).
     pub packets_rejected: u64,
     /// Live only: flow records filtered out (the kernel counted them; they are not written).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_rejected: Option<u64>,
 }
 
