@@ -186,6 +186,35 @@ mod tests {
         assert_eq!((drained.evicted, drained.new_entries), (0, 1));
     }
 
+    /// Replay's map takes a never-drained entry's delta against zero counters
+    /// as the whole entry: every field, the min/max and first/last seen ones too.
+    #[test]
+    fn the_delta_since_zero_counters_is_the_counters() {
+        let full = FlowStats {
+            packets: u64::MAX,
+            bytes: 2,
+            first_seen_ns: 3,
+            last_seen_ns: 4,
+            len_sum_sq: 5,
+            iat_min_ns: 6,
+            iat_max_ns: 7,
+            iat_sum_ns: 8,
+            iat_sum_sq_us: 9,
+            len_min: 10,
+            len_max: 11,
+            syn_count: 12,
+            fin_count: 13,
+            rst_count: 14,
+            iat_count: 15,
+            tcp_flags: 16,
+            pkt_flags: 17,
+            _pad: [0; 6],
+        };
+        for current in [full, stats(3, 100), FlowStats::default()] {
+            assert_eq!(delta_since(&current, &FlowStats::default()), current);
+        }
+    }
+
     #[test]
     fn settling_an_unchanged_entry_adds_nothing() {
         let mut tracker = DeltaTracker::default();

@@ -42,8 +42,9 @@ struct Entry {
     key: FlowKey,
     /// Cumulative, as the kernel map holds them.
     stats: FlowStats,
-    /// `stats` as of the last snapshot that listed this entry.
-    drained: Option<FlowStats>,
+    /// `stats` as of the last snapshot that listed this entry; zero before
+    /// the first, and `delta_since` against zero is the whole of `stats`.
+    drained: FlowStats,
     changed: bool,
 }
 
@@ -51,10 +52,7 @@ impl Entry {
     /// What the entry gained since the last snapshot that listed it (all of
     /// it before the first), as [`crate::flow::DeltaTracker`] computes it.
     fn since_drained(&self) -> FlowStats {
-        match &self.drained {
-            Some(drained) => delta_since(&self.stats, drained),
-            None => self.stats,
-        }
+        delta_since(&self.stats, &self.drained)
     }
 }
 
@@ -90,7 +88,8 @@ impl ReplayFlowMap {
                 }
             }
             hash_map::Entry::Vacant(slot) => {
-                let entry = Entry { key, stats: FlowStats::first(&sample), drained: None, changed: true };
+                let entry =
+                    Entry { key, stats: FlowStats::first(&sample), drained: FlowStats::default(), changed: true };
                 let index = self.entries.insert(entry);
                 slot.insert(index);
                 self.changed.push(index);
@@ -119,7 +118,7 @@ impl FlowMapSource for ReplayFlowMap {
             };
             entry.changed = false;
             out.push((entry.key, entry.since_drained()));
-            entry.drained = Some(entry.stats);
+            entry.drained = entry.stats;
         }
         Ok(())
     }
