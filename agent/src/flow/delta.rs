@@ -19,16 +19,6 @@ pub struct Drained {
     pub new_entries: u64,
 }
 
-impl Drained {
-    /// A drain of a source that computes its deltas itself
-    /// ([`super::SnapshotScope::ChangedDeltas`]): nothing evicted, and
-    /// `inserted` new entries (such a source lists every entry it inserts).
-    pub fn of_deltas(snapshot: &[(FlowKey, FlowStats)], inserted: u64) -> Self {
-        let deltas = snapshot.iter().filter(|(_, delta)| delta.packets > 0).copied().collect();
-        Self { deltas, evicted: 0, new_entries: inserted }
-    }
-}
-
 /// Last cumulative counters per entry, and the drain that last saw it.
 #[derive(Debug, Default)]
 pub struct DeltaTracker {
@@ -176,14 +166,6 @@ mod tests {
         assert_eq!(tail.map(|t| t.packets), Some(2));
         assert!(!evicted);
         assert_eq!(tracker.drain(&[]).evicted, 0);
-    }
-
-    #[test]
-    fn a_source_that_computes_deltas_is_taken_as_it_is() {
-        let delta = stats(2, 0);
-        let drained = Drained::of_deltas(&[(key(1), delta), (key(2), FlowStats::default())], 1);
-        assert_eq!(drained.deltas, vec![(key(1), delta)]);
-        assert_eq!((drained.evicted, drained.new_entries), (0, 1));
     }
 
     /// Replay's map takes a never-drained entry's delta against zero counters

@@ -9,7 +9,7 @@ use agent_common::{
 
 use super::{
     accounting::Accounting,
-    delta::{DeltaTracker, Drained},
+    delta::DeltaTracker,
     record::{EmitReason, StatsRecord},
     source::{FlowMapSource, SnapshotScope, SourceError},
     table::{BiflowTable, Expired},
@@ -73,12 +73,19 @@ impl FlowEngine {
         let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
         self.last_hooks = hooks;
         source.snapshot(&mut self.snapshot)?;
-        let drained = match source.snapshot_scope() {
-            SnapshotScope::AllEntries => self.tracker.drain(&self.snapshot),
-            SnapshotScope::ChangedDeltas => Drained::of_deltas(&self.snapshot, inserted),
-        };
-        self.accounting.note_drain(&drained);
-        self.table.apply(drained.deltas);
+        match source.snapshot_scope() {
+            SnapshotScope::AllEntries => {
+                let mut drained = self.tracker.drain(&self.snapshot);
+                self.accounting.note_drain(&drained);
+                self.table.apply(&mut drained.deltas);
+            }
+            // The snapshot is the deltas, applied where they are (no copy per
+            // poll). Such a source never evicts and lists what it inserted.
+            SnapshotScope::ChangedDeltas => {
+                self.accounting.entries_seen += inserted;
+                self.table.apply(&mut self.snapshot);
+            }
+        }
         let mut records = self.table.expire(now_ns);
         self.release_ended(source, &mut records)?;
         // Flows that idled out right after an interim record have nothing to report.

@@ -17,7 +17,8 @@ pub struct SourceError {
 pub enum SnapshotScope {
     /// Every entry in the map, so an entry missing from it was evicted (the kernel map).
     AllEntries,
-    /// Only the entries whose counters changed since the previous snapshot,
+    /// Only the entries whose counters changed since the previous snapshot
+    /// (so each gained packets: the engine applies the list as it is),
     /// each with what it gained since then (as [`super::delta_since`]
     /// computes it: additive fields as differences, the rest cumulative),
     /// from a source that never evicts (replay): a missing entry is

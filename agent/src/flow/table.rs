@@ -144,13 +144,13 @@ impl BiflowTable {
         }
     }
 
-    /// Adds one drain's deltas. Deltas are applied oldest first so that the
-    /// originator is the direction whose first packet came first even when
-    /// both directions arrive in the same drain.
-    pub fn apply(&mut self, mut deltas: Vec<(FlowKey, FlowStats)>) {
+    /// Adds one drain's deltas, sorted in place: they are applied oldest
+    /// first so that the originator is the direction whose first packet came
+    /// first even when both directions arrive in the same drain.
+    pub fn apply(&mut self, deltas: &mut [(FlowKey, FlowStats)]) {
         deltas.sort_unstable_by_key(|(key, stats)| (stats.first_seen_ns, *key));
-        for (key, delta) in deltas {
-            self.apply_one(key, &delta);
+        for (key, delta) in deltas.iter() {
+            self.apply_one(*key, delta);
         }
     }
 
@@ -323,7 +323,7 @@ mod tests {
     fn merges_directions_with_first_seen_as_originator() {
         let mut table = BiflowTable::new(Duration::from_secs(30), Duration::from_secs(300));
         // The reply direction is listed first but started later.
-        table.apply(vec![(key(2, 53, 1, 5000), packets(2, 200, 10)), (key(1, 5000, 2, 53), packets(3, 100, 10))]);
+        table.apply(&mut [(key(2, 53, 1, 5000), packets(2, 200, 10)), (key(1, 5000, 2, 53), packets(3, 100, 10))]);
         let out = table.drain_all(EmitReason::Shutdown);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].originator, key(1, 5000, 2, 53));
@@ -339,8 +339,8 @@ mod tests {
     #[test]
     fn idle_flows_end_and_active_flows_are_split() {
         let mut table = table(500, 800);
-        table.apply(vec![(key(1, 1, 2, 2), packets(1, 0, 0)), (key(3, 1, 4, 2), packets(1, 0, 0))]);
-        table.apply(vec![(key(3, 1, 4, 2), packets(1, 900, 0))]);
+        table.apply(&mut [(key(1, 1, 2, 2), packets(1, 0, 0)), (key(3, 1, 4, 2), packets(1, 0, 0))]);
+        table.apply(&mut [(key(3, 1, 4, 2), packets(1, 900, 0))]);
         // Flow 1 (last seen 0) is idle; flow 2 (last seen 900) is cut by the
         // active timeout (its record started at 0).
         let out = table.expire(1000);
@@ -366,9 +366,9 @@ mod tests {
     #[test]
     fn packets_after_an_interim_record_restart_the_active_timeout() {
         let mut table = table(1_000, 100);
-        table.apply(vec![(key(1, 1, 2, 2), packets(1, 0, 0))]);
+        table.apply(&mut [(key(1, 1, 2, 2), packets(1, 0, 0))]);
         assert_eq!(table.expire(150).iter().map(|e| e.reason).collect::<Vec<_>>(), vec![EmitReason::Active]);
-        table.apply(vec![(key(1, 1, 2, 2), packets(1, 160, 0))]);
+        table.apply(&mut [(key(1, 1, 2, 2), packets(1, 160, 0))]);
         // The record started at the cut (last seen 0): due at 100, so at 170 already.
         let out = table.expire(170);
         assert_eq!(out.len(), 1);
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn zero_idle_timeout_ends_flows_at_once() {
         let mut table = table(0, 300);
-        table.apply(vec![(key(1, 1, 2, 2), packets(1, 10_000, 0))]);
+        table.apply(&mut [(key(1, 1, 2, 2), packets(1, 10_000, 0))]);
         let out = table.expire(5);
         assert_eq!((out.len(), out[0].reason), (1, EmitReason::Idle));
     }
@@ -437,8 +437,8 @@ mod tests {
                         let (a, b) = (flow / 2, 10 + flow / 2);
                         let k = if flow % 2 == 0 { key(a, 1000, b, 53) } else { key(b, 53, a, 1000) };
                         let delta = packets(count, now, gap_ns);
-                        queued.apply(vec![(k, delta)]);
-                        scanned.apply(vec![(k, delta)]);
+                        queued.apply(&mut [(k, delta)]);
+                        scanned.apply(&mut [(k, delta)]);
                     }
                     Step::Poll { advance_ns } => {
                         now += advance_ns;
