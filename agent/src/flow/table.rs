@@ -24,7 +24,8 @@ pub type Members = SmallVec<[FlowKey; 2]>;
 #[derive(Clone, Debug)]
 struct Biflow {
     id: u64,
-    conversation: ConversationKey,
+    /// The key of the direction seen first. The flow's table key is derived
+    /// from it ([`Biflow::conversation`]) when the flow ends, not stored.
     originator: FlowKey,
     orig: FlowStats,
     resp: FlowStats,
@@ -37,6 +38,11 @@ struct Biflow {
 }
 
 impl Biflow {
+    /// The table's key of this flow.
+    fn conversation(&self) -> ConversationKey {
+        ConversationKey::of(&self.originator)
+    }
+
     fn has_packets(&self) -> bool {
         self.orig.packets + self.resp.packets > 0
     }
@@ -162,7 +168,6 @@ impl BiflowTable {
                 self.next_id += 1;
                 *entry.insert(self.flows.insert(Biflow {
                     id: self.next_id,
-                    conversation,
                     originator: key,
                     orig: FlowStats::default(),
                     resp: FlowStats::default(),
@@ -214,7 +219,7 @@ impl BiflowTable {
             }
             if self.timeouts.idle_due(flow) <= now {
                 let mut flow = self.flows.remove(slot);
-                self.slots.remove(&flow.conversation);
+                self.slots.remove(&flow.conversation());
                 out.push(finish(&mut flow, EmitReason::Idle));
                 continue;
             }
@@ -394,7 +399,7 @@ mod tests {
         table.flows.retain(|_, flow| {
             if now_ns.saturating_sub(flow.last_seen_ns) >= idle_ns {
                 out.push(finish(flow, EmitReason::Idle));
-                slots.remove(&flow.conversation);
+                slots.remove(&flow.conversation());
                 return false;
             }
             if flow.has_packets() && now_ns.saturating_sub(flow.record_start_ns) >= active_ns {
