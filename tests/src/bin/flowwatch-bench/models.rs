@@ -29,7 +29,7 @@ use linfa::{
 };
 use ndarray::{Array1, Array2, Axis};
 
-use crate::{cpu_time::thread_cpu_seconds, report::Report};
+use crate::{cpu_time::Elapsed, report::Report};
 
 const SECTION: &str = "models";
 /// Timed repetitions of each throughput figure; the median is reported.
@@ -59,31 +59,25 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Median seconds of `REPEATS` runs of `work`, by CPU time and by wall clock.
-struct Timing {
-    cpu: f64,
-    wall: f64,
-}
-
-/// Runs `work` `REPEATS` times; returns the medians and its last result.
-fn timed<T>(mut work: impl FnMut() -> T) -> (Timing, T) {
+/// Runs `work` `REPEATS` times; returns the median CPU seconds and the
+/// median wall seconds (each its own median), and the last run's result.
+fn timed<T>(mut work: impl FnMut() -> T) -> (Elapsed, T) {
     let (mut cpu, mut wall) = (Vec::with_capacity(REPEATS), Vec::with_capacity(REPEATS));
     let mut run = || {
-        let (cpu_started, wall_started) = (thread_cpu_seconds(), Instant::now());
-        let result = work();
-        cpu.push(thread_cpu_seconds() - cpu_started);
-        wall.push(wall_started.elapsed().as_secs_f64());
+        let (elapsed, result) = Elapsed::of(&mut work);
+        cpu.push(elapsed.cpu);
+        wall.push(elapsed.wall);
         result
     };
     let mut result = run();
     for _ in 1..REPEATS {
         result = run();
     }
-    (Timing { cpu: median(cpu), wall: median(wall) }, result)
+    (Elapsed { cpu: median(cpu), wall: median(wall) }, result)
 }
 
 /// "one core, N flows, …" with the wall-clock rate.
-fn rate_note(count: f64, what: &str, timing: &Timing) -> String {
+fn rate_note(count: f64, what: &str, timing: &Elapsed) -> String {
     format!(
         "per CPU second (one core), {count} {what}, median of {REPEATS}; wall clock {:.0}/s on the shared machine",
         count / timing.wall
@@ -292,7 +286,7 @@ impl Comparison<'_> {
         let train_matrix = standardized(model, [train])?;
         let test_matrix = standardized(model, test.iter().map(Vec::as_slice))?;
         let forest = model.ensemble().iforest();
-        let (forest_timing, forest_scores): (Timing, Array1<f64>) = timed(|| forest.predict(&test_matrix));
+        let (forest_timing, forest_scores): (Elapsed, Array1<f64>) = timed(|| forest.predict(&test_matrix));
         report
             .add(
                 SECTION,
