@@ -376,31 +376,33 @@ mod golden {
     }
 
     /// The exact bytes of one record: field order, names, number formats
-    /// and time formatting are the documented schema.
+    /// and time formatting are the documented schema. Pinned for serde's
+    /// encoding and for `write_json`, the one the agent writes with.
     #[test]
     fn flow_record_json_is_pinned() -> Result<(), serde_json::Error> {
         let mut names = InterfaceNames::default();
         names.insert(3, "veth-test".to_owned());
         let mut context = RecordContext::new(Clock::epoch(), names);
-        let json = serde_json::to_string(&FlowRecord::new(&expired(), &mut context))?;
-        assert_eq!(
-            json,
-            concat!(
-                r#"{"type":"flow","schema_version":1,"flow_id":42,"reason":"idle","#,
-                r#""start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:13:20.002000123Z","duration":0.002000123,"#,
-                r#""interface":"veth-test","ifindex":3,"vlan":10,"inner_vlan":20,"proto":6,"#,
-                r#""src_ip":"192.0.2.1","src_port":40000,"dst_ip":"198.51.100.7","dst_port":443,"#,
-                r#""orig_direction":"egress","orig_packets":3,"orig_bytes":1654,"resp_packets":1,"resp_bytes":74,"#,
-                r#""tcp_flags":"FSPA","#,
-                r#""orig":{"tcp_flags":"FSPA","syn":1,"fin":1,"rst":0,"len_min":66,"len_max":1514,"#,
-                r#""len_mean":551.3333333333334,"len_stddev":680.7159629553446,"#,
-                r#""iat_min_ms":0.500123,"iat_max_ms":1.5,"iat_mean_ms":1.0000615,"iat_stddev_ms":0.49987698108409623,"#,
-                r#""flags":["first_fragment","gso"]},"#,
-                r#""resp":{"tcp_flags":"SA","syn":1,"fin":0,"rst":0,"len_min":74,"len_max":74,"#,
-                r#""len_mean":74.0,"len_stddev":0.0,"iat_min_ms":0.0,"iat_max_ms":0.0,"iat_mean_ms":0.0,"#,
-                r#""iat_stddev_ms":0.0,"flags":[]}}"#
-            )
+        let record = FlowRecord::new(&expired(), &mut context);
+        let mut written = Vec::new();
+        record.write_json(&mut written);
+        let expected = concat!(
+            r#"{"type":"flow","schema_version":1,"flow_id":42,"reason":"idle","#,
+            r#""start":"2023-11-14T22:13:20Z","end":"2023-11-14T22:13:20.002000123Z","duration":0.002000123,"#,
+            r#""interface":"veth-test","ifindex":3,"vlan":10,"inner_vlan":20,"proto":6,"#,
+            r#""src_ip":"192.0.2.1","src_port":40000,"dst_ip":"198.51.100.7","dst_port":443,"#,
+            r#""orig_direction":"egress","orig_packets":3,"orig_bytes":1654,"resp_packets":1,"resp_bytes":74,"#,
+            r#""tcp_flags":"FSPA","#,
+            r#""orig":{"tcp_flags":"FSPA","syn":1,"fin":1,"rst":0,"len_min":66,"len_max":1514,"#,
+            r#""len_mean":551.3333333333334,"len_stddev":680.7159629553446,"#,
+            r#""iat_min_ms":0.500123,"iat_max_ms":1.5,"iat_mean_ms":1.0000615,"iat_stddev_ms":0.49987698108409623,"#,
+            r#""flags":["first_fragment","gso"]},"#,
+            r#""resp":{"tcp_flags":"SA","syn":1,"fin":0,"rst":0,"len_min":74,"len_max":74,"#,
+            r#""len_mean":74.0,"len_stddev":0.0,"iat_min_ms":0.0,"iat_max_ms":0.0,"iat_mean_ms":0.0,"#,
+            r#""iat_stddev_ms":0.0,"flags":[]}}"#
         );
+        assert_eq!(serde_json::to_string(&record)?, expected);
+        assert_eq!(String::from_utf8_lossy(&written), expected);
         Ok(())
     }
 }
