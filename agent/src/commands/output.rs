@@ -39,7 +39,7 @@ impl Output {
         for expired in &out.records {
             let Some(analyzer) = &mut self.analyzer else {
                 let record = FlowRecord::new(expired, &mut self.context);
-                self.writer.write_encoded(|buffer| record.write_json(buffer))?;
+                self.writer.write_flow(&record)?;
                 continue;
             };
             let observation = FlowObservation::from(expired);
@@ -50,7 +50,7 @@ impl Output {
                 record.anomaly = Some(score.anomaly);
             }
             analyzer.export(&record);
-            self.writer.write_encoded(|buffer| record.write_json(buffer))?;
+            self.writer.write_flow(&record)?;
         }
         if let Some(analyzer) = &mut self.analyzer {
             analyzer.advance(out.now_ns);

@@ -10,6 +10,8 @@ use std::{
 
 use serde::Serialize;
 
+use crate::flow::FlowRecord;
+
 /// `-` means stdout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputPath {
@@ -85,17 +87,17 @@ impl NdjsonWriter {
             self.buffer.truncate(line_start);
             return Err(err.into());
         }
-        self.buffer.push(b'\n');
-        if self.buffer.len() >= FLUSH_AT {
-            self.write_out()?;
-        }
-        Ok(())
+        self.end_line()
     }
 
-    /// One line that `encode` appends to the buffer itself, for records
-    /// with an encoder faster than serde's (flow records).
-    pub fn write_encoded(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), SinkError> {
-        encode(&mut self.buffer);
+    /// One flow record, through its own encoder rather than serde's: the
+    /// same bytes ([`FlowRecord::write_json`]), at a fraction of the cost.
+    pub fn write_flow(&mut self, record: &FlowRecord<'_>) -> Result<(), SinkError> {
+        record.write_json(&mut self.buffer);
+        self.end_line()
+    }
+
+    fn end_line(&mut self) -> Result<(), SinkError> {
         self.buffer.push(b'\n');
         if self.buffer.len() >= FLUSH_AT {
             self.write_out()?;
@@ -165,6 +167,22 @@ mod tests {
         let text = std::fs::read_to_string(file.path())?;
         let expected: String = (0..lines).map(|n| format!("{n}\n")).collect();
         assert_eq!(text, expected);
+        Ok(())
+    }
+
+    /// A flow record is one line of the bytes its encoder writes.
+    #[test]
+    fn flow_records_are_lines_of_their_encoding() -> Result<(), Box<dyn std::error::Error>> {
+        let file = tempfile::NamedTempFile::new()?;
+        let mut writer = NdjsonWriter::open(&OutputPath::File(file.path().to_owned()))?;
+        let record = crate::sink::test_support::flow_record();
+        writer.write(&[1])?;
+        writer.write_flow(&record)?;
+        writer.flush()?;
+        let mut expected = b"[1]\n".to_vec();
+        record.write_json(&mut expected);
+        expected.push(b'\n');
+        assert_eq!(std::fs::read(file.path())?, expected);
         Ok(())
     }
 

@@ -107,7 +107,7 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     let (written, result) = Elapsed::of(|| -> Result<()> {
         for expired in &out.records {
             let record = FlowRecord::new(expired, &mut context);
-            writer.write_encoded(|buffer| record.write_json(buffer))?;
+            writer.write_flow(&record)?;
         }
         Ok(writer.flush()?)
     });

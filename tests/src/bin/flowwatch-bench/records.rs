@@ -1,7 +1,7 @@
 //! Flow records → NDJSON alone: `FlowRecord` built from ended flows and
-//! encoded as the agent does (`FlowRecord::write_json` into the agent's
-//! `NdjsonWriter`) to /dev/null, so the figure is
-//! the record path's, without the kernel map or the flow table.
+//! written as the agent writes them (`NdjsonWriter::write_flow`) to
+//! /dev/null, so the figure is the record path's, without the kernel map or
+//! the flow table.
 
 use std::{path::PathBuf, time::Instant};
 
@@ -79,7 +79,7 @@ pub fn run(report: &mut Report, records: u32) -> Result<()> {
     let started = Instant::now();
     for expired in flows.iter().cycle().take(records as usize) {
         let record = FlowRecord::new(expired, &mut context);
-        writer.write_encoded(|buffer| record.write_json(buffer))?;
+        writer.write_flow(&record)?;
     }
     writer.flush()?;
     let elapsed = started.elapsed();
