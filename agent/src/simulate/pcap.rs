@@ -4,10 +4,11 @@
 
 use std::io::Write;
 
-use pcap_parser::Linktype;
-
 use super::{SimError, units::Nanos};
-use crate::dump::{self, PcapFormat, PcapWriteError, TimestampResolution};
+use crate::{
+    dump::{self, PcapFormat, PcapWriteError, TimestampResolution},
+    replay::LinkType,
+};
 
 const SNAPLEN: u32 = 65_535;
 
@@ -25,7 +26,7 @@ fn sim_error(err: PcapWriteError) -> SimError {
 impl<'w> PcapWriter<'w> {
     pub fn new(out: impl Write + 'w) -> Result<Self, SimError> {
         let format = PcapFormat {
-            link_type: Linktype::ETHERNET.0 as u32,
+            link_type: LinkType::Ethernet.pcap_code(),
             snaplen: SNAPLEN,
             resolution: TimestampResolution::Micro,
         };
