@@ -168,10 +168,15 @@ impl DnsTunnelDetector {
         }
     }
 
-    /// A UDP query rules out the pending answers it may have caused.
-    fn rule_out_fallbacks(&mut self, flow: &FlowObservation, udp: UdpSpan) {
+    /// A UDP query rules out the pending answers it may have caused: those
+    /// starting at most the fallback window after it. Only this query is
+    /// judged, not the client's earlier ones: they were there when the TCP
+    /// record came, and later ones cannot have caused it.
+    fn rule_out_fallbacks(&mut self, flow: &FlowObservation) {
         let window = saturating_ns(self.config.transfer_fallback_window);
-        self.pending.retain(|p| p.client != flow.src_ip || p.server != flow.dst_ip || !udp.covers(p.start_ns, window));
+        let caused =
+            |p: &PendingTransfer| flow.start_ns <= p.start_ns && flow.end_ns.saturating_add(window) >= p.start_ns;
+        self.pending.retain(|p| p.client != flow.src_ip || p.server != flow.dst_ip || !caused(p));
     }
 
     fn transfer_finding(&self, pending: PendingTransfer) -> Finding {
@@ -248,10 +253,9 @@ impl RuleDetector for DnsTunnelDetector {
             udp: UdpSpan::default(),
         });
         if flow.proto == UDP {
-            client.udp.add(flow);
-            let udp = client.udp;
+            client.udp.add(flow, saturating_ns(self.config.transfer_fallback_window));
             if !self.pending.is_empty() {
-                self.rule_out_fallbacks(flow, udp);
+                self.rule_out_fallbacks(flow);
             }
         } else if facts.handshake_completed {
             let udp = client.udp;
@@ -443,5 +447,25 @@ mod tests {
         assert_eq!((*signal, *answer_bytes, *threshold), (DnsSignal::ZoneTransfer, Some(20_000), 512.0));
         // 20,000 / 512 = 39× the threshold.
         assert_eq!((out[0].severity, out[0].first_ns), (Severity::High, transfer[0].start_ns));
+    }
+
+    #[test]
+    fn earlier_and_later_queries_of_the_client_do_not_rule_out_a_transfer() {
+        let config = DnsTunnelConfig::default();
+        let mut detector = DnsTunnelDetector::new(config.clone(), &LimitsConfig::default(), BTreeMap::new());
+        // A lookup a minute before the AXFR, the transfer, then lookups long after it.
+        let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 100.0, 90), query(4, 130.0, 90)];
+        assert!(run(&mut detector, &flows).is_empty());
+        let mut out = Vec::new();
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.iter().map(|f| f.first_ns).collect::<Vec<_>>(), vec![flows[1].start_ns]);
+
+        // The same client, but with a query just before the TCP conversation
+        // whose record comes after it: a fallback after truncation.
+        let mut detector = DnsTunnelDetector::new(config, &LimitsConfig::default(), BTreeMap::new());
+        let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 59.99, 90), query(4, 100.0, 90)];
+        assert!(run(&mut detector, &flows).is_empty());
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 }

@@ -29,7 +29,8 @@ pub fn answer_payload(flow: &FlowObservation) -> u64 {
     resp.bytes.saturating_sub(resp.packets.saturating_mul(u64::from(resp.len_min)))
 }
 
-/// UDP queries of one client to one server, as the span they cover.
+/// The latest run of UDP queries of one client to one server, as the span
+/// they cover: queries less than the fallback window apart.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UdpSpan {
     first_start_ns: Option<u64>,
@@ -37,7 +38,13 @@ pub struct UdpSpan {
 }
 
 impl UdpSpan {
-    pub fn add(&mut self, flow: &FlowObservation) {
+    /// A query more than `window_ns` after the run's end starts a new run:
+    /// a client that used the server a minute ago did not ask the question
+    /// a TCP conversation now answers.
+    pub fn add(&mut self, flow: &FlowObservation, window_ns: u64) {
+        if self.first_start_ns.is_some() && flow.start_ns > self.last_end_ns.saturating_add(window_ns) {
+            *self = Self::default();
+        }
         self.first_start_ns = Some(self.first_start_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
         self.last_end_ns = self.last_end_ns.max(flow.end_ns);
     }
@@ -110,14 +117,19 @@ mod tests {
         let mut span = UdpSpan::default();
         let start = flow(1, TCP, "10.0.0.1", "10.0.0.2", 53, 10.0, 100).start_ns;
         assert!(!span.covers(start, 5 * SEC));
-        span.add(&flow(2, UDP, "10.0.0.1", "10.0.0.2", 53, 9.9, 2));
+        span.add(&flow(2, UDP, "10.0.0.1", "10.0.0.2", 53, 9.9, 2), 5 * SEC);
         assert!(span.covers(start, 5 * SEC));
         // A query long before, or only after, the TCP conversation is no reason for it.
         let mut early = UdpSpan::default();
-        early.add(&flow(3, UDP, "10.0.0.1", "10.0.0.2", 53, 1.0, 2));
+        early.add(&flow(3, UDP, "10.0.0.1", "10.0.0.2", 53, 1.0, 2), 5 * SEC);
         assert!(!early.covers(start, 5 * SEC));
         let mut late = UdpSpan::default();
-        late.add(&flow(4, UDP, "10.0.0.1", "10.0.0.2", 53, 11.0, 2));
+        late.add(&flow(4, UDP, "10.0.0.1", "10.0.0.2", 53, 11.0, 2), 5 * SEC);
         assert!(!late.covers(start, 5 * SEC));
+        // Queries a minute before and a minute after are two runs, neither just before.
+        let mut apart = UdpSpan::default();
+        apart.add(&flow(5, UDP, "10.0.0.1", "10.0.0.2", 53, -50.0, 2), 5 * SEC);
+        apart.add(&flow(6, UDP, "10.0.0.1", "10.0.0.2", 53, 70.0, 2), 5 * SEC);
+        assert!(!apart.covers(start, 5 * SEC));
     }
 }
