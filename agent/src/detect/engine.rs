@@ -21,7 +21,7 @@ use super::{
     networks::Networks,
     port_scan::PortScanDetector,
     rare_protocol::RareProtocolDetector,
-    suppress::{Admitted, Suppressor},
+    suppress::Suppressor,
 };
 use crate::{
     clock::Clock,
@@ -75,7 +75,8 @@ pub struct DetectionEngine {
     ml_outliers: Option<MlOutliers>,
     suppressor: Suppressor,
     findings: Vec<Finding>,
-    admitted: Vec<Admitted>,
+    /// Findings suppression let through, each standing for its `occurrences`.
+    admitted: Vec<Finding>,
     next_event_id: u64,
     now_ns: u64,
     housekeeping_ns: u64,
@@ -239,8 +240,7 @@ impl DetectionEngine {
     }
 }
 
-fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
-    let Admitted { finding, occurrences } = admitted;
+fn to_event(finding: Finding, event_id: u64, clock: &Clock) -> Event {
     Event {
         record_type: "event",
         schema_version: EVENT_SCHEMA_VERSION,
@@ -256,7 +256,7 @@ fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
         proto: finding.proto,
         first_seen: Timestamp(clock.to_epoch_ns(finding.first_ns)),
         last_seen: Timestamp(clock.to_epoch_ns(finding.last_ns)),
-        occurrences,
+        occurrences: finding.occurrences,
         evidence: finding.evidence,
         flows: finding.flows.refs,
         flows_total: finding.flows.total,
