@@ -109,8 +109,9 @@ fn severity(verdict: &MlVerdict) -> Severity {
     }
 }
 
-/// Opens incidents: the serial tells a registered target's incident from a
-/// later one of the same source.
+/// Numbers incidents: a target stays registered until its incident is
+/// handed out, which for one closed early (a full gatherer) is after its
+/// source may have opened another; the serial tells the two apart.
 type Serial = u64;
 
 /// The outliers of one incident.
@@ -182,18 +183,10 @@ impl Outliers {
         if self.flows.iter().any(|(_, f)| f.flow_id == flow.flow_id) {
             return;
         }
-        let key = || FlowRef {
-            flow_id: flow.flow_id,
-            proto: flow.proto,
-            src_ip: flow.src_ip,
-            src_port: flow.src_port,
-            dst_ip: flow.dst_ip,
-            dst_port: flow.dst_port,
-        };
         let lowest = self.flows.iter().enumerate().min_by(|a, b| a.1.0.total_cmp(&b.1.0)).map(|(i, f)| (i, f.0));
         match lowest {
-            _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, key())),
-            Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, key()),
+            _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, FlowRef::of(flow))),
+            Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, FlowRef::of(flow)),
             _ => {}
         }
     }
@@ -225,10 +218,13 @@ impl MlOutliers {
             return;
         }
         let flow = facts.flow;
+        if let Some(outliers) = self.incidents.get_mut(&flow.src_ip) {
+            outliers.add(flow, verdict);
+            return;
+        }
         // A group address answers nobody, so silence says nothing about the sender.
         let unproven_source = facts.unanswered() && !facts.dst_is_group;
-        if self.incidents.get_mut(&flow.src_ip).is_none()
-            && unproven_source
+        if unproven_source
             && let Some(&(opener, serial)) = self.targets.get(&flow.dst_ip)
             && let Some(outliers) = self.incidents.get_mut(&opener).filter(|o| o.serial == serial)
         {
@@ -236,16 +232,14 @@ impl MlOutliers {
             return;
         }
         let serial = self.next_serial;
+        self.next_serial += 1;
         let target = unproven_source.then_some(flow.dst_ip);
-        let outliers =
-            self.incidents.entry(flow.src_ip, facts.now_ns, || Outliers::open(serial, flow, verdict.threshold, target));
-        if outliers.serial == serial {
-            self.next_serial += 1;
-            if let Some(target) = target {
-                self.targets.insert(target, (flow.src_ip, serial));
-            }
+        if let Some(target) = target {
+            self.targets.insert(target, (flow.src_ip, serial));
         }
-        outliers.add(flow, verdict);
+        self.incidents
+            .entry(flow.src_ip, facts.now_ns, || Outliers::open(serial, flow, verdict.threshold, target))
+            .add(flow, verdict);
     }
 
     /// The incidents whose window is over at `now_ns`, as findings.
