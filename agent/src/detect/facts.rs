@@ -5,7 +5,7 @@
 //! a flow; packet and byte counts are per record.
 
 use agent_common::flow::tcp_flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
-use models::FlowObservation;
+use models::{DirectionSummary, FlowObservation};
 use rustc_hash::FxHashSet;
 
 use super::networks::Networks;
@@ -61,6 +61,15 @@ pub fn crafted_tcp_flags(flow: &FlowObservation) -> bool {
     let null = flags == 0 && flow.orig.packets > 0;
     let data_without_ack = flags & (FIN | PSH | URG) != 0 && flags & ACK == 0;
     flow.proto == TCP && has_ports && (null || data_without_ack)
+}
+
+/// Payload one direction sent: its wire bytes less one header per packet,
+/// taking the smallest frame (a bare acknowledgement) as the header size.
+/// Never more than the real payload: a request sent with a download's many
+/// acknowledgements, or an answer split into segments, is not inflated by
+/// their headers.
+pub fn payload(direction: &DirectionSummary) -> u64 {
+    direction.bytes.saturating_sub(direction.packets.saturating_mul(u64::from(direction.len_min)))
 }
 
 impl<'a> FlowFacts<'a> {
@@ -256,6 +265,16 @@ pub(crate) mod tests {
         // The middle of a conversation whose start was missed is not unsolicited.
         let midway = with_orig(flow(6, TCP, "1.2.3.4", "10.10.10.10", 5555, 0.0, 0), 5, 6_000, PSH | ACK);
         assert!(!facts_of(&midway).unsolicited && !facts_of(&midway).opened);
+    }
+
+    #[test]
+    fn payload_leaves_out_one_header_per_packet() {
+        // dns_axfr's server side: SYN-ACK 62, three bare ACKs of 60, one 1,210-byte answer.
+        let mut axfr = with_resp(flow(1, TCP, "172.16.16.164", "172.16.16.139", 53, 0.0, 240), 5, 1_452, 0);
+        axfr.resp.len_min = 60;
+        assert_eq!(payload(&axfr.resp), 1_152);
+        // A bare SYN carries nothing.
+        assert_eq!(payload(&syn_only(2, "10.0.0.1", "10.0.0.2", 53, 0.0).orig), 0);
     }
 
     #[test]

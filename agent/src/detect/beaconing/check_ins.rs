@@ -16,14 +16,6 @@
 
 use std::time::Duration;
 
-use models::FlowObservation;
-
-/// The client's payload in a flow: its wire bytes less one header per packet.
-pub fn request_payload(flow: &FlowObservation) -> u64 {
-    let orig = &flow.orig;
-    orig.bytes.saturating_sub(orig.packets.saturating_mul(u64::from(orig.len_min)))
-}
-
 /// What makes a run of connections repeated check-ins (see `BeaconingConfig`).
 #[derive(Clone, Copy, Debug)]
 pub struct CheckInRule {
@@ -65,21 +57,10 @@ impl CheckInRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::facts::{
-        TCP,
-        tests::{SEC, flow, with_orig},
-    };
+    use crate::detect::facts::tests::SEC;
 
     fn rule() -> CheckInRule {
         CheckInRule { min_connections: 3, min_gap: Duration::from_secs(10), min_payload: 100, max_size_spread: 0.03 }
-    }
-
-    #[test]
-    fn request_payload_leaves_out_acknowledgements() {
-        // cryptowall4_c2's second check-in: 34 frames, 2,534 bytes, the smallest 60.
-        let mut f = with_orig(flow(1, TCP, "192.168.122.145", "184.170.149.44", 80, 0.0, 8_954), 34, 2_534, 0);
-        f.orig.len_min = 60;
-        assert_eq!(request_payload(&f), 494);
     }
 
     #[test]

@@ -29,14 +29,14 @@ mod check_ins;
 
 use std::{collections::VecDeque, net::IpAddr, time::Duration};
 
-use check_ins::{CheckInRule, CheckIns, request_payload};
+use check_ins::{CheckInRule, CheckIns};
 
 use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
     detector::RuleDetector,
-    facts::FlowFacts,
+    facts::{FlowFacts, payload},
     finding::{Entity, Finding, FlowSample},
     stats::{bowley_skew, madm, mode, quantile},
     table::EntityTable,
@@ -125,7 +125,7 @@ struct Connection {
     start_ns: u64,
     end_ns: u64,
     bytes: u64,
-    /// Bytes less per-packet headers (see [`request_payload`]).
+    /// The request's payload (see [`payload`]).
     payload: u64,
     flow_id: u64,
     src_port: u16,
@@ -286,7 +286,7 @@ impl RuleDetector for BeaconingDetector {
             start_ns: flow.start_ns,
             end_ns: flow.end_ns,
             bytes: flow.orig.bytes,
-            payload: request_payload(flow),
+            payload: payload(&flow.orig),
             flow_id: flow.flow_id,
             src_port: flow.src_port,
         });

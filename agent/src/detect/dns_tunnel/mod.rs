@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     config::LimitsConfig,
     detector::RuleDetector,
-    facts::{FlowFacts, TCP, UDP},
+    facts::{FlowFacts, TCP, UDP, payload},
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     table::EntityTable,
     window::{Refire, SlidingWindow},
@@ -33,7 +33,7 @@ use crate::{
     duration::saturating_ns,
     event::{AnomalyKind, DnsSignal, Evidence},
 };
-use transfer::{PendingTransfer, UdpSpan, answer_payload};
+use transfer::{PendingTransfer, UdpSpan};
 
 /// A DNS request: to port 53 over UDP or TCP, with something sent. The
 /// traffic baseline counts what this detector counts.
@@ -152,7 +152,7 @@ impl DnsTunnelDetector {
 
     /// A TCP conversation on port 53 whose answer may be a zone transfer.
     fn observe_tcp_answer(&mut self, flow: &FlowObservation, udp: UdpSpan) {
-        let answer = answer_payload(flow);
+        let answer = payload(&flow.resp);
         let c = &self.config;
         let allowed = |ip: IpAddr| c.transfer_allowed.iter().any(|net| net.contains(&ip));
         if answer < c.transfer_min_answer_bytes

@@ -21,14 +21,6 @@ use models::FlowObservation;
 
 use crate::detect::finding::FlowSample;
 
-/// Payload the responder sent: its wire bytes less one header per packet,
-/// taking the smallest frame (a bare acknowledgement) as the header size.
-/// Never more than the real payload.
-pub fn answer_payload(flow: &FlowObservation) -> u64 {
-    let resp = &flow.resp;
-    resp.bytes.saturating_sub(resp.packets.saturating_mul(u64::from(resp.len_min)))
-}
-
 /// The latest run of UDP queries of one client to one server, as the span
 /// they cover: queries less than the fallback window apart.
 #[derive(Clone, Copy, Debug, Default)]
@@ -100,17 +92,8 @@ mod tests {
     use super::*;
     use crate::detect::facts::{
         TCP, UDP,
-        tests::{SEC, flow, with_orig, with_resp},
+        tests::{SEC, flow},
     };
-
-    #[test]
-    fn answer_payload_leaves_out_one_header_per_packet() {
-        // dns_axfr's server side: SYN-ACK 62, three bare ACKs of 60, one 1,210-byte answer.
-        let mut axfr = with_resp(flow(1, TCP, "172.16.16.164", "172.16.16.139", 53, 0.0, 240), 5, 1_452, 0);
-        axfr.resp.len_min = 60;
-        assert_eq!(answer_payload(&axfr), 1_152);
-        assert_eq!(answer_payload(&with_orig(flow(2, TCP, "10.0.0.1", "10.0.0.2", 53, 0.0, 0), 1, 60, 0)), 0);
-    }
 
     #[test]
     fn a_udp_query_just_before_covers_a_fallback() {
