@@ -24,16 +24,13 @@ use serde::{Deserialize, Serialize};
 use super::{
     config::LimitsConfig,
     detector::RuleDetector,
-    facts::{FlowFacts, TCP, UDP, payload},
+    facts::{FlowFacts, TCP, UDP},
     finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
     table::EntityTable,
     window::{Refire, SlidingWindow},
 };
-use crate::{
-    duration::saturating_ns,
-    event::{AnomalyKind, DnsSignal, Evidence},
-};
-use transfer::{PendingTransfer, UdpSpan};
+use crate::event::{AnomalyKind, DnsSignal, Evidence};
+use transfer::{Transfers, UdpSpan};
 
 /// A DNS request: to port 53 over UDP or TCP, with something sent. The
 /// traffic baseline counts what this detector counts.
@@ -140,77 +137,19 @@ pub struct DnsTunnelDetector {
     config: DnsTunnelConfig,
     baseline: BTreeMap<IpAddr, DnsUsual>,
     clients: EntityTable<(IpAddr, IpAddr), Client>,
-    /// TCP answers waiting to be ruled out as fallbacks, oldest first.
-    pending: Vec<PendingTransfer>,
+    /// Apart from `clients`, so a client's entry and the candidates can be
+    /// used at once.
+    transfers: Transfers,
 }
 
 impl DnsTunnelDetector {
     pub fn new(config: DnsTunnelConfig, limits: &LimitsConfig, baseline: BTreeMap<IpAddr, DnsUsual>) -> Self {
         let ttl = limits.idle_timeout.max(config.window * 2);
-        Self { clients: EntityTable::new(limits.capacity(), ttl), baseline, config, pending: Vec::new() }
-    }
-
-    /// A TCP conversation on port 53 whose answer may be a zone transfer.
-    fn observe_tcp_answer(&mut self, flow: &FlowObservation, udp: UdpSpan) {
-        let answer = payload(&flow.resp);
-        let c = &self.config;
-        let allowed = |ip: IpAddr| c.transfer_allowed.iter().any(|net| net.contains(&ip));
-        if answer < c.transfer_min_answer_bytes
-            || udp.covers(flow.start_ns, saturating_ns(c.transfer_fallback_window))
-            || allowed(flow.src_ip)
-            || allowed(flow.dst_ip)
-        {
-            return;
-        }
-        match self.pending.iter_mut().find(|p| p.client == flow.src_ip && p.server == flow.dst_ip) {
-            Some(pending) => pending.merge(flow, answer),
-            None => self.pending.push(PendingTransfer::of(flow, answer)),
-        }
-    }
-
-    /// A UDP query rules out the pending answers it may have caused: those
-    /// starting at most the fallback window after it. Only this query is
-    /// judged, not the client's earlier ones: they were there when the TCP
-    /// record came, and later ones cannot have caused it.
-    fn rule_out_fallbacks(&mut self, flow: &FlowObservation) {
-        let window = saturating_ns(self.config.transfer_fallback_window);
-        let caused =
-            |p: &PendingTransfer| flow.start_ns <= p.start_ns && flow.end_ns.saturating_add(window) >= p.start_ns;
-        self.pending.retain(|p| p.client != flow.src_ip || p.server != flow.dst_ip || !caused(p));
-    }
-
-    fn transfer_finding(&self, pending: PendingTransfer) -> Finding {
-        let threshold = self.config.transfer_min_answer_bytes.max(1);
-        let ratio = pending.answer_bytes as f64 / threshold as f64;
-        let secs = pending.end_ns.saturating_sub(pending.start_ns) as f64 / 1e9;
-        Finding {
-            kind: AnomalyKind::DnsTunnel,
-            entity: Entity::Pair(pending.client, pending.server),
-            severity: severity_for_ratio(ratio),
-            score: score_for_ratio(ratio),
-            summary: format!(
-                "{} received {} bytes of DNS over TCP from {} with no UDP query first (a zone transfer)",
-                pending.client, pending.answer_bytes, pending.server
-            ),
-            src_ip: Some(pending.client),
-            src_port: None,
-            dst_ip: Some(pending.server),
-            dst_port: Some(DNS_PORT),
-            proto: Some(TCP),
-            first_ns: pending.start_ns,
-            last_ns: pending.end_ns,
-            evidence: Evidence::DnsTunnel {
-                signal: DnsSignal::ZoneTransfer,
-                window_secs: secs,
-                queries: pending.query_packets,
-                bytes_out: pending.query_bytes,
-                mean_query_bytes: pending.query_bytes as f64 / pending.query_packets.max(1) as f64,
-                queries_per_sec: if secs > 0.0 { pending.query_packets as f64 / secs } else { 0.0 },
-                threshold: threshold as f64,
-                answer_bytes: Some(pending.answer_bytes),
-            },
-            flows: pending.flows,
-            occurrences: 1,
+        Self {
+            clients: EntityTable::new(limits.capacity(), ttl),
+            transfers: Transfers::new(&config, limits),
+            baseline,
+            config,
         }
     }
 
@@ -253,15 +192,10 @@ impl RuleDetector for DnsTunnelDetector {
             udp: UdpSpan::default(),
         });
         if flow.proto == UDP {
-            client.udp.add(flow, saturating_ns(self.config.transfer_fallback_window));
-            if !self.pending.is_empty() {
-                self.rule_out_fallbacks(flow);
-            }
+            self.transfers.udp_query(flow, &mut client.udp);
         } else if facts.handshake_completed {
-            let udp = client.udp;
-            self.observe_tcp_answer(flow, udp);
+            self.transfers.tcp_answer(flow, &client.udp);
         }
-        let Some(client) = self.clients.get_mut(&(flow.src_ip, flow.dst_ip), now) else { return };
         let bucket = client.window.at(now);
         bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
         bucket.queries += flow.orig.packets;
@@ -338,20 +272,15 @@ impl RuleDetector for DnsTunnelDetector {
     }
 
     fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
-        let grace = saturating_ns(self.config.transfer_grace);
-        let (due, waiting) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|p: &PendingTransfer| p.end_ns.saturating_add(grace) <= now_ns);
-        self.pending = waiting;
-        out.extend(due.into_iter().map(|p| self.transfer_finding(p)));
+        self.transfers.due(now_ns, out);
     }
 
     fn tracked(&self) -> usize {
-        self.clients.len()
+        self.clients.len() + self.transfers.len()
     }
 
     fn evicted(&self) -> u64 {
-        self.clients.evicted_full()
+        self.clients.evicted_full() + self.transfers.evicted()
     }
 }
 
@@ -447,6 +376,21 @@ mod tests {
         assert_eq!((*signal, *answer_bytes, *threshold), (DnsSignal::ZoneTransfer, Some(20_000), 512.0));
         // 20,000 / 512 = 39× the threshold.
         assert_eq!((out[0].severity, out[0].first_ns), (Severity::High, transfer[0].start_ns));
+    }
+
+    #[test]
+    fn transfer_candidates_are_bounded_tracked_and_counted_when_evicted() {
+        let limits = LimitsConfig { max_entities: 1, ..LimitsConfig::default() };
+        let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &limits, BTreeMap::new());
+        let mut other_client = tcp_answer(2, 101.0, 20_000);
+        other_client.src_ip = "10.0.0.24".parse().unwrap_or(other_client.src_ip);
+        assert!(run(&mut detector, &[tcp_answer(1, 100.0, 20_000), other_client]).is_empty());
+        // One client entry and one candidate kept; the first of each forgotten.
+        assert_eq!((detector.tracked(), detector.evicted()), (2, 2));
+        let mut out = Vec::new();
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.iter().map(|f| f.src_ip).collect::<Vec<_>>(), vec!["10.0.0.24".parse().ok()]);
+        assert_eq!(detector.tracked(), 1);
     }
 
     #[test]

@@ -15,11 +15,22 @@
 //! candidate is held for `transfer_grace` and dropped if such a query turns
 //! up meanwhile.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
-use models::FlowObservation;
+use ipnet::IpNet;
+use models::{FlowObservation, features::ports::DNS_PORT};
 
-use crate::detect::finding::FlowSample;
+use super::DnsTunnelConfig;
+use crate::{
+    detect::{
+        config::LimitsConfig,
+        facts::{TCP, payload},
+        finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
+        table::EntityTable,
+    },
+    duration::saturating_ns,
+    event::{AnomalyKind, DnsSignal, Evidence},
+};
 
 /// The latest run of UDP queries of one client to one server, as the span
 /// they cover: queries less than the fallback window apart.
@@ -49,41 +60,145 @@ impl UdpSpan {
     }
 }
 
-/// A TCP answer waiting to be ruled out as a fallback.
+/// TCP answers of one client from one server waiting to be ruled out as a fallback.
 #[derive(Clone, Debug)]
-pub struct PendingTransfer {
-    pub client: IpAddr,
-    pub server: IpAddr,
-    pub start_ns: u64,
-    pub end_ns: u64,
-    pub answer_bytes: u64,
-    pub query_packets: u64,
-    pub query_bytes: u64,
-    pub flows: FlowSample,
+struct PendingTransfer {
+    start_ns: u64,
+    end_ns: u64,
+    answer_bytes: u64,
+    query_packets: u64,
+    query_bytes: u64,
+    flows: FlowSample,
 }
 
 impl PendingTransfer {
-    pub fn of(flow: &FlowObservation, answer_bytes: u64) -> Self {
+    /// Nothing yet: [`PendingTransfer::add`] brings the first record.
+    fn empty() -> Self {
         Self {
-            client: flow.src_ip,
-            server: flow.dst_ip,
-            start_ns: flow.start_ns,
-            end_ns: flow.end_ns,
-            answer_bytes,
-            query_packets: flow.orig.packets,
-            query_bytes: flow.orig.bytes,
-            flows: FlowSample::of(flow),
+            start_ns: u64::MAX,
+            end_ns: 0,
+            answer_bytes: 0,
+            query_packets: 0,
+            query_bytes: 0,
+            flows: FlowSample::default(),
         }
     }
 
-    /// A later record of the same conversation, or another transfer of the pair.
-    pub fn merge(&mut self, flow: &FlowObservation, answer_bytes: u64) {
+    /// A record of the conversation, or of another transfer of the pair.
+    fn add(&mut self, flow: &FlowObservation, answer_bytes: u64) {
         self.start_ns = self.start_ns.min(flow.start_ns);
         self.end_ns = self.end_ns.max(flow.end_ns);
         self.answer_bytes += answer_bytes;
         self.query_packets += flow.orig.packets;
         self.query_bytes += flow.orig.bytes;
         self.flows.add(flow);
+    }
+}
+
+/// The zone-transfer candidates, per (client, server), and the settings
+/// that make and rule them out (the `transfer_*` ones of [`DnsTunnelConfig`]).
+pub struct Transfers {
+    min_answer_bytes: u64,
+    fallback_window_ns: u64,
+    grace_ns: u64,
+    allowed: Vec<IpNet>,
+    /// Bounded like every per-entity table; a candidate leaves when it is
+    /// due or ruled out, never by idling (its grace is the only clock).
+    pending: EntityTable<(IpAddr, IpAddr), PendingTransfer>,
+}
+
+impl Transfers {
+    pub fn new(config: &DnsTunnelConfig, limits: &LimitsConfig) -> Self {
+        Self {
+            min_answer_bytes: config.transfer_min_answer_bytes,
+            fallback_window_ns: saturating_ns(config.transfer_fallback_window),
+            grace_ns: saturating_ns(config.transfer_grace),
+            allowed: config.transfer_allowed.clone(),
+            pending: EntityTable::new(limits.capacity(), Duration::MAX),
+        }
+    }
+
+    /// A UDP query of the client to the server: part of `span`, and it rules
+    /// out the pair's candidate if it may have caused it (the candidate
+    /// starts at most the fallback window after it). Only this query is
+    /// judged: the client's earlier ones were in the span when the TCP
+    /// record came, and a lookup long before or after explains nothing.
+    pub fn udp_query(&mut self, flow: &FlowObservation, span: &mut UdpSpan) {
+        span.add(flow, self.fallback_window_ns);
+        let key = (flow.src_ip, flow.dst_ip);
+        let window = self.fallback_window_ns;
+        let caused =
+            |p: &PendingTransfer| flow.start_ns <= p.start_ns && flow.end_ns.saturating_add(window) >= p.start_ns;
+        if self.pending.get_mut(&key, flow.end_ns).is_some_and(|p| caused(p)) {
+            self.pending.remove(&key);
+        }
+    }
+
+    /// A TCP conversation on port 53 with a completed handshake, whose
+    /// answer may be a zone transfer; `span` is the client's UDP queries to
+    /// the server so far.
+    pub fn tcp_answer(&mut self, flow: &FlowObservation, span: &UdpSpan) {
+        let answer = payload(&flow.resp);
+        let allowed = |ip: IpAddr| self.allowed.iter().any(|net| net.contains(&ip));
+        if answer < self.min_answer_bytes
+            || span.covers(flow.start_ns, self.fallback_window_ns)
+            || allowed(flow.src_ip)
+            || allowed(flow.dst_ip)
+        {
+            return;
+        }
+        self.pending.entry((flow.src_ip, flow.dst_ip), flow.end_ns, PendingTransfer::empty).add(flow, answer);
+    }
+
+    /// The candidates whose grace is over at `now_ns`, as findings (least
+    /// recently extended first).
+    pub fn due(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+        let grace = self.grace_ns;
+        let due = self.pending.take_where(|p| p.end_ns.saturating_add(grace) <= now_ns);
+        out.extend(due.into_iter().map(|((client, server), p)| self.finding(client, server, p)));
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.pending.evicted_full()
+    }
+
+    fn finding(&self, client: IpAddr, server: IpAddr, pending: PendingTransfer) -> Finding {
+        let threshold = self.min_answer_bytes.max(1);
+        let ratio = pending.answer_bytes as f64 / threshold as f64;
+        let secs = pending.end_ns.saturating_sub(pending.start_ns) as f64 / 1e9;
+        Finding {
+            kind: AnomalyKind::DnsTunnel,
+            entity: Entity::Pair(client, server),
+            severity: severity_for_ratio(ratio),
+            score: score_for_ratio(ratio),
+            summary: format!(
+                "{client} received {} bytes of DNS over TCP from {server} with no UDP query first (a zone transfer)",
+                pending.answer_bytes
+            ),
+            src_ip: Some(client),
+            src_port: None,
+            dst_ip: Some(server),
+            dst_port: Some(DNS_PORT),
+            proto: Some(TCP),
+            first_ns: pending.start_ns,
+            last_ns: pending.end_ns,
+            evidence: Evidence::DnsTunnel {
+                signal: DnsSignal::ZoneTransfer,
+                window_secs: secs,
+                queries: pending.query_packets,
+                bytes_out: pending.query_bytes,
+                mean_query_bytes: pending.query_bytes as f64 / pending.query_packets.max(1) as f64,
+                queries_per_sec: if secs > 0.0 { pending.query_packets as f64 / secs } else { 0.0 },
+                threshold: threshold as f64,
+                answer_bytes: Some(pending.answer_bytes),
+            },
+            flows: pending.flows,
+            occurrences: 1,
+        }
     }
 }
 
