@@ -8,7 +8,7 @@ use agent_common::flow::tcp_flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 use models::{DirectionSummary, FlowObservation};
 use rustc_hash::FxHashSet;
 
-use super::networks::Networks;
+use super::{ml_outlier::MlVerdict, networks::Networks};
 
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
@@ -45,6 +45,8 @@ pub struct FlowFacts<'a> {
     /// TCP segments from the originator with flags no conforming stack
     /// sends (see [`crafted_tcp_flags`]): probes built by a scanner.
     pub crafted: bool,
+    /// The model's verdict on the record, when a model scored it.
+    pub verdict: Option<&'a MlVerdict>,
 }
 
 /// Whether the originator's TCP flags, OR-ed over a flow, are ones no
@@ -117,7 +119,13 @@ impl<'a> FlowFacts<'a> {
             dst_internal: networks.is_internal(flow.dst_ip),
             dst_is_group: Networks::is_group(flow.dst_ip),
             crafted: first_record && crafted_tcp_flags(flow),
+            verdict: None,
         }
+    }
+
+    /// The facts with the model's verdict on the record.
+    pub fn with_verdict(self, verdict: Option<&'a MlVerdict>) -> Self {
+        Self { verdict, ..self }
     }
 
     /// The record brought nothing back from the responder that completes a

@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
     gather::Gatherer,
@@ -211,12 +212,17 @@ impl MlOutliers {
             max_severity: config.max_severity,
         }
     }
+}
 
-    /// One scored flow record; only anomalous verdicts count.
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, verdict: &MlVerdict) {
-        if !verdict.is_anomaly {
-            return;
-        }
+impl RuleDetector for MlOutliers {
+    fn name(&self) -> &'static str {
+        "ml_outlier"
+    }
+
+    /// A record the model scored; only anomalous verdicts count. Findings
+    /// come when an incident's window closes ([`RuleDetector::deferred`]).
+    fn observe(&mut self, facts: &FlowFacts<'_>, _out: &mut Vec<Finding>) {
+        let Some(verdict) = facts.verdict.filter(|v| v.is_anomaly) else { return };
         let flow = facts.flow;
         if let Some(outliers) = self.incidents.get_mut(&flow.src_ip) {
             outliers.add(flow, verdict);
@@ -243,7 +249,7 @@ impl MlOutliers {
     }
 
     /// The incidents whose window is over at `now_ns`, as findings.
-    pub fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+    fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
         let Self { incidents, targets, max_severity, .. } = self;
         incidents.due(now_ns, |opener, mut outliers| {
             if let Some(target) = outliers.target
@@ -256,7 +262,7 @@ impl MlOutliers {
         });
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.incidents.len()
     }
 }
@@ -353,10 +359,11 @@ mod tests {
     fn judge_all_with(config: &MlOutlierConfig, flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
         let networks = Networks::new(default_internal_networks());
         let mut outliers = MlOutliers::new(config, 1024);
-        for (flow, verdict) in flows {
-            outliers.observe(&FlowFacts::new(flow, true, &networks), verdict);
-        }
         let mut out = Vec::new();
+        for (flow, verdict) in flows {
+            outliers.observe(&FlowFacts::new(flow, true, &networks).with_verdict(Some(verdict)), &mut out);
+        }
+        assert!(out.is_empty(), "findings come when an incident's window closes");
         outliers.deferred(u64::MAX, &mut out);
         out
     }
