@@ -108,7 +108,7 @@ struct NewServices {
     new_everywhere: bool,
     first_ns: u64,
     last_ns: u64,
-    first_dst: (IpAddr, u16),
+    /// The incident's flows; the first is the first new service's.
     flows: FlowSample,
 }
 
@@ -193,7 +193,6 @@ impl RuleDetector for RareProtocolDetector {
             new_everywhere: false,
             first_ns: flow.start_ns,
             last_ns: flow.end_ns,
-            first_dst: (flow.dst_ip, flow.dst_port),
             flows: FlowSample::default(),
         });
         if incident.services.len() < MAX_FLOWS_PER_EVENT {
@@ -221,11 +220,12 @@ impl RuleDetector for RareProtocolDetector {
 
 /// New to this host but used by others: low; new to the whole network: medium.
 fn finding(host: IpAddr, incident: NewServices) -> Finding {
-    let NewServices { reference, known_services, services, total, new_everywhere, first_ns, last_ns, first_dst, flows } =
-        incident;
+    let NewServices { reference, known_services, services, total, new_everywhere, first_ns, last_ns, flows } = incident;
     let first = services[0];
+    let first_flow = flows.refs.first();
     let summary = if total == 1 {
-        format!("{host} used {} {} for the first time (to {})", proto_name(first.proto), first.port, first_dst.0)
+        let to = first_flow.map_or_else(String::new, |f| format!(" (to {})", f.dst_ip));
+        format!("{host} used {} {} for the first time{to}", proto_name(first.proto), first.port)
     } else {
         let listed: Vec<String> = services.iter().map(|s| format!("{} {}", proto_name(s.proto), s.port)).collect();
         let more = if total > services.len() as u64 { ", …" } else { "" };
@@ -239,8 +239,8 @@ fn finding(host: IpAddr, incident: NewServices) -> Finding {
         summary,
         src_ip: Some(host),
         src_port: None,
-        dst_ip: Some(first_dst.0),
-        dst_port: Some(first_dst.1),
+        dst_ip: first_flow.map(|f| f.dst_ip),
+        dst_port: first_flow.map(|f| f.dst_port),
         proto: Some(first.proto),
         first_ns,
         last_ns,
@@ -271,7 +271,7 @@ fn proto_name(proto: u8) -> String {
 mod tests {
     use super::*;
     use crate::detect::{
-        facts::tests::{SEC, flow, syn_only, tcp_session},
+        facts::tests::{flow, syn_only, tcp_session},
         networks::{Networks, default_internal_networks},
     };
 
@@ -335,7 +335,6 @@ mod tests {
         let found = run(&mut detector, &flows);
         assert_eq!(found.iter().map(|f| (f.dst_port, f.occurrences)).collect::<Vec<_>>(), vec![(Some(22), 1)]);
         assert_eq!(found[0].first_ns, flows[101].start_ns);
-        let _ = SEC;
     }
 
     #[test]
