@@ -174,9 +174,20 @@ pub(crate) mod tests {
     use models::{DirectionSummary, FlowObservation};
 
     use super::*;
-    use crate::detect::networks::default_internal_networks;
+    use crate::detect::{detector::RuleDetector, finding::Finding, networks::default_internal_networks};
 
     pub const SEC: u64 = 1_000_000_000;
+
+    /// Every flow through `detector` as a first record (default internal
+    /// networks, no model verdict); the findings it made as they came.
+    pub fn observe_all(detector: &mut impl RuleDetector, flows: &[FlowObservation]) -> Vec<Finding> {
+        let networks = Networks::new(default_internal_networks());
+        let mut out = Vec::new();
+        for flow in flows {
+            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
+        }
+        out
+    }
 
     /// A flow record for tests: `src` → `dst` on `proto`/`dport`, starting
     /// `start_s` seconds into the test, lasting `dur_ms`.

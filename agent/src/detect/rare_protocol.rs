@@ -270,17 +270,10 @@ fn proto_name(proto: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{
-        facts::tests::{flow, syn_only, tcp_session},
-        networks::{Networks, default_internal_networks},
-    };
+    use crate::detect::facts::tests::{flow, observe_all, syn_only, tcp_session};
 
     fn run(detector: &mut RareProtocolDetector, flows: &[FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
+        let mut out = observe_all(detector, flows);
         assert!(out.is_empty(), "findings come when an incident's window closes");
         detector.deferred(u64::MAX, &mut out);
         out

@@ -288,10 +288,7 @@ impl RuleDetector for DnsTunnelDetector {
 mod tests {
     use super::*;
     use crate::{
-        detect::{
-            facts::tests::{flow, with_orig, with_resp},
-            networks::{Networks, default_internal_networks},
-        },
+        detect::facts::tests::{flow, observe_all, with_orig, with_resp},
         event::Severity,
     };
 
@@ -299,21 +296,12 @@ mod tests {
         with_resp(with_orig(flow(id, UDP, "10.0.0.23", "10.0.0.1", 53, at, 2), 1, frame, 0), 1, frame + 60, 0)
     }
 
-    fn run(detector: &mut DnsTunnelDetector, flows: &[models::FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
-        out
-    }
-
     #[test]
     fn long_queries_are_a_tunnel_once_there_are_enough() {
         let mut detector =
             DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
         let flows: Vec<_> = (0..40u64).map(|i| query(i, i as f64, 260)).collect();
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         assert_eq!(found.len(), 1);
         let f = &found[0];
         assert_eq!((f.src_ip, f.dst_ip, f.dst_port), ("10.0.0.23".parse().ok(), "10.0.0.1".parse().ok(), Some(53)));
@@ -332,12 +320,12 @@ mod tests {
             DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
         // 3 queries per second of 95-byte frames for two minutes.
         let flows: Vec<_> = (0..360u64).map(|i| query(i, i as f64 / 3.0, 95)).collect();
-        assert!(run(&mut detector, &flows).is_empty());
+        assert!(observe_all(&mut detector, &flows).is_empty());
 
         let usual = DnsUsual { queries_per_sec_p99: 0.1, mean_query_bytes_p99: 90.0, bytes_out_p99: 600.0 };
         let baseline = BTreeMap::from([("10.0.0.23".parse()?, usual)]);
         let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), baseline);
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         let Some(first) = found.first() else { return Err("no finding".into()) };
         let Evidence::DnsTunnel { signal, threshold, queries, .. } = &first.evidence else { panic!("wrong evidence") };
         // max(5 × 0.1, 1.0) = 1 query/s, crossed at the 60th query of the minute.
@@ -362,8 +350,8 @@ mod tests {
         let fallback = [tcp_answer(1, 10.0, 3_000), query(2, 9.99, 90)];
         // A transfer with no query, and a small TCP answer.
         let transfer = [tcp_answer(3, 100.0, 20_000), tcp_answer(4, 200.0, 300)];
-        assert!(run(&mut detector, &fallback).is_empty());
-        assert!(run(&mut detector, &transfer).is_empty());
+        assert!(observe_all(&mut detector, &fallback).is_empty());
+        assert!(observe_all(&mut detector, &transfer).is_empty());
         let mut out = Vec::new();
         let end_of_transfer = transfer[0].end_ns;
         detector.deferred(end_of_transfer + 59 * 1_000_000_000, &mut out);
@@ -384,7 +372,7 @@ mod tests {
         let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &limits, BTreeMap::new());
         let mut other_client = tcp_answer(2, 101.0, 20_000);
         other_client.src_ip = "10.0.0.24".parse().unwrap_or(other_client.src_ip);
-        assert!(run(&mut detector, &[tcp_answer(1, 100.0, 20_000), other_client]).is_empty());
+        assert!(observe_all(&mut detector, &[tcp_answer(1, 100.0, 20_000), other_client]).is_empty());
         // One client entry and one candidate kept; the first of each forgotten.
         assert_eq!((detector.tracked(), detector.evicted()), (2, 2));
         let mut out = Vec::new();
@@ -399,7 +387,7 @@ mod tests {
         let mut detector = DnsTunnelDetector::new(config.clone(), &LimitsConfig::default(), BTreeMap::new());
         // A lookup a minute before the AXFR, the transfer, then lookups long after it.
         let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 100.0, 90), query(4, 130.0, 90)];
-        assert!(run(&mut detector, &flows).is_empty());
+        assert!(observe_all(&mut detector, &flows).is_empty());
         let mut out = Vec::new();
         detector.deferred(u64::MAX, &mut out);
         assert_eq!(out.iter().map(|f| f.first_ns).collect::<Vec<_>>(), vec![flows[1].start_ns]);
@@ -408,7 +396,7 @@ mod tests {
         // whose record comes after it: a fallback after truncation.
         let mut detector = DnsTunnelDetector::new(config, &LimitsConfig::default(), BTreeMap::new());
         let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 59.99, 90), query(4, 100.0, 90)];
-        assert!(run(&mut detector, &flows).is_empty());
+        assert!(observe_all(&mut detector, &flows).is_empty());
         detector.deferred(u64::MAX, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
     }
