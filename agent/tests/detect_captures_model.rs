@@ -12,7 +12,7 @@
 
 mod e2e;
 
-use e2e::{data_dir, flowwatch, s};
+use e2e::{flowwatch, s, shared};
 use std::path::Path;
 
 use serde_json::Value;
@@ -34,11 +34,7 @@ fn model_outliers(capture: &Path, model: &Path) -> Result<Vec<Value>, Box<dyn st
 
 #[test]
 fn model_outliers_of_spoofed_floods_are_one_incident_about_the_victim() -> TestResult {
-    let stopddos = data_dir().join("pcaps/stopddos");
-    if !stopddos.is_dir() {
-        println!("SKIP: {} not found (set FLOWWATCH_SHARED_DATA)", stopddos.display());
-        return Ok(());
-    }
+    let Some(stopddos) = shared("pcaps/stopddos") else { return Ok(()) };
     let dir = tempfile::tempdir()?;
     let (benign, model) = (dir.path().join("benign.pcap"), dir.path().join("m.fwm"));
     flowwatch(&["simulate", "--out", s(&benign), "--seed", "5", "--duration", "4m", "--hosts", "20"])?;
