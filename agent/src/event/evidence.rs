@@ -168,7 +168,8 @@ pub enum Evidence {
         mean_query_bytes: f64,
         queries_per_sec: f64,
         /// The threshold the signal crossed (from the baseline when it has the
-        /// host; for a zone transfer, the answer bytes).
+        /// host; for a zone transfer, `transfer_min_answer_bytes`, the answer
+        /// size from which a TCP answer is one).
         threshold: f64,
         /// Answer payload the server sent (zone transfers only).
         #[serde(skip_serializing_if = "Option::is_none")]
