@@ -3,9 +3,8 @@
 //! model flags the floods' flows (most of them from forged sources, one flow
 //! each, many in the run's first minute, when flows are judged on their own
 //! features), and the detector must report them as one incident about the
-//! victim, not one event per forged address (before incidents were gathered
-//! per target, syn.optionallyACK alone raised 78 `ml_outlier` events with
-//! this model).
+//! victim, not one event per forged address (as builds before incidents
+//! were gathered per target did: one per spoofed source).
 //!
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
 //! else ../shared/data beside the workspace) is missing.
