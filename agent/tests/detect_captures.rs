@@ -10,13 +10,8 @@
 
 mod e2e;
 
-use e2e::data_dir;
-use std::{
-    net::IpAddr,
-    path::{Path, PathBuf},
-    sync::atomic::AtomicBool,
-    time::Duration,
-};
+use e2e::shared;
+use std::{net::IpAddr, path::Path, sync::atomic::AtomicBool, time::Duration};
 
 use agent::{
     clock::Clock,
@@ -29,14 +24,11 @@ use models::FlowObservation;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn capture(relative: &str) -> Option<PathBuf> {
-    let path = data_dir().join("pcaps").join(relative);
-    if path.is_file() {
-        Some(path)
-    } else {
-        println!("SKIP {relative}: not found at {} (set FLOWWATCH_SHARED_DATA)", path.display());
-        None
-    }
+/// The captures' roles, as `cargo xtask evaluate` reads them (only the
+/// benign list is used here).
+#[allow(dead_code)]
+mod shared_captures {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
 }
 
 /// Feeds every flow record of a replay to the detection engine, as the agent does.
@@ -54,6 +46,9 @@ impl ReplaySink for Detecting {
             let flow = FlowObservation::from(record);
             self.events.extend(self.engine.observe(&flow, None));
         }
+        // The agent moves detection time on at every poll, so quiet spells
+        // close suppression windows and incidents on time.
+        self.events.extend(self.engine.advance(out.now_ns));
         Ok(())
     }
 
@@ -113,7 +108,7 @@ fn assert_well_formed(events: &[Event]) {
 
 #[test]
 fn synscan_is_a_vertical_scan_from_172_16_0_8() -> TestResult {
-    let Some(path) = capture("chrissanders-packets/synscan.pcapng") else { return Ok(()) };
+    let Some(path) = shared("pcaps/chrissanders-packets/synscan.pcapng") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let scans = of_kind(&detected.events, AnomalyKind::PortScan);
@@ -131,7 +126,7 @@ fn synscan_is_a_vertical_scan_from_172_16_0_8() -> TestResult {
 
 #[test]
 fn hide_and_seek_bot_scans_from_192_168_2_16() -> TestResult {
-    let Some(path) = capture("stratosphere/test7-malicious.pcap") else { return Ok(()) };
+    let Some(path) = shared("pcaps/stratosphere/test7-malicious.pcap") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let scans = of_kind(&detected.events, AnomalyKind::PortScan);
@@ -146,7 +141,7 @@ fn hide_and_seek_bot_scans_from_192_168_2_16() -> TestResult {
 
 #[test]
 fn icmp_sweep_from_192_168_1_109() -> TestResult {
-    let Some(path) = capture("stratosphere/test12-icmp-portscan.pcap") else { return Ok(()) };
+    let Some(path) = shared("pcaps/stratosphere/test12-icmp-portscan.pcap") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let sweeps: Vec<_> = of_kind(&detected.events, AnomalyKind::PortScan)
@@ -179,7 +174,7 @@ fn stopddos_attacks_are_floods_on_their_victim() -> TestResult {
         ("amp.dns.RRSIG.fragmented.pcap", "10.10.10.10", FloodPattern::Amplification),
     ];
     for (file, victim, pattern) in cases {
-        let Some(path) = capture(&format!("stopddos/{file}")) else { continue };
+        let Some(path) = shared(&format!("pcaps/stopddos/{file}")) else { continue };
         let detected = detect(&path)?;
         assert_well_formed(&detected.events);
         let floods = of_kind(&detected.events, AnomalyKind::Flood);
@@ -199,7 +194,7 @@ fn stopddos_attacks_are_floods_on_their_victim() -> TestResult {
 
 #[test]
 fn rat_check_ins_are_beaconing_from_172_16_0_114_to_111() -> TestResult {
-    let Some(path) = capture("chrissanders-packets/ratinfected.pcapng") else { return Ok(()) };
+    let Some(path) = shared("pcaps/chrissanders-packets/ratinfected.pcapng") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let beacons = of_kind(&detected.events, AnomalyKind::Beaconing);
@@ -219,7 +214,7 @@ fn rat_check_ins_are_beaconing_from_172_16_0_114_to_111() -> TestResult {
 
 #[test]
 fn ssh_brute_force_is_a_connection_flood_from_147_32_80_40() -> TestResult {
-    let Some(path) = capture("stratosphere/malicious-ssh-bruteforce.pcap") else { return Ok(()) };
+    let Some(path) = shared("pcaps/stratosphere/malicious-ssh-bruteforce.pcap") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let floods = of_kind(&detected.events, AnomalyKind::Flood);
@@ -243,7 +238,7 @@ fn ssh_brute_force_is_a_connection_flood_from_147_32_80_40() -> TestResult {
 /// frames are counted (non-IP) and nothing is reported: a gap, stated.
 #[test]
 fn arp_scan_is_counted_but_not_detected() -> TestResult {
-    let Some(path) = capture("stratosphere/test8-malicious.pcap") else { return Ok(()) };
+    let Some(path) = shared("pcaps/stratosphere/test8-malicious.pcap") else { return Ok(()) };
     let detected = detect(&path)?;
     assert!(detected.events.is_empty(), "{:?}", detected.events);
     // 534 frames: 519 ARP, 15 in the one IP flow (QUIC to 173.194.76.189).
@@ -253,10 +248,8 @@ fn arp_scan_is_counted_but_not_detected() -> TestResult {
 
 #[test]
 fn benign_captures_raise_nothing_high() -> TestResult {
-    for file in
-        ["kitsune/mirai2000.pcap", "chrissanders-packets/http_espn.pcapng", "chrissanders-packets/http_google.pcapng"]
-    {
-        let Some(path) = capture(file) else { continue };
+    for file in shared_captures::BENIGN {
+        let Some(path) = shared(&format!("pcaps/{file}")) else { continue };
         let detected = detect(&path)?;
         assert_well_formed(&detected.events);
         let high: Vec<_> = detected.events.iter().filter(|e| e.severity == Severity::High).collect();
@@ -272,7 +265,7 @@ fn benign_captures_raise_nothing_high() -> TestResult {
 /// packets are too few first contacts for the random walk.
 #[test]
 fn os_fingerprinting_probes_are_a_scan_from_172_16_16_128() -> TestResult {
-    let Some(path) = capture("chrissanders-packets/activeosfingerprinting.pcapng") else { return Ok(()) };
+    let Some(path) = shared("pcaps/chrissanders-packets/activeosfingerprinting.pcapng") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     let scans = of_kind(&detected.events, AnomalyKind::PortScan);
@@ -290,7 +283,7 @@ fn os_fingerprinting_probes_are_a_scan_from_172_16_16_128() -> TestResult {
 /// TCP, no UDP query before, a 1,156-byte answer (more than a datagram holds).
 #[test]
 fn zone_transfer_is_reported_from_172_16_16_164() -> TestResult {
-    let Some(path) = capture("chrissanders-packets/dns_axfr.pcapng") else { return Ok(()) };
+    let Some(path) = shared("pcaps/chrissanders-packets/dns_axfr.pcapng") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     assert_eq!(detected.events.len(), 1, "{:?}", detected.events);
@@ -310,7 +303,7 @@ fn zone_transfer_is_reported_from_172_16_16_164() -> TestResult {
 /// same 489–496 payload bytes.
 #[test]
 fn cryptowall_check_ins_are_beaconing_from_192_168_122_145() -> TestResult {
-    let Some(path) = capture("chrissanders-packets/cryptowall4_c2.pcapng") else { return Ok(()) };
+    let Some(path) = shared("pcaps/chrissanders-packets/cryptowall4_c2.pcapng") else { return Ok(()) };
     let detected = detect(&path)?;
     assert_well_formed(&detected.events);
     assert_eq!(detected.events.len(), 1, "{:?}", detected.events);

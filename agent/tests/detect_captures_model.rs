@@ -3,16 +3,15 @@
 //! model flags the floods' flows (most of them from forged sources, one flow
 //! each, many in the run's first minute, when flows are judged on their own
 //! features), and the detector must report them as one incident about the
-//! victim, not one event per forged address (before incidents were gathered
-//! per target, syn.optionallyACK alone raised 78 `ml_outlier` events with
-//! this model).
+//! victim, not one event per forged address (as builds before incidents
+//! were gathered per target did: one per spoofed source).
 //!
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
 //! else ../shared/data beside the workspace) is missing.
 
 mod e2e;
 
-use e2e::{data_dir, flowwatch, s};
+use e2e::{flowwatch, s, shared};
 use std::path::Path;
 
 use serde_json::Value;
@@ -34,11 +33,7 @@ fn model_outliers(capture: &Path, model: &Path) -> Result<Vec<Value>, Box<dyn st
 
 #[test]
 fn model_outliers_of_spoofed_floods_are_one_incident_about_the_victim() -> TestResult {
-    let stopddos = data_dir().join("pcaps/stopddos");
-    if !stopddos.is_dir() {
-        println!("SKIP: {} not found (set FLOWWATCH_SHARED_DATA)", stopddos.display());
-        return Ok(());
-    }
+    let Some(stopddos) = shared("pcaps/stopddos") else { return Ok(()) };
     let dir = tempfile::tempdir()?;
     let (benign, model) = (dir.path().join("benign.pcap"), dir.path().join("m.fwm"));
     flowwatch(&["simulate", "--out", s(&benign), "--seed", "5", "--duration", "4m", "--hosts", "20"])?;

@@ -10,7 +10,7 @@ mod common;
 
 mod e2e;
 
-use e2e::data_dir;
+use e2e::shared;
 use std::{
     path::Path,
     process::{Command, Output},
@@ -155,11 +155,7 @@ fn flow_lines(records: &[Value]) -> Vec<Value> {
 
 #[test]
 fn filter_and_write_equal_tcpdump_on_shared_captures() -> TestResult {
-    let pcaps = data_dir().join("pcaps");
-    if !pcaps.is_dir() {
-        println!("SKIP replay -f/-w oracle: no shared captures at {} (set FLOWWATCH_SHARED_DATA)", pcaps.display());
-        return Ok(());
-    }
+    let Some(pcaps) = shared("pcaps") else { return Ok(()) };
     if Command::new("tcpdump").arg("--version").output().is_err() {
         println!("SKIP replay -f/-w oracle: tcpdump is not installed (apt-get install tcpdump)");
         return Ok(());

@@ -29,10 +29,10 @@ use super::{
     facts::{FlowFacts, RecordSequence},
     geo::GeoLookup,
     networks::Networks,
-    rare_protocol::{KnownServices, Service},
+    rare_protocol::{KnownServices, service_of},
     window::share_in,
 };
-use crate::duration::saturating_ns;
+use crate::{duration::saturating_ns, event::ServicePort};
 
 /// Bump on any incompatible change of [`TrafficBaseline`].
 pub const BASELINE_VERSION: u32 = 1;
@@ -61,7 +61,7 @@ pub struct BaselineWindows {
 #[serde(deny_unknown_fields)]
 pub struct HostBaseline {
     /// Services the host opened (as originator).
-    pub services: BTreeSet<Service>,
+    pub services: BTreeSet<ServicePort>,
     /// Bytes out to one outside host per exfiltration window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_out: Option<Quantiles>,
@@ -81,7 +81,7 @@ pub struct TrafficBaseline {
     /// Internal hosts.
     pub hosts: BTreeMap<IpAddr, HostBaseline>,
     /// Every service any internal host opened.
-    pub services: BTreeSet<Service>,
+    pub services: BTreeSet<ServicePort>,
     /// Packets per second each destination received, per flood window.
     pub destinations: BTreeMap<IpAddr, Quantiles>,
     pub countries: BTreeSet<String>,
@@ -234,8 +234,8 @@ pub struct BaselineBuilder {
     flows: u64,
     first_ns: Option<u64>,
     last_ns: u64,
-    services: BTreeMap<IpAddr, BTreeSet<Service>>,
-    everyone: BTreeSet<Service>,
+    services: BTreeMap<IpAddr, BTreeSet<ServicePort>>,
+    everyone: BTreeSet<ServicePort>,
     countries: BTreeSet<String>,
     asns: BTreeSet<u32>,
     /// Per (internal host, outside host): bytes out.
@@ -288,7 +288,7 @@ impl BaselineBuilder {
         self.last_ns = self.last_ns.max(flow.end_ns);
 
         if facts.opened && facts.src_internal && !facts.dst_is_group {
-            let service = Service::of(flow);
+            let service = service_of(flow);
             self.services.entry(flow.src_ip).or_default().insert(service);
             self.everyone.insert(service);
         }
@@ -386,7 +386,7 @@ mod tests {
         baseline.check(&config)?;
         let host = baseline.hosts.get(&"10.0.0.5".parse()?).ok_or("host not learnt")?;
         let services: Vec<_> = host.services.iter().copied().collect();
-        assert_eq!(services, vec![Service { proto: TCP, port: 443 }, Service { proto: UDP, port: 53 }]);
+        assert_eq!(services, vec![ServicePort { proto: TCP, port: 443 }, ServicePort { proto: UDP, port: 53 }]);
         // DDSketch quantiles are within 1 % of a value in the sample (max is exact).
         let close = |value: f64, expected: f64| (value - expected).abs() / expected <= 0.011;
         let out = host.bytes_out.ok_or("no bytes out")?;

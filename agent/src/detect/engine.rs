@@ -21,7 +21,7 @@ use super::{
     networks::Networks,
     port_scan::PortScanDetector,
     rare_protocol::RareProtocolDetector,
-    suppress::{Admitted, Suppressor},
+    suppress::Suppressor,
 };
 use crate::{
     clock::Clock,
@@ -67,15 +67,15 @@ pub struct DetectionEngine {
     clock: Clock,
     networks: Networks,
     sequence: RecordSequence,
-    /// The enabled rule detectors, in the order they see each flow.
+    /// The enabled detectors (the model-outlier gatherer among them), in the
+    /// order they see each flow.
     detectors: Vec<Box<dyn RuleDetector>>,
     /// What the geo detector is built from once a lookup is given.
     geo_setup: Option<(GeoConfig, Option<GeoBaseline>)>,
-    /// Model outliers gathered per source (when the configuration enables them).
-    ml_outliers: Option<MlOutliers>,
     suppressor: Suppressor,
     findings: Vec<Finding>,
-    admitted: Vec<Admitted>,
+    /// Findings suppression let through, each standing for its `occurrences`.
+    admitted: Vec<Finding>,
     next_event_id: u64,
     now_ns: u64,
     housekeeping_ns: u64,
@@ -119,13 +119,15 @@ impl DetectionEngine {
             let services = known.then_some(parts.services);
             detectors.push(Box::new(RareProtocolDetector::new(c.rare_protocol.clone(), limits, services)));
         }
+        if c.ml_outlier.enabled {
+            detectors.push(Box::new(MlOutliers::new(&c.ml_outlier, limits.capacity().get())));
+        }
         Ok(Self {
             clock,
             networks: Networks::new(c.internal_networks.clone()),
             sequence: RecordSequence::default(),
             detectors,
             geo_setup: c.geo.enabled.then(|| (c.geo.clone(), known.then_some((parts.countries, parts.asns)))),
-            ml_outliers: c.ml_outlier.enabled.then(|| MlOutliers::new(&c.ml_outlier, limits.capacity().get())),
             suppressor: Suppressor::new(&c.suppression),
             findings: Vec::new(),
             admitted: Vec::new(),
@@ -151,20 +153,14 @@ impl DetectionEngine {
     pub fn observe(&mut self, flow: &FlowObservation, ml: Option<&MlVerdict>) -> Vec<Event> {
         self.flows += 1;
         let first = self.sequence.is_first(flow);
-        let facts = FlowFacts::new(flow, first, &self.networks);
+        let facts = FlowFacts::new(flow, first, &self.networks).with_verdict(ml);
         self.now_ns = self.now_ns.max(facts.now_ns);
         let out = &mut self.findings;
         for detector in &mut self.detectors {
             detector.observe(&facts, out);
         }
-        if let (Some(outliers), Some(verdict)) = (&mut self.ml_outliers, ml) {
-            outliers.observe(&facts, verdict);
-        }
         let now = self.now_ns;
-        self.found += self.findings.len() as u64;
-        for finding in self.findings.drain(..) {
-            self.suppressor.admit(finding, now, &mut self.admitted);
-        }
+        self.admit_findings(now);
         if now.saturating_sub(self.housekeeping_ns) >= HOUSEKEEPING_NS {
             self.housekeeping(now);
         }
@@ -191,9 +187,6 @@ impl DetectionEngine {
         let load = |detector, tracked: usize, evicted| DetectorLoad { detector, tracked: tracked as u64, evicted };
         let mut detectors: Vec<DetectorLoad> =
             self.detectors.iter().map(|d| load(d.name(), d.tracked(), d.evicted())).collect();
-        if let Some(outliers) = &self.ml_outliers {
-            detectors.push(load("ml_outlier", outliers.tracked(), 0));
-        }
         detectors.push(load("suppression", self.suppressor.tracked(), 0));
         DetectorStats {
             flows: self.flows,
@@ -218,13 +211,15 @@ impl DetectionEngine {
         for detector in &mut self.detectors {
             detector.deferred(now, &mut self.findings);
         }
-        if let Some(outliers) = &mut self.ml_outliers {
-            outliers.deferred(now, &mut self.findings);
-        }
+        // `now` is u64::MAX at the end of input; suppression windows run on flow time.
+        self.admit_findings(now.min(self.now_ns));
+    }
+
+    /// The detectors' new findings, counted and through suppression at source time `now`.
+    fn admit_findings(&mut self, now: u64) {
         self.found += self.findings.len() as u64;
-        let admitted_at = now.min(self.now_ns);
         for finding in self.findings.drain(..) {
-            self.suppressor.admit(finding, admitted_at, &mut self.admitted);
+            self.suppressor.admit(finding, now, &mut self.admitted);
         }
     }
 
@@ -239,8 +234,7 @@ impl DetectionEngine {
     }
 }
 
-fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
-    let Admitted { finding, occurrences } = admitted;
+fn to_event(finding: Finding, event_id: u64, clock: &Clock) -> Event {
     Event {
         record_type: "event",
         schema_version: EVENT_SCHEMA_VERSION,
@@ -256,7 +250,7 @@ fn to_event(admitted: Admitted, event_id: u64, clock: &Clock) -> Event {
         proto: finding.proto,
         first_seen: Timestamp(clock.to_epoch_ns(finding.first_ns)),
         last_seen: Timestamp(clock.to_epoch_ns(finding.last_ns)),
-        occurrences,
+        occurrences: finding.occurrences,
         evidence: finding.evidence,
         flows: finding.flows.refs,
         flows_total: finding.flows.total,

@@ -208,21 +208,9 @@ pub(crate) fn orient(facts: &FlowFacts<'_>) -> Option<(IpAddr, IpAddr, u64, u64)
 mod tests {
     use super::*;
     use crate::{
-        detect::{
-            facts::tests::tcp_session,
-            networks::{Networks, default_internal_networks},
-        },
+        detect::facts::tests::{observe_all, tcp_session},
         event::Severity,
     };
-
-    fn run(detector: &mut ExfiltrationDetector, flows: &[models::FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
-        out
-    }
 
     #[test]
     fn an_upload_past_the_absolute_threshold_is_reported() {
@@ -232,7 +220,7 @@ mod tests {
         let flows: Vec<_> = (0..12u64)
             .map(|i| tcp_session(i, "10.0.0.5", "203.0.113.9", 443, i as f64 * 10.0, 10 * MIB, MIB / 4))
             .collect();
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         assert_eq!(found.len(), 1);
         let f = &found[0];
         assert_eq!((f.src_ip, f.dst_ip), ("10.0.0.5".parse().ok(), "203.0.113.9".parse().ok()));
@@ -253,10 +241,10 @@ mod tests {
         let baseline = BTreeMap::from([("10.0.0.5".parse()?, usual)]);
         let mut detector = ExfiltrationDetector::new(ExfiltrationConfig::default(), &LimitsConfig::default(), baseline);
         let download = tcp_session(1, "10.0.0.5", "203.0.113.9", 443, 0.0, 1_000, 400 * MIB);
-        assert!(run(&mut detector, &[download]).is_empty());
+        assert!(observe_all(&mut detector, &[download]).is_empty());
         // 10 MiB ≥ max(3 × 2 MiB, 10 MiB), sent by the internal *responder*.
         let pulled = tcp_session(2, "198.51.100.4", "10.0.0.5", 22, 10.0, 40_000, 10 * MIB);
-        let found = run(&mut detector, &[pulled]);
+        let found = observe_all(&mut detector, &[pulled]);
         assert_eq!(found.len(), 1);
         let Evidence::Exfiltration { bytes_out, baseline_bytes_out, threshold_bytes_out, .. } = &found[0].evidence
         else {
@@ -274,7 +262,7 @@ mod tests {
         let mut detector =
             ExfiltrationDetector::new(ExfiltrationConfig::default(), &LimitsConfig::default(), BTreeMap::new());
         let copy = tcp_session(1, "172.16.0.114", "172.16.0.111", 4433, 0.0, 500 * MIB, MIB);
-        assert!(run(&mut detector, &[copy]).is_empty());
+        assert!(observe_all(&mut detector, &[copy]).is_empty());
         assert_eq!(detector.tracked(), 0);
     }
 }

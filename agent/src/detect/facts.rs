@@ -5,10 +5,10 @@
 //! a flow; packet and byte counts are per record.
 
 use agent_common::flow::tcp_flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
-use models::FlowObservation;
+use models::{DirectionSummary, FlowObservation};
 use rustc_hash::FxHashSet;
 
-use super::networks::Networks;
+use super::{ml_outlier::MlVerdict, networks::Networks};
 
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
@@ -45,6 +45,8 @@ pub struct FlowFacts<'a> {
     /// TCP segments from the originator with flags no conforming stack
     /// sends (see [`crafted_tcp_flags`]): probes built by a scanner.
     pub crafted: bool,
+    /// The model's verdict on the record, when a model scored it.
+    pub verdict: Option<&'a MlVerdict>,
 }
 
 /// Whether the originator's TCP flags, OR-ed over a flow, are ones no
@@ -61,6 +63,15 @@ pub fn crafted_tcp_flags(flow: &FlowObservation) -> bool {
     let null = flags == 0 && flow.orig.packets > 0;
     let data_without_ack = flags & (FIN | PSH | URG) != 0 && flags & ACK == 0;
     flow.proto == TCP && has_ports && (null || data_without_ack)
+}
+
+/// Payload one direction sent: its wire bytes less one header per packet,
+/// taking the smallest frame (a bare acknowledgement) as the header size.
+/// Never more than the real payload: a request sent with a download's many
+/// acknowledgements, or an answer split into segments, is not inflated by
+/// their headers.
+pub fn payload(direction: &DirectionSummary) -> u64 {
+    direction.bytes.saturating_sub(direction.packets.saturating_mul(u64::from(direction.len_min)))
 }
 
 impl<'a> FlowFacts<'a> {
@@ -108,7 +119,13 @@ impl<'a> FlowFacts<'a> {
             dst_internal: networks.is_internal(flow.dst_ip),
             dst_is_group: Networks::is_group(flow.dst_ip),
             crafted: first_record && crafted_tcp_flags(flow),
+            verdict: None,
         }
+    }
+
+    /// The facts with the model's verdict on the record.
+    pub fn with_verdict(self, verdict: Option<&'a MlVerdict>) -> Self {
+        Self { verdict, ..self }
     }
 
     /// The record brought nothing back from the responder that completes a
@@ -157,9 +174,20 @@ pub(crate) mod tests {
     use models::{DirectionSummary, FlowObservation};
 
     use super::*;
-    use crate::detect::networks::default_internal_networks;
+    use crate::detect::{detector::RuleDetector, finding::Finding, networks::default_internal_networks};
 
     pub const SEC: u64 = 1_000_000_000;
+
+    /// Every flow through `detector` as a first record (default internal
+    /// networks, no model verdict); the findings it made as they came.
+    pub fn observe_all(detector: &mut impl RuleDetector, flows: &[FlowObservation]) -> Vec<Finding> {
+        let networks = Networks::new(default_internal_networks());
+        let mut out = Vec::new();
+        for flow in flows {
+            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
+        }
+        out
+    }
 
     /// A flow record for tests: `src` → `dst` on `proto`/`dport`, starting
     /// `start_s` seconds into the test, lasting `dur_ms`.
@@ -256,6 +284,16 @@ pub(crate) mod tests {
         // The middle of a conversation whose start was missed is not unsolicited.
         let midway = with_orig(flow(6, TCP, "1.2.3.4", "10.10.10.10", 5555, 0.0, 0), 5, 6_000, PSH | ACK);
         assert!(!facts_of(&midway).unsolicited && !facts_of(&midway).opened);
+    }
+
+    #[test]
+    fn payload_leaves_out_one_header_per_packet() {
+        // dns_axfr's server side: SYN-ACK 62, three bare ACKs of 60, one 1,210-byte answer.
+        let mut axfr = with_resp(flow(1, TCP, "172.16.16.164", "172.16.16.139", 53, 0.0, 240), 5, 1_452, 0);
+        axfr.resp.len_min = 60;
+        assert_eq!(payload(&axfr.resp), 1_152);
+        // A bare SYN carries nothing.
+        assert_eq!(payload(&syn_only(2, "10.0.0.1", "10.0.0.2", 53, 0.0).orig), 0);
     }
 
     #[test]

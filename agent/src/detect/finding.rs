@@ -51,14 +51,7 @@ impl FlowSample {
         self.last_flow_id = Some(flow.flow_id);
         self.total += 1;
         if self.refs.len() < MAX_FLOWS_PER_EVENT {
-            self.refs.push(FlowRef {
-                flow_id: flow.flow_id,
-                proto: flow.proto,
-                src_ip: flow.src_ip,
-                src_port: flow.src_port,
-                dst_ip: flow.dst_ip,
-                dst_port: flow.dst_port,
-            });
+            self.refs.push(FlowRef::of(flow));
         }
     }
 }

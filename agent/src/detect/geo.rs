@@ -220,10 +220,7 @@ impl RuleDetector for GeoDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{
-        facts::tests::tcp_session,
-        networks::{Networks, default_internal_networks},
-    };
+    use crate::detect::facts::tests::{observe_all, tcp_session};
 
     fn table() -> Result<StaticGeo, Box<dyn std::error::Error>> {
         let place =
@@ -234,15 +231,6 @@ mod tests {
             ("175.45.176.0/22".parse()?, place("KP", 131279)),
             ("2.125.160.0/24".parse()?, place("GB", 5089)),
         ]))
-    }
-
-    fn run(detector: &mut GeoDetector, flows: &[models::FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
-        out
     }
 
     #[test]
@@ -258,7 +246,7 @@ mod tests {
             tcp_session(5, "175.45.176.3", "10.0.0.5", 22, 4.0, 900, 9_000),
             tcp_session(6, "175.45.176.3", "10.0.0.5", 22, 5.0, 900, 9_000),
         ];
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         let summary: Vec<_> = found
             .iter()
             .map(|f| match &f.evidence {
@@ -295,7 +283,7 @@ mod tests {
             tcp_session(4, "10.0.0.5", "10.0.0.7", 443, 130.0, 900, 9_000),
             tcp_session(5, "10.0.0.5", "203.0.113.1", 443, 140.0, 900, 9_000),
         ];
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].dst_ip, "1.128.0.1".parse().ok());
         assert!(matches!(found[0].evidence, Evidence::Geo { reference: Some(NoveltyReference::WarmUp), .. }));
@@ -310,10 +298,10 @@ mod tests {
         let mut detector = GeoDetector::new(config, Box::new(table()?), Some(baseline));
         // A spoofed SYN from a denied country and one from a new one, never answered.
         let flows = [syn_only(1, "175.45.176.3", "10.0.0.5", 80, 0.0), syn_only(2, "1.128.0.1", "10.0.0.5", 80, 1.0)];
-        assert!(run(&mut detector, &flows).is_empty());
+        assert!(observe_all(&mut detector, &flows).is_empty());
         // The same country in a conversation is reported.
         let talked = tcp_session(3, "10.0.0.5", "1.128.0.1", 443, 2.0, 900, 9_000);
-        assert_eq!(run(&mut detector, &[talked]).len(), 1);
+        assert_eq!(observe_all(&mut detector, &[talked]).len(), 1);
         Ok(())
     }
 }

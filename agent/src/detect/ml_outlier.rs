@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    detector::RuleDetector,
     facts::FlowFacts,
     finding::{Entity, Finding, FlowSample},
     gather::Gatherer,
@@ -109,8 +110,9 @@ fn severity(verdict: &MlVerdict) -> Severity {
     }
 }
 
-/// Opens incidents: the serial tells a registered target's incident from a
-/// later one of the same source.
+/// Numbers incidents: a target stays registered until its incident is
+/// handed out, which for one closed early (a full gatherer) is after its
+/// source may have opened another; the serial tells the two apart.
 type Serial = u64;
 
 /// The outliers of one incident.
@@ -182,18 +184,10 @@ impl Outliers {
         if self.flows.iter().any(|(_, f)| f.flow_id == flow.flow_id) {
             return;
         }
-        let key = || FlowRef {
-            flow_id: flow.flow_id,
-            proto: flow.proto,
-            src_ip: flow.src_ip,
-            src_port: flow.src_port,
-            dst_ip: flow.dst_ip,
-            dst_port: flow.dst_port,
-        };
         let lowest = self.flows.iter().enumerate().min_by(|a, b| a.1.0.total_cmp(&b.1.0)).map(|(i, f)| (i, f.0));
         match lowest {
-            _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, key())),
-            Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, key()),
+            _ if self.flows.len() < MAX_FLOWS_PER_EVENT => self.flows.push((verdict.score, FlowRef::of(flow))),
+            Some((index, score)) if verdict.score > score => self.flows[index] = (verdict.score, FlowRef::of(flow)),
             _ => {}
         }
     }
@@ -218,17 +212,25 @@ impl MlOutliers {
             max_severity: config.max_severity,
         }
     }
+}
 
-    /// One scored flow record; only anomalous verdicts count.
-    pub fn observe(&mut self, facts: &FlowFacts<'_>, verdict: &MlVerdict) {
-        if !verdict.is_anomaly {
+impl RuleDetector for MlOutliers {
+    fn name(&self) -> &'static str {
+        "ml_outlier"
+    }
+
+    /// A record the model scored; only anomalous verdicts count. Findings
+    /// come when an incident's window closes ([`RuleDetector::deferred`]).
+    fn observe(&mut self, facts: &FlowFacts<'_>, _out: &mut Vec<Finding>) {
+        let Some(verdict) = facts.verdict.filter(|v| v.is_anomaly) else { return };
+        let flow = facts.flow;
+        if let Some(outliers) = self.incidents.get_mut(&flow.src_ip) {
+            outliers.add(flow, verdict);
             return;
         }
-        let flow = facts.flow;
         // A group address answers nobody, so silence says nothing about the sender.
         let unproven_source = facts.unanswered() && !facts.dst_is_group;
-        if self.incidents.get_mut(&flow.src_ip).is_none()
-            && unproven_source
+        if unproven_source
             && let Some(&(opener, serial)) = self.targets.get(&flow.dst_ip)
             && let Some(outliers) = self.incidents.get_mut(&opener).filter(|o| o.serial == serial)
         {
@@ -236,20 +238,18 @@ impl MlOutliers {
             return;
         }
         let serial = self.next_serial;
+        self.next_serial += 1;
         let target = unproven_source.then_some(flow.dst_ip);
-        let outliers =
-            self.incidents.entry(flow.src_ip, facts.now_ns, || Outliers::open(serial, flow, verdict.threshold, target));
-        if outliers.serial == serial {
-            self.next_serial += 1;
-            if let Some(target) = target {
-                self.targets.insert(target, (flow.src_ip, serial));
-            }
+        if let Some(target) = target {
+            self.targets.insert(target, (flow.src_ip, serial));
         }
-        outliers.add(flow, verdict);
+        self.incidents
+            .entry(flow.src_ip, facts.now_ns, || Outliers::open(serial, flow, verdict.threshold, target))
+            .add(flow, verdict);
     }
 
     /// The incidents whose window is over at `now_ns`, as findings.
-    pub fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+    fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
         let Self { incidents, targets, max_severity, .. } = self;
         incidents.due(now_ns, |opener, mut outliers| {
             if let Some(target) = outliers.target
@@ -262,7 +262,7 @@ impl MlOutliers {
         });
     }
 
-    pub fn tracked(&self) -> usize {
+    fn tracked(&self) -> usize {
         self.incidents.len()
     }
 }
@@ -359,10 +359,11 @@ mod tests {
     fn judge_all_with(config: &MlOutlierConfig, flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
         let networks = Networks::new(default_internal_networks());
         let mut outliers = MlOutliers::new(config, 1024);
-        for (flow, verdict) in flows {
-            outliers.observe(&FlowFacts::new(flow, true, &networks), verdict);
-        }
         let mut out = Vec::new();
+        for (flow, verdict) in flows {
+            outliers.observe(&FlowFacts::new(flow, true, &networks).with_verdict(Some(verdict)), &mut out);
+        }
+        assert!(out.is_empty(), "findings come when an incident's window closes");
         outliers.deferred(u64::MAX, &mut out);
         out
     }

@@ -439,24 +439,12 @@ mod tests {
 
     use super::*;
     use crate::{
-        detect::{
-            facts::{
-                ICMP, UDP,
-                tests::{flow, syn_only, tcp_session, with_orig, with_resp},
-            },
-            networks::{Networks, default_internal_networks},
+        detect::facts::{
+            ICMP, UDP,
+            tests::{flow, observe_all, syn_only, tcp_session, with_orig, with_resp},
         },
         event::Severity,
     };
-
-    fn run(detector: &mut PortScanDetector, flows: &[FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
-        out
-    }
 
     fn detector() -> PortScanDetector {
         PortScanDetector::new(PortScanConfig::default(), &LimitsConfig::default())
@@ -475,7 +463,7 @@ mod tests {
     fn vertical_scan_is_reported_at_the_tenth_failure() {
         let flows: Vec<_> =
             (0..30).map(|i| syn_only(i, "172.16.0.8", "64.13.134.52", 1 + i as u16, i as f64 * 0.01)).collect();
-        let found = run(&mut detector(), &flows);
+        let found = observe_all(&mut detector(), &flows);
         // Decisions at failures 10 (walk far past η1), then every 4 failures after each restart.
         assert_eq!(found.len(), 6);
         let first = &found[0];
@@ -510,7 +498,7 @@ mod tests {
             flows.push(syn_only(2 * host, "192.168.2.16", &dst, 23, host as f64));
             flows.push(syn_only(2 * host + 1, "192.168.2.16", &dst, 23, host as f64 + 0.5));
         }
-        let found = run(&mut detector(), &flows);
+        let found = observe_all(&mut detector(), &flows);
         assert_eq!(found.len(), 1);
         let Evidence::PortScan { pattern, distinct_hosts, distinct_ports, attempts, .. } = &found[0].evidence else {
             panic!("wrong evidence")
@@ -533,7 +521,7 @@ mod tests {
                 }
             })
             .collect();
-        assert!(run(&mut detector(), &flows).is_empty());
+        assert!(observe_all(&mut detector(), &flows).is_empty());
     }
 
     #[test]
@@ -543,7 +531,7 @@ mod tests {
         flows.extend(
             (0..30).map(|i| with_orig(flow(100 + i, UDP, "192.168.2.9", "239.255.255.250", 1900, 0.0, 0), 1, 200, 0)),
         );
-        assert!(run(&mut detector(), &flows).is_empty());
+        assert!(observe_all(&mut detector(), &flows).is_empty());
     }
 
     fn echo(id: u64, dst: &str, at: f64, answered: bool) -> FlowObservation {
@@ -556,7 +544,7 @@ mod tests {
     fn echo_sweep_is_reported_even_when_most_hosts_answer() {
         let flows: Vec<_> =
             (0..18u64).map(|i| echo(i, &format!("192.168.1.{}", 100 + i), i as f64 * 0.05, i % 3 != 0)).collect();
-        let found = run(&mut detector(), &flows);
+        let found = observe_all(&mut detector(), &flows);
         assert_eq!(found.len(), 1);
         let sweep = &found[0];
         assert_eq!(sweep.src_ip, "192.168.1.109".parse().ok());
@@ -578,7 +566,7 @@ mod tests {
         let mut flows: Vec<_> = (0..9u64).map(|i| probe(i, 100 + i as u16, FIN | PSH | URG)).collect();
         flows.push(tcp_session(20, "172.16.16.128", "172.16.16.150", 80, 1.0, 500, 900));
         flows.push(probe(21, 135, ACK));
-        let found = run(&mut detector(), &flows);
+        let found = observe_all(&mut detector(), &flows);
         // Reported at 2, 4 and 8 probes.
         let counts: Vec<_> = found
             .iter()
@@ -596,6 +584,6 @@ mod tests {
         let odd_but_legal = probe(30, 80, SYN | ACK | FIN);
         let mut fragment = probe(31, 0, 0);
         fragment.src_port = 0;
-        assert!(run(&mut detector(), &[odd_but_legal, fragment]).is_empty());
+        assert!(observe_all(&mut detector(), &[odd_but_legal, fragment]).is_empty());
     }
 }

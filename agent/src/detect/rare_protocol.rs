@@ -44,24 +44,16 @@ const MAX_SERVICES_EVERYWHERE: usize = 65_536;
 /// Ports from here up are ephemeral (IANA dynamic range) and count as one service.
 pub const EPHEMERAL_PORT: u16 = 49152;
 
-/// What a host talks to, as the responder's protocol and port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Service {
-    pub proto: u8,
-    /// TCP/UDP responder port, [`EPHEMERAL_PORT`] for any in the dynamic
-    /// range; ICMP type; 0 for other protocols.
-    pub port: u16,
-}
-
-impl Service {
-    pub fn of(flow: &FlowObservation) -> Self {
-        let port = match flow.proto {
-            TCP | UDP => flow.dst_port.min(EPHEMERAL_PORT),
-            ICMP | ICMPV6 => flow.src_port,
-            _ => 0,
-        };
-        Self { proto: flow.proto, port }
-    }
+/// The service a flow used, as the responder's protocol and port: TCP/UDP
+/// ports from [`EPHEMERAL_PORT`] up are one service, ICMP is by type, other
+/// protocols have no port (0).
+pub fn service_of(flow: &FlowObservation) -> ServicePort {
+    let port = match flow.proto {
+        TCP | UDP => flow.dst_port.min(EPHEMERAL_PORT),
+        ICMP | ICMPV6 => flow.src_port,
+        _ => 0,
+    };
+    ServicePort { proto: flow.proto, port }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,13 +86,13 @@ impl Default for RareProtocolConfig {
 }
 
 /// From the baseline: each host's services, and every service any host used.
-pub type KnownServices = (BTreeMap<IpAddr, BTreeSet<Service>>, BTreeSet<Service>);
+pub type KnownServices = (BTreeMap<IpAddr, BTreeSet<ServicePort>>, BTreeSet<ServicePort>);
 
 /// The baseline's view: each host's services and everyone's.
 #[derive(Debug, Default)]
 struct Reference {
-    hosts: FxHashMap<IpAddr, FxHashSet<Service>>,
-    everyone: FxHashSet<Service>,
+    hosts: FxHashMap<IpAddr, FxHashSet<ServicePort>>,
+    everyone: FxHashSet<ServicePort>,
 }
 
 /// One host's new services within a report window.
@@ -116,7 +108,7 @@ struct NewServices {
     new_everywhere: bool,
     first_ns: u64,
     last_ns: u64,
-    first_dst: (IpAddr, u16),
+    /// The incident's flows; the first is the first new service's.
     flows: FlowSample,
 }
 
@@ -124,8 +116,8 @@ pub struct RareProtocolDetector {
     config: RareProtocolConfig,
     baseline: Option<Reference>,
     /// Learnt in this run (warm-up, or reported and then accepted).
-    learned: EntityTable<IpAddr, FxHashSet<Service>>,
-    learned_everyone: FxHashSet<Service>,
+    learned: EntityTable<IpAddr, FxHashSet<ServicePort>>,
+    learned_everyone: FxHashSet<ServicePort>,
     warmup_end_ns: Option<u64>,
     incidents: Gatherer<IpAddr, NewServices>,
 }
@@ -159,7 +151,7 @@ impl RuleDetector for RareProtocolDetector {
             return;
         }
         let flow = facts.flow;
-        let service = Service::of(flow);
+        let service = service_of(flow);
         let now = facts.now_ns;
         let warming_up = self.baseline.is_none() && {
             let end = *self.warmup_end_ns.get_or_insert(now.saturating_add(saturating_ns(self.config.warmup)));
@@ -201,11 +193,10 @@ impl RuleDetector for RareProtocolDetector {
             new_everywhere: false,
             first_ns: flow.start_ns,
             last_ns: flow.end_ns,
-            first_dst: (flow.dst_ip, flow.dst_port),
             flows: FlowSample::default(),
         });
         if incident.services.len() < MAX_FLOWS_PER_EVENT {
-            incident.services.push(ServicePort { proto: service.proto, port: service.port });
+            incident.services.push(service);
         }
         incident.total += 1;
         incident.new_everywhere |= !everyone_known;
@@ -229,11 +220,12 @@ impl RuleDetector for RareProtocolDetector {
 
 /// New to this host but used by others: low; new to the whole network: medium.
 fn finding(host: IpAddr, incident: NewServices) -> Finding {
-    let NewServices { reference, known_services, services, total, new_everywhere, first_ns, last_ns, first_dst, flows } =
-        incident;
+    let NewServices { reference, known_services, services, total, new_everywhere, first_ns, last_ns, flows } = incident;
     let first = services[0];
+    let first_flow = flows.refs.first();
     let summary = if total == 1 {
-        format!("{host} used {} {} for the first time (to {})", proto_name(first.proto), first.port, first_dst.0)
+        let to = first_flow.map_or_else(String::new, |f| format!(" (to {})", f.dst_ip));
+        format!("{host} used {} {} for the first time{to}", proto_name(first.proto), first.port)
     } else {
         let listed: Vec<String> = services.iter().map(|s| format!("{} {}", proto_name(s.proto), s.port)).collect();
         let more = if total > services.len() as u64 { ", …" } else { "" };
@@ -247,8 +239,8 @@ fn finding(host: IpAddr, incident: NewServices) -> Finding {
         summary,
         src_ip: Some(host),
         src_port: None,
-        dst_ip: Some(first_dst.0),
-        dst_port: Some(first_dst.1),
+        dst_ip: first_flow.map(|f| f.dst_ip),
+        dst_port: first_flow.map(|f| f.dst_port),
         proto: Some(first.proto),
         first_ns,
         last_ns,
@@ -278,17 +270,10 @@ fn proto_name(proto: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{
-        facts::tests::{SEC, flow, syn_only, tcp_session},
-        networks::{Networks, default_internal_networks},
-    };
+    use crate::detect::facts::tests::{flow, observe_all, syn_only, tcp_session};
 
     fn run(detector: &mut RareProtocolDetector, flows: &[FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
+        let mut out = observe_all(detector, flows);
         assert!(out.is_empty(), "findings come when an incident's window closes");
         detector.deferred(u64::MAX, &mut out);
         out
@@ -297,11 +282,11 @@ mod tests {
     #[test]
     fn ephemeral_ports_are_one_service_and_icmp_is_by_type() {
         let high = flow(1, UDP, "10.0.0.1", "10.0.0.2", 61_000, 0.0, 0);
-        assert_eq!(Service::of(&high), Service { proto: UDP, port: EPHEMERAL_PORT });
+        assert_eq!(service_of(&high), ServicePort { proto: UDP, port: EPHEMERAL_PORT });
         let mut echo = flow(2, ICMP, "10.0.0.1", "10.0.0.2", 0, 0.0, 0);
         echo.src_port = 8;
-        assert_eq!(Service::of(&echo), Service { proto: ICMP, port: 8 });
-        assert_eq!(Service::of(&flow(3, 47, "10.0.0.1", "10.0.0.2", 0, 0.0, 0)), Service { proto: 47, port: 0 });
+        assert_eq!(service_of(&echo), ServicePort { proto: ICMP, port: 8 });
+        assert_eq!(service_of(&flow(3, 47, "10.0.0.1", "10.0.0.2", 0, 0.0, 0)), ServicePort { proto: 47, port: 0 });
     }
 
     #[test]
@@ -343,14 +328,13 @@ mod tests {
         let found = run(&mut detector, &flows);
         assert_eq!(found.iter().map(|f| (f.dst_port, f.occurrences)).collect::<Vec<_>>(), vec![(Some(22), 1)]);
         assert_eq!(found[0].first_ns, flows[101].start_ns);
-        let _ = SEC;
     }
 
     #[test]
     fn baseline_judges_known_hosts_by_their_own_services_and_new_hosts_by_everyones()
     -> Result<(), Box<dyn std::error::Error>> {
-        let web = Service { proto: TCP, port: 443 };
-        let ssh = Service { proto: TCP, port: 22 };
+        let web = ServicePort { proto: TCP, port: 443 };
+        let ssh = ServicePort { proto: TCP, port: 22 };
         let hosts = BTreeMap::from([
             ("10.0.0.5".parse()?, BTreeSet::from([web])),
             ("10.0.0.7".parse()?, BTreeSet::from([ssh])),

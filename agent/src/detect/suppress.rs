@@ -35,32 +35,14 @@ impl Default for SuppressionConfig {
     }
 }
 
-/// A finding let through, and how many occurrences it stands for.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Admitted {
-    pub finding: Finding,
-    pub occurrences: u64,
-}
-
 #[derive(Debug)]
 struct Slot {
     /// When the last event was let through (source time): the window's start.
     emitted_ns: u64,
     emitted_severity: Severity,
-    pending: Option<Pending>,
-}
-
-/// Repeats since the last event: the latest finding, stretched back to the first repeat.
-#[derive(Debug)]
-struct Pending {
-    finding: Finding,
-    count: u64,
-}
-
-impl Pending {
-    fn admitted(self) -> Admitted {
-        Admitted { finding: self.finding, occurrences: self.count }
-    }
+    /// Repeats since the last event, as one finding: the latest, stretched
+    /// back to the first repeat, its `occurrences` summing theirs.
+    pending: Option<Finding>,
 }
 
 type Key = (AnomalyKind, Entity);
@@ -83,23 +65,26 @@ impl Suppressor {
         }
     }
 
-    /// Lets `finding` through (into `out`) or counts it as a repeat, at source time `now_ns`.
-    pub fn admit(&mut self, finding: Finding, now_ns: u64, out: &mut Vec<Admitted>) {
+    /// Lets `finding` through (into `out`) or counts it as a repeat, at
+    /// source time `now_ns`. What comes out carries in `occurrences` the
+    /// repeats it stands for.
+    pub fn admit(&mut self, finding: Finding, now_ns: u64, out: &mut Vec<Finding>) {
         let key = (finding.kind, finding.entity.clone());
         if let Some(slot) = self.slots.get_mut(&key) {
             let window_over = now_ns.saturating_sub(slot.emitted_ns) >= self.window_ns;
             let severity = finding.severity;
             // The held repeats and this finding, as one.
             let merged = match slot.pending.take() {
-                Some(p) => Pending {
-                    count: p.count + finding.occurrences,
-                    finding: Finding { first_ns: p.finding.first_ns.min(finding.first_ns), ..finding },
+                Some(held) => Finding {
+                    first_ns: held.first_ns.min(finding.first_ns),
+                    occurrences: held.occurrences + finding.occurrences,
+                    ..finding
                 },
-                None => Pending { count: finding.occurrences, finding },
+                None => finding,
             };
             if window_over || severity > slot.emitted_severity {
                 *slot = Slot { emitted_ns: now_ns, emitted_severity: severity, pending: None };
-                out.push(merged.admitted());
+                out.push(merged);
             } else {
                 self.suppressed += 1;
                 slot.pending = Some(merged);
@@ -108,15 +93,14 @@ impl Suppressor {
         }
         let slot = Slot { emitted_ns: now_ns, emitted_severity: finding.severity, pending: None };
         if let Some((_, evicted)) = self.slots.push(key, slot) {
-            out.extend(evicted.pending.map(Pending::admitted));
+            out.extend(evicted.pending);
         }
-        let occurrences = finding.occurrences;
-        out.push(Admitted { finding, occurrences });
+        out.push(finding);
     }
 
     /// Ends the windows that are over at `now_ns`: their pending repeats are
     /// emitted and the entity starts afresh.
-    pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Admitted>) {
+    pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
         let over: Vec<Key> = self
             .slots
             .iter()
@@ -125,15 +109,15 @@ impl Suppressor {
             .collect();
         for key in over {
             if let Some(slot) = self.slots.pop(&key) {
-                out.extend(slot.pending.map(Pending::admitted));
+                out.extend(slot.pending);
             }
         }
     }
 
     /// Emits every pending repeat (end of input).
-    pub fn finish(&mut self, out: &mut Vec<Admitted>) {
+    pub fn finish(&mut self, out: &mut Vec<Finding>) {
         while let Some((_, slot)) = self.slots.pop_lru() {
-            out.extend(slot.pending.map(Pending::admitted));
+            out.extend(slot.pending);
         }
     }
 
@@ -188,8 +172,8 @@ mod tests {
         }
     }
 
-    fn occurrences(out: &[Admitted]) -> Vec<(u64, u64, u64)> {
-        out.iter().map(|a| (a.finding.first_ns / MIN, a.finding.last_ns / MIN, a.occurrences)).collect()
+    fn occurrences(out: &[Finding]) -> Vec<(u64, u64, u64)> {
+        out.iter().map(|f| (f.first_ns / MIN, f.last_ns / MIN, f.occurrences)).collect()
     }
 
     #[test]
@@ -232,7 +216,7 @@ mod tests {
         s.admit(scan("10.0.0.1", 2, Severity::High), 2 * MIN, &mut out);
         s.admit(scan("10.0.0.9", 2, Severity::Low), 2 * MIN, &mut out);
         assert_eq!(occurrences(&out), vec![(0, 0, 1), (1, 2, 2), (2, 2, 1)]);
-        assert_eq!(out[1].finding.severity, Severity::High);
+        assert_eq!(out[1].severity, Severity::High);
     }
 
     #[test]

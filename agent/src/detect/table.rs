@@ -51,6 +51,22 @@ impl<K: Hash + Eq, V> EntityTable<K, V> {
         Some(&mut tracked.value)
     }
 
+    /// Removes the entry for `key`.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.entries.pop(key).map(|tracked| tracked.value)
+    }
+
+    /// Removes the entries `pick` chooses, and returns them least recently
+    /// used first.
+    pub fn take_where(&mut self, mut pick: impl FnMut(&V) -> bool) -> Vec<(K, V)>
+    where
+        K: Clone,
+    {
+        let keys: Vec<K> =
+            self.entries.iter().rev().filter(|(_, tracked)| pick(&tracked.value)).map(|(key, _)| key.clone()).collect();
+        keys.into_iter().filter_map(|key| self.entries.pop(&key).map(|tracked| (key, tracked.value))).collect()
+    }
+
     /// Drops entries not seen for the table's time to live before `now_ns`.
     pub fn expire(&mut self, now_ns: u64) {
         while let Some((_, oldest)) = self.entries.peek_lru() {

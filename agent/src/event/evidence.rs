@@ -3,7 +3,7 @@
 //! over a sliding window are estimates (the window's previous bucket is
 //! weighted), rounded to whole flows and packets.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A feature that pushed a model score up, with its share of the push.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -58,10 +58,13 @@ pub enum BeaconPattern {
     CheckIns,
 }
 
-/// A service as protocol and responder port (ICMP: type).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// A service as protocol and responder port (ICMP: type): what
+/// `rare_protocol` learns per host and the traffic baseline stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ServicePort {
     pub proto: u8,
+    /// TCP/UDP responder port, 49152 for any in the dynamic range; ICMP
+    /// type; 0 for other protocols.
     pub port: u16,
 }
 
@@ -165,7 +168,8 @@ pub enum Evidence {
         mean_query_bytes: f64,
         queries_per_sec: f64,
         /// The threshold the signal crossed (from the baseline when it has the
-        /// host; for a zone transfer, the answer bytes).
+        /// host; for a zone transfer, `transfer_min_answer_bytes`, the answer
+        /// size from which a TCP answer is one).
         threshold: f64,
         /// Answer payload the server sent (zone transfers only).
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -37,6 +37,19 @@ pub struct FlowRef {
     pub dst_port: u16,
 }
 
+impl FlowRef {
+    pub fn of(flow: &models::FlowObservation) -> Self {
+        Self {
+            flow_id: flow.flow_id,
+            proto: flow.proto,
+            src_ip: flow.src_ip,
+            src_port: flow.src_port,
+            dst_ip: flow.dst_ip,
+            dst_port: flow.dst_port,
+        }
+    }
+}
+
 /// Where the remote side of an event is (filled in by enrichment).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RemoteInfo {

@@ -17,6 +17,18 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
 }
 
+/// `relative` under the shared data folder, if it is there; else a SKIP
+/// line is printed and the caller skips its test.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    let path = data_dir().join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        println!("SKIP {relative}: not found at {} (set FLOWWATCH_SHARED_DATA)", path.display());
+        None
+    }
+}
+
 /// Runs the built `flowwatch` with `args`; its stdout, or an error with its stderr.
 pub fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let out = Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()?;

@@ -14,86 +14,65 @@
 //! a large answer acknowledges it with many header-only segments, which
 //! would otherwise make the same request look far bigger.
 
-use std::time::Duration;
+use super::BeaconingConfig;
+use crate::duration::saturating_ns;
 
-use models::FlowObservation;
-
-/// The client's payload in a flow: its wire bytes less one header per packet.
-pub fn request_payload(flow: &FlowObservation) -> u64 {
-    let orig = &flow.orig;
-    orig.bytes.saturating_sub(orig.packets.saturating_mul(u64::from(orig.len_min)))
-}
-
-/// What makes a run of connections repeated check-ins (see `BeaconingConfig`).
-#[derive(Clone, Copy, Debug)]
-pub struct CheckInRule {
-    pub min_connections: usize,
-    pub min_gap: Duration,
-    pub min_payload: u64,
-    pub max_size_spread: f64,
-}
-
-/// How alike the check-ins' payloads are.
+/// How alike the check-ins' payloads are, and how far apart they came.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CheckIns {
     pub median_payload: f64,
     /// (largest − smallest) / median payload.
     pub size_spread: f64,
+    /// The shortest time between two check-ins' starts.
+    pub min_gap_secs: f64,
 }
 
-impl CheckInRule {
-    /// `connections`: (start in ns, payload bytes), in start order.
-    pub fn judge(&self, connections: &[(u64, u64)]) -> Option<CheckIns> {
-        if connections.len() < self.min_connections.max(2) {
-            return None;
-        }
-        let gap_ns = u64::try_from(self.min_gap.as_nanos()).unwrap_or(u64::MAX);
-        if connections.windows(2).any(|w| w[1].0.saturating_sub(w[0].0) < gap_ns) {
-            return None;
-        }
-        let mut sizes: Vec<u64> = connections.iter().map(|c| c.1).collect();
-        sizes.sort_unstable();
-        let (smallest, largest, median) = (sizes[0], sizes[sizes.len() - 1], sizes[sizes.len() / 2]);
-        if smallest < self.min_payload.max(1) {
-            return None;
-        }
-        let size_spread = (largest - smallest) as f64 / median as f64;
-        (size_spread <= self.max_size_spread).then_some(CheckIns { median_payload: median as f64, size_spread })
+/// Whether `connections`, (start in ns, payload bytes) in start order, are
+/// repeated check-ins by the `checkin_*` settings of `config`.
+pub fn judge(config: &BeaconingConfig, connections: &[(u64, u64)]) -> Option<CheckIns> {
+    if connections.len() < config.checkin_min_connections.max(2) {
+        return None;
     }
+    let min_gap_ns = connections.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).min().unwrap_or(0);
+    if min_gap_ns < saturating_ns(config.checkin_min_gap) {
+        return None;
+    }
+    let mut sizes: Vec<u64> = connections.iter().map(|c| c.1).collect();
+    sizes.sort_unstable();
+    let (smallest, largest, median) = (sizes[0], sizes[sizes.len() - 1], sizes[sizes.len() / 2]);
+    if smallest < config.checkin_min_payload.max(1) {
+        return None;
+    }
+    let size_spread = (largest - smallest) as f64 / median as f64;
+    (size_spread <= config.checkin_max_size_spread).then_some(CheckIns {
+        median_payload: median as f64,
+        size_spread,
+        min_gap_secs: min_gap_ns as f64 / 1e9,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::facts::{
-        TCP,
-        tests::{SEC, flow, with_orig},
-    };
+    use crate::detect::facts::tests::SEC;
 
-    fn rule() -> CheckInRule {
-        CheckInRule { min_connections: 3, min_gap: Duration::from_secs(10), min_payload: 100, max_size_spread: 0.03 }
-    }
-
-    #[test]
-    fn request_payload_leaves_out_acknowledgements() {
-        // cryptowall4_c2's second check-in: 34 frames, 2,534 bytes, the smallest 60.
-        let mut f = with_orig(flow(1, TCP, "192.168.122.145", "184.170.149.44", 80, 0.0, 8_954), 34, 2_534, 0);
-        f.orig.len_min = 60;
-        assert_eq!(request_payload(&f), 494);
+    /// 3 check-ins, 10 s apart, 100 payload bytes, sizes within 3 %.
+    fn judge(connections: &[(u64, u64)]) -> Option<CheckIns> {
+        super::judge(&BeaconingConfig::default(), connections)
     }
 
     #[test]
     fn the_same_message_at_irregular_times_is_a_check_in() {
         // cryptowall4_c2: 489, 494 and 496 payload bytes at 0, 15.2 and 41.4 s.
         let cryptowall = [(0, 489), (15_172 * SEC / 1000, 494), (41_377 * SEC / 1000, 496)];
-        let found = rule().judge(&cryptowall);
-        assert_eq!(found.map(|c| c.median_payload), Some(494.0));
+        let found = judge(&cryptowall);
+        assert_eq!(found.map(|c| (c.median_payload, c.min_gap_secs)), Some((494.0, 15.172)));
         assert!(found.is_some_and(|c| (c.size_spread - 7.0 / 494.0).abs() < 1e-12));
         // Two are not a repetition; a burst is one page; different requests are browsing.
-        assert_eq!(rule().judge(&cryptowall[..2]), None);
-        assert_eq!(rule().judge(&[(0, 489), (SEC, 494), (40 * SEC, 496)]), None);
-        assert_eq!(rule().judge(&[(0, 489), (15 * SEC, 620), (40 * SEC, 496)]), None);
+        assert_eq!(judge(&cryptowall[..2]), None);
+        assert_eq!(judge(&[(0, 489), (SEC, 494), (40 * SEC, 496)]), None);
+        assert_eq!(judge(&[(0, 489), (15 * SEC, 620), (40 * SEC, 496)]), None);
         // Empty connections carry no message.
-        assert_eq!(rule().judge(&[(0, 0), (15 * SEC, 0), (40 * SEC, 0)]), None);
+        assert_eq!(judge(&[(0, 0), (15 * SEC, 0), (40 * SEC, 0)]), None);
     }
 }

@@ -29,14 +29,14 @@ mod check_ins;
 
 use std::{collections::VecDeque, net::IpAddr, time::Duration};
 
-use check_ins::{CheckInRule, CheckIns, request_payload};
+use check_ins::CheckIns;
 
 use serde::{Deserialize, Serialize};
 
 use super::{
     config::LimitsConfig,
     detector::RuleDetector,
-    facts::FlowFacts,
+    facts::{FlowFacts, payload},
     finding::{Entity, Finding, FlowSample},
     stats::{bowley_skew, madm, mode, quantile},
     table::EntityTable,
@@ -125,7 +125,7 @@ struct Connection {
     start_ns: u64,
     end_ns: u64,
     bytes: u64,
-    /// Bytes less per-packet headers (see [`request_payload`]).
+    /// The request's payload (see [`payload`]).
     payload: u64,
     flow_id: u64,
     src_port: u16,
@@ -212,24 +212,19 @@ fn dispersion_score(madm: f64, median: f64) -> f64 {
 pub struct BeaconingDetector {
     config: BeaconingConfig,
     pairs: EntityTable<PairKey, History>,
-    check_in_rule: CheckInRule,
     scratch: Scratch,
 }
 
 impl BeaconingDetector {
     pub fn new(config: BeaconingConfig, limits: &LimitsConfig) -> Self {
-        Self {
-            pairs: EntityTable::new(limits.capacity(), config.history),
-            check_in_rule: CheckInRule {
-                min_connections: config.checkin_min_connections,
-                min_gap: config.checkin_min_gap,
-                min_payload: config.checkin_min_payload,
-                max_size_spread: config.checkin_max_size_spread,
-            },
-            config,
-            scratch: Scratch::default(),
-        }
+        Self { pairs: EntityTable::new(limits.capacity(), config.history), config, scratch: Scratch::default() }
     }
+}
+
+/// What made a pair's connections a beacon.
+enum Verdict {
+    Regular,
+    CheckIns(CheckIns),
 }
 
 /// Buffers reused for every scoring, so scoring allocates nothing per flow.
@@ -255,11 +250,11 @@ impl Scratch {
     }
 
     /// Too few connections to score: are they the same check-in repeated?
-    fn check_ins(&mut self, history: &History, rule: &CheckInRule) -> Option<CheckIns> {
+    fn check_ins(&mut self, history: &History, config: &BeaconingConfig) -> Option<CheckIns> {
         self.by_start.clear();
         self.by_start.extend(history.connections.iter().map(|c| (c.start_ns, c.payload)));
         self.by_start.sort_unstable();
-        rule.judge(&self.by_start)
+        check_ins::judge(config, &self.by_start)
     }
 }
 
@@ -286,7 +281,7 @@ impl RuleDetector for BeaconingDetector {
             start_ns: flow.start_ns,
             end_ns: flow.end_ns,
             bytes: flow.orig.bytes,
-            payload: request_payload(flow),
+            payload: payload(&flow.orig),
             flow_id: flow.flow_id,
             src_port: flow.src_port,
         });
@@ -298,13 +293,13 @@ impl RuleDetector for BeaconingDetector {
             let Some(scored) = self.scratch.regularity(history, min_interval, min_intervals) else { return };
             if scored.score >= self.config.min_score {
                 let severity = severity(&scored, kept as u64);
-                out.push(finding(key, history, &scored, BeaconPattern::Regular, scored.score, severity));
+                out.push(finding(key, history, &scored, Verdict::Regular, scored.score, severity));
             }
         } else if facts.src_internal && !facts.dst_internal && kept >= self.config.checkin_min_connections {
-            let Some(check_ins) = self.scratch.check_ins(history, &self.check_in_rule) else { return };
+            let Some(check_ins) = self.scratch.check_ins(history, &self.config) else { return };
             let Some(scored) = self.scratch.regularity(history, min_interval, 1) else { return };
             let score = 1.0 - check_ins.size_spread;
-            out.push(finding(key, history, &scored, BeaconPattern::CheckIns, score, Severity::Low));
+            out.push(finding(key, history, &scored, Verdict::CheckIns(check_ins), score, Severity::Low));
         }
     }
 
@@ -338,7 +333,7 @@ fn finding(
     key: PairKey,
     history: &History,
     scored: &BeaconScore,
-    pattern: BeaconPattern,
+    verdict: Verdict,
     score: f64,
     severity: Severity,
 ) -> Finding {
@@ -365,17 +360,14 @@ fn finding(
         entity: Entity::Service { src: key.src, dst: key.dst, proto: key.proto, port: key.port },
         severity,
         score,
-        summary: match pattern {
-            BeaconPattern::Regular => format!(
+        summary: match verdict {
+            Verdict::Regular => format!(
                 "{} checks in with {}:{} every {:.1} s ({connections} connections, ≈{:.0} bytes each, score {score:.2})",
                 key.src, key.dst, key.port, scored.median_interval_secs, scored.median_payload_bytes
             ),
-            BeaconPattern::CheckIns => format!(
+            Verdict::CheckIns(check_ins) => format!(
                 "{} sent {}:{} the same-size request {connections} times, {:.0} s apart or more",
-                key.src,
-                key.dst,
-                key.port,
-                history_min_gap_secs(history)
+                key.src, key.dst, key.port, check_ins.min_gap_secs
             ),
         },
         src_ip: Some(key.src),
@@ -386,7 +378,10 @@ fn finding(
         first_ns: by_start.first().map_or(0, |c| c.start_ns),
         last_ns: by_start.iter().map(|c| c.end_ns).max().unwrap_or(0),
         evidence: Evidence::Beaconing {
-            pattern,
+            pattern: match verdict {
+                Verdict::Regular => BeaconPattern::Regular,
+                Verdict::CheckIns(_) => BeaconPattern::CheckIns,
+            },
             connections,
             median_interval_secs: scored.median_interval_secs,
             interval_skew: scored.interval_skew,
@@ -400,13 +395,6 @@ fn finding(
         flows,
         occurrences: 1,
     }
-}
-
-/// The shortest time between two kept connections' starts, in seconds.
-fn history_min_gap_secs(history: &History) -> f64 {
-    let mut starts: Vec<u64> = history.connections.iter().map(|c| c.start_ns).collect();
-    starts.sort_unstable();
-    starts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(0) as f64 / 1e9
 }
 
 #[cfg(test)]

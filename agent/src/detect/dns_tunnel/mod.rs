@@ -29,11 +29,8 @@ use super::{
     table::EntityTable,
     window::{Refire, SlidingWindow},
 };
-use crate::{
-    duration::saturating_ns,
-    event::{AnomalyKind, DnsSignal, Evidence},
-};
-use transfer::{PendingTransfer, UdpSpan, answer_payload};
+use crate::event::{AnomalyKind, DnsSignal, Evidence};
+use transfer::{Transfers, UdpSpan};
 
 /// A DNS request: to port 53 over UDP or TCP, with something sent. The
 /// traffic baseline counts what this detector counts.
@@ -140,72 +137,19 @@ pub struct DnsTunnelDetector {
     config: DnsTunnelConfig,
     baseline: BTreeMap<IpAddr, DnsUsual>,
     clients: EntityTable<(IpAddr, IpAddr), Client>,
-    /// TCP answers waiting to be ruled out as fallbacks, oldest first.
-    pending: Vec<PendingTransfer>,
+    /// Apart from `clients`, so a client's entry and the candidates can be
+    /// used at once.
+    transfers: Transfers,
 }
 
 impl DnsTunnelDetector {
     pub fn new(config: DnsTunnelConfig, limits: &LimitsConfig, baseline: BTreeMap<IpAddr, DnsUsual>) -> Self {
         let ttl = limits.idle_timeout.max(config.window * 2);
-        Self { clients: EntityTable::new(limits.capacity(), ttl), baseline, config, pending: Vec::new() }
-    }
-
-    /// A TCP conversation on port 53 whose answer may be a zone transfer.
-    fn observe_tcp_answer(&mut self, flow: &FlowObservation, udp: UdpSpan) {
-        let answer = answer_payload(flow);
-        let c = &self.config;
-        let allowed = |ip: IpAddr| c.transfer_allowed.iter().any(|net| net.contains(&ip));
-        if answer < c.transfer_min_answer_bytes
-            || udp.covers(flow.start_ns, saturating_ns(c.transfer_fallback_window))
-            || allowed(flow.src_ip)
-            || allowed(flow.dst_ip)
-        {
-            return;
-        }
-        match self.pending.iter_mut().find(|p| p.client == flow.src_ip && p.server == flow.dst_ip) {
-            Some(pending) => pending.merge(flow, answer),
-            None => self.pending.push(PendingTransfer::of(flow, answer)),
-        }
-    }
-
-    /// A UDP query rules out the pending answers it may have caused.
-    fn rule_out_fallbacks(&mut self, flow: &FlowObservation, udp: UdpSpan) {
-        let window = saturating_ns(self.config.transfer_fallback_window);
-        self.pending.retain(|p| p.client != flow.src_ip || p.server != flow.dst_ip || !udp.covers(p.start_ns, window));
-    }
-
-    fn transfer_finding(&self, pending: PendingTransfer) -> Finding {
-        let threshold = self.config.transfer_min_answer_bytes.max(1);
-        let ratio = pending.answer_bytes as f64 / threshold as f64;
-        let secs = pending.end_ns.saturating_sub(pending.start_ns) as f64 / 1e9;
-        Finding {
-            kind: AnomalyKind::DnsTunnel,
-            entity: Entity::Pair(pending.client, pending.server),
-            severity: severity_for_ratio(ratio),
-            score: score_for_ratio(ratio),
-            summary: format!(
-                "{} received {} bytes of DNS over TCP from {} with no UDP query first (a zone transfer)",
-                pending.client, pending.answer_bytes, pending.server
-            ),
-            src_ip: Some(pending.client),
-            src_port: None,
-            dst_ip: Some(pending.server),
-            dst_port: Some(DNS_PORT),
-            proto: Some(TCP),
-            first_ns: pending.start_ns,
-            last_ns: pending.end_ns,
-            evidence: Evidence::DnsTunnel {
-                signal: DnsSignal::ZoneTransfer,
-                window_secs: secs,
-                queries: pending.query_packets,
-                bytes_out: pending.query_bytes,
-                mean_query_bytes: pending.query_bytes as f64 / pending.query_packets.max(1) as f64,
-                queries_per_sec: if secs > 0.0 { pending.query_packets as f64 / secs } else { 0.0 },
-                threshold: threshold as f64,
-                answer_bytes: Some(pending.answer_bytes),
-            },
-            flows: pending.flows,
-            occurrences: 1,
+        Self {
+            clients: EntityTable::new(limits.capacity(), ttl),
+            transfers: Transfers::new(&config, limits),
+            baseline,
+            config,
         }
     }
 
@@ -248,16 +192,10 @@ impl RuleDetector for DnsTunnelDetector {
             udp: UdpSpan::default(),
         });
         if flow.proto == UDP {
-            client.udp.add(flow);
-            let udp = client.udp;
-            if !self.pending.is_empty() {
-                self.rule_out_fallbacks(flow, udp);
-            }
+            self.transfers.udp_query(flow, &mut client.udp);
         } else if facts.handshake_completed {
-            let udp = client.udp;
-            self.observe_tcp_answer(flow, udp);
+            self.transfers.tcp_answer(flow, &client.udp);
         }
-        let Some(client) = self.clients.get_mut(&(flow.src_ip, flow.dst_ip), now) else { return };
         let bucket = client.window.at(now);
         bucket.first_ns = Some(bucket.first_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
         bucket.queries += flow.orig.packets;
@@ -334,20 +272,15 @@ impl RuleDetector for DnsTunnelDetector {
     }
 
     fn deferred(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
-        let grace = saturating_ns(self.config.transfer_grace);
-        let (due, waiting) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|p: &PendingTransfer| p.end_ns.saturating_add(grace) <= now_ns);
-        self.pending = waiting;
-        out.extend(due.into_iter().map(|p| self.transfer_finding(p)));
+        self.transfers.due(now_ns, out);
     }
 
     fn tracked(&self) -> usize {
-        self.clients.len()
+        self.clients.len() + self.transfers.len()
     }
 
     fn evicted(&self) -> u64 {
-        self.clients.evicted_full()
+        self.clients.evicted_full() + self.transfers.evicted()
     }
 }
 
@@ -355,10 +288,7 @@ impl RuleDetector for DnsTunnelDetector {
 mod tests {
     use super::*;
     use crate::{
-        detect::{
-            facts::tests::{flow, with_orig, with_resp},
-            networks::{Networks, default_internal_networks},
-        },
+        detect::facts::tests::{flow, observe_all, with_orig, with_resp},
         event::Severity,
     };
 
@@ -366,21 +296,12 @@ mod tests {
         with_resp(with_orig(flow(id, UDP, "10.0.0.23", "10.0.0.1", 53, at, 2), 1, frame, 0), 1, frame + 60, 0)
     }
 
-    fn run(detector: &mut DnsTunnelDetector, flows: &[models::FlowObservation]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
-        let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
-        }
-        out
-    }
-
     #[test]
     fn long_queries_are_a_tunnel_once_there_are_enough() {
         let mut detector =
             DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
         let flows: Vec<_> = (0..40u64).map(|i| query(i, i as f64, 260)).collect();
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         assert_eq!(found.len(), 1);
         let f = &found[0];
         assert_eq!((f.src_ip, f.dst_ip, f.dst_port), ("10.0.0.23".parse().ok(), "10.0.0.1".parse().ok(), Some(53)));
@@ -399,12 +320,12 @@ mod tests {
             DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), BTreeMap::new());
         // 3 queries per second of 95-byte frames for two minutes.
         let flows: Vec<_> = (0..360u64).map(|i| query(i, i as f64 / 3.0, 95)).collect();
-        assert!(run(&mut detector, &flows).is_empty());
+        assert!(observe_all(&mut detector, &flows).is_empty());
 
         let usual = DnsUsual { queries_per_sec_p99: 0.1, mean_query_bytes_p99: 90.0, bytes_out_p99: 600.0 };
         let baseline = BTreeMap::from([("10.0.0.23".parse()?, usual)]);
         let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &LimitsConfig::default(), baseline);
-        let found = run(&mut detector, &flows);
+        let found = observe_all(&mut detector, &flows);
         let Some(first) = found.first() else { return Err("no finding".into()) };
         let Evidence::DnsTunnel { signal, threshold, queries, .. } = &first.evidence else { panic!("wrong evidence") };
         // max(5 × 0.1, 1.0) = 1 query/s, crossed at the 60th query of the minute.
@@ -429,8 +350,8 @@ mod tests {
         let fallback = [tcp_answer(1, 10.0, 3_000), query(2, 9.99, 90)];
         // A transfer with no query, and a small TCP answer.
         let transfer = [tcp_answer(3, 100.0, 20_000), tcp_answer(4, 200.0, 300)];
-        assert!(run(&mut detector, &fallback).is_empty());
-        assert!(run(&mut detector, &transfer).is_empty());
+        assert!(observe_all(&mut detector, &fallback).is_empty());
+        assert!(observe_all(&mut detector, &transfer).is_empty());
         let mut out = Vec::new();
         let end_of_transfer = transfer[0].end_ns;
         detector.deferred(end_of_transfer + 59 * 1_000_000_000, &mut out);
@@ -443,5 +364,40 @@ mod tests {
         assert_eq!((*signal, *answer_bytes, *threshold), (DnsSignal::ZoneTransfer, Some(20_000), 512.0));
         // 20,000 / 512 = 39× the threshold.
         assert_eq!((out[0].severity, out[0].first_ns), (Severity::High, transfer[0].start_ns));
+    }
+
+    #[test]
+    fn transfer_candidates_are_bounded_tracked_and_counted_when_evicted() {
+        let limits = LimitsConfig { max_entities: 1, ..LimitsConfig::default() };
+        let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &limits, BTreeMap::new());
+        let mut other_client = tcp_answer(2, 101.0, 20_000);
+        other_client.src_ip = "10.0.0.24".parse().unwrap_or(other_client.src_ip);
+        assert!(observe_all(&mut detector, &[tcp_answer(1, 100.0, 20_000), other_client]).is_empty());
+        // One client entry and one candidate kept; the first of each forgotten.
+        assert_eq!((detector.tracked(), detector.evicted()), (2, 2));
+        let mut out = Vec::new();
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.iter().map(|f| f.src_ip).collect::<Vec<_>>(), vec!["10.0.0.24".parse().ok()]);
+        assert_eq!(detector.tracked(), 1);
+    }
+
+    #[test]
+    fn earlier_and_later_queries_of_the_client_do_not_rule_out_a_transfer() {
+        let config = DnsTunnelConfig::default();
+        let mut detector = DnsTunnelDetector::new(config.clone(), &LimitsConfig::default(), BTreeMap::new());
+        // A lookup a minute before the AXFR, the transfer, then lookups long after it.
+        let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 100.0, 90), query(4, 130.0, 90)];
+        assert!(observe_all(&mut detector, &flows).is_empty());
+        let mut out = Vec::new();
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.iter().map(|f| f.first_ns).collect::<Vec<_>>(), vec![flows[1].start_ns]);
+
+        // The same client, but with a query just before the TCP conversation
+        // whose record comes after it: a fallback after truncation.
+        let mut detector = DnsTunnelDetector::new(config, &LimitsConfig::default(), BTreeMap::new());
+        let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 59.99, 90), query(4, 100.0, 90)];
+        assert!(observe_all(&mut detector, &flows).is_empty());
+        detector.deferred(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 }

@@ -15,21 +15,25 @@
 //! candidate is held for `transfer_grace` and dropped if such a query turns
 //! up meanwhile.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
-use models::FlowObservation;
+use ipnet::IpNet;
+use models::{FlowObservation, features::ports::DNS_PORT};
 
-use crate::detect::finding::FlowSample;
+use super::DnsTunnelConfig;
+use crate::{
+    detect::{
+        config::LimitsConfig,
+        facts::{TCP, payload},
+        finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
+        table::EntityTable,
+    },
+    duration::saturating_ns,
+    event::{AnomalyKind, DnsSignal, Evidence},
+};
 
-/// Payload the responder sent: its wire bytes less one header per packet,
-/// taking the smallest frame (a bare acknowledgement) as the header size.
-/// Never more than the real payload.
-pub fn answer_payload(flow: &FlowObservation) -> u64 {
-    let resp = &flow.resp;
-    resp.bytes.saturating_sub(resp.packets.saturating_mul(u64::from(resp.len_min)))
-}
-
-/// UDP queries of one client to one server, as the span they cover.
+/// The latest run of UDP queries of one client to one server, as the span
+/// they cover: queries less than the fallback window apart.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UdpSpan {
     first_start_ns: Option<u64>,
@@ -37,7 +41,13 @@ pub struct UdpSpan {
 }
 
 impl UdpSpan {
-    pub fn add(&mut self, flow: &FlowObservation) {
+    /// A query more than `window_ns` after the run's end starts a new run:
+    /// a client that used the server a minute ago did not ask the question
+    /// a TCP conversation now answers.
+    pub fn add(&mut self, flow: &FlowObservation, window_ns: u64) {
+        if self.first_start_ns.is_some() && flow.start_ns > self.last_end_ns.saturating_add(window_ns) {
+            *self = Self::default();
+        }
         self.first_start_ns = Some(self.first_start_ns.map_or(flow.start_ns, |t| t.min(flow.start_ns)));
         self.last_end_ns = self.last_end_ns.max(flow.end_ns);
     }
@@ -50,35 +60,32 @@ impl UdpSpan {
     }
 }
 
-/// A TCP answer waiting to be ruled out as a fallback.
+/// TCP answers of one client from one server waiting to be ruled out as a fallback.
 #[derive(Clone, Debug)]
-pub struct PendingTransfer {
-    pub client: IpAddr,
-    pub server: IpAddr,
-    pub start_ns: u64,
-    pub end_ns: u64,
-    pub answer_bytes: u64,
-    pub query_packets: u64,
-    pub query_bytes: u64,
-    pub flows: FlowSample,
+struct PendingTransfer {
+    start_ns: u64,
+    end_ns: u64,
+    answer_bytes: u64,
+    query_packets: u64,
+    query_bytes: u64,
+    flows: FlowSample,
 }
 
 impl PendingTransfer {
-    pub fn of(flow: &FlowObservation, answer_bytes: u64) -> Self {
+    /// Nothing yet: [`PendingTransfer::add`] brings the first record.
+    fn empty() -> Self {
         Self {
-            client: flow.src_ip,
-            server: flow.dst_ip,
-            start_ns: flow.start_ns,
-            end_ns: flow.end_ns,
-            answer_bytes,
-            query_packets: flow.orig.packets,
-            query_bytes: flow.orig.bytes,
-            flows: FlowSample::of(flow),
+            start_ns: u64::MAX,
+            end_ns: 0,
+            answer_bytes: 0,
+            query_packets: 0,
+            query_bytes: 0,
+            flows: FlowSample::default(),
         }
     }
 
-    /// A later record of the same conversation, or another transfer of the pair.
-    pub fn merge(&mut self, flow: &FlowObservation, answer_bytes: u64) {
+    /// A record of the conversation, or of another transfer of the pair.
+    fn add(&mut self, flow: &FlowObservation, answer_bytes: u64) {
         self.start_ns = self.start_ns.min(flow.start_ns);
         self.end_ns = self.end_ns.max(flow.end_ns);
         self.answer_bytes += answer_bytes;
@@ -88,36 +95,139 @@ impl PendingTransfer {
     }
 }
 
+/// The zone-transfer candidates, per (client, server), and the settings
+/// that make and rule them out (the `transfer_*` ones of [`DnsTunnelConfig`]).
+pub struct Transfers {
+    min_answer_bytes: u64,
+    fallback_window_ns: u64,
+    grace_ns: u64,
+    allowed: Vec<IpNet>,
+    /// Bounded like every per-entity table; a candidate leaves when it is
+    /// due or ruled out, never by idling (its grace is the only clock).
+    pending: EntityTable<(IpAddr, IpAddr), PendingTransfer>,
+}
+
+impl Transfers {
+    pub fn new(config: &DnsTunnelConfig, limits: &LimitsConfig) -> Self {
+        Self {
+            min_answer_bytes: config.transfer_min_answer_bytes,
+            fallback_window_ns: saturating_ns(config.transfer_fallback_window),
+            grace_ns: saturating_ns(config.transfer_grace),
+            allowed: config.transfer_allowed.clone(),
+            pending: EntityTable::new(limits.capacity(), Duration::MAX),
+        }
+    }
+
+    /// A UDP query of the client to the server: part of `span`, and it rules
+    /// out the pair's candidate if it may have caused it (the candidate
+    /// starts at most the fallback window after it). Only this query is
+    /// judged: the client's earlier ones were in the span when the TCP
+    /// record came, and a lookup long before or after explains nothing.
+    pub fn udp_query(&mut self, flow: &FlowObservation, span: &mut UdpSpan) {
+        span.add(flow, self.fallback_window_ns);
+        let key = (flow.src_ip, flow.dst_ip);
+        let window = self.fallback_window_ns;
+        let caused =
+            |p: &PendingTransfer| flow.start_ns <= p.start_ns && flow.end_ns.saturating_add(window) >= p.start_ns;
+        if self.pending.get_mut(&key, flow.end_ns).is_some_and(|p| caused(p)) {
+            self.pending.remove(&key);
+        }
+    }
+
+    /// A TCP conversation on port 53 with a completed handshake, whose
+    /// answer may be a zone transfer; `span` is the client's UDP queries to
+    /// the server so far.
+    pub fn tcp_answer(&mut self, flow: &FlowObservation, span: &UdpSpan) {
+        let answer = payload(&flow.resp);
+        let allowed = |ip: IpAddr| self.allowed.iter().any(|net| net.contains(&ip));
+        if answer < self.min_answer_bytes
+            || span.covers(flow.start_ns, self.fallback_window_ns)
+            || allowed(flow.src_ip)
+            || allowed(flow.dst_ip)
+        {
+            return;
+        }
+        self.pending.entry((flow.src_ip, flow.dst_ip), flow.end_ns, PendingTransfer::empty).add(flow, answer);
+    }
+
+    /// The candidates whose grace is over at `now_ns`, as findings (least
+    /// recently extended first).
+    pub fn due(&mut self, now_ns: u64, out: &mut Vec<Finding>) {
+        let grace = self.grace_ns;
+        let due = self.pending.take_where(|p| p.end_ns.saturating_add(grace) <= now_ns);
+        out.extend(due.into_iter().map(|((client, server), p)| self.finding(client, server, p)));
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.pending.evicted_full()
+    }
+
+    fn finding(&self, client: IpAddr, server: IpAddr, pending: PendingTransfer) -> Finding {
+        let threshold = self.min_answer_bytes.max(1);
+        let ratio = pending.answer_bytes as f64 / threshold as f64;
+        let secs = pending.end_ns.saturating_sub(pending.start_ns) as f64 / 1e9;
+        Finding {
+            kind: AnomalyKind::DnsTunnel,
+            entity: Entity::Pair(client, server),
+            severity: severity_for_ratio(ratio),
+            score: score_for_ratio(ratio),
+            summary: format!(
+                "{client} received {} bytes of DNS over TCP from {server} with no UDP query first (a zone transfer)",
+                pending.answer_bytes
+            ),
+            src_ip: Some(client),
+            src_port: None,
+            dst_ip: Some(server),
+            dst_port: Some(DNS_PORT),
+            proto: Some(TCP),
+            first_ns: pending.start_ns,
+            last_ns: pending.end_ns,
+            evidence: Evidence::DnsTunnel {
+                signal: DnsSignal::ZoneTransfer,
+                window_secs: secs,
+                queries: pending.query_packets,
+                bytes_out: pending.query_bytes,
+                mean_query_bytes: pending.query_bytes as f64 / pending.query_packets.max(1) as f64,
+                queries_per_sec: if secs > 0.0 { pending.query_packets as f64 / secs } else { 0.0 },
+                threshold: threshold as f64,
+                answer_bytes: Some(pending.answer_bytes),
+            },
+            flows: pending.flows,
+            occurrences: 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::detect::facts::{
         TCP, UDP,
-        tests::{SEC, flow, with_orig, with_resp},
+        tests::{SEC, flow},
     };
-
-    #[test]
-    fn answer_payload_leaves_out_one_header_per_packet() {
-        // dns_axfr's server side: SYN-ACK 62, three bare ACKs of 60, one 1,210-byte answer.
-        let mut axfr = with_resp(flow(1, TCP, "172.16.16.164", "172.16.16.139", 53, 0.0, 240), 5, 1_452, 0);
-        axfr.resp.len_min = 60;
-        assert_eq!(answer_payload(&axfr), 1_152);
-        assert_eq!(answer_payload(&with_orig(flow(2, TCP, "10.0.0.1", "10.0.0.2", 53, 0.0, 0), 1, 60, 0)), 0);
-    }
 
     #[test]
     fn a_udp_query_just_before_covers_a_fallback() {
         let mut span = UdpSpan::default();
         let start = flow(1, TCP, "10.0.0.1", "10.0.0.2", 53, 10.0, 100).start_ns;
         assert!(!span.covers(start, 5 * SEC));
-        span.add(&flow(2, UDP, "10.0.0.1", "10.0.0.2", 53, 9.9, 2));
+        span.add(&flow(2, UDP, "10.0.0.1", "10.0.0.2", 53, 9.9, 2), 5 * SEC);
         assert!(span.covers(start, 5 * SEC));
         // A query long before, or only after, the TCP conversation is no reason for it.
         let mut early = UdpSpan::default();
-        early.add(&flow(3, UDP, "10.0.0.1", "10.0.0.2", 53, 1.0, 2));
+        early.add(&flow(3, UDP, "10.0.0.1", "10.0.0.2", 53, 1.0, 2), 5 * SEC);
         assert!(!early.covers(start, 5 * SEC));
         let mut late = UdpSpan::default();
-        late.add(&flow(4, UDP, "10.0.0.1", "10.0.0.2", 53, 11.0, 2));
+        late.add(&flow(4, UDP, "10.0.0.1", "10.0.0.2", 53, 11.0, 2), 5 * SEC);
         assert!(!late.covers(start, 5 * SEC));
+        // Queries a minute before and a minute after are two runs, neither just before.
+        let mut apart = UdpSpan::default();
+        apart.add(&flow(5, UDP, "10.0.0.1", "10.0.0.2", 53, -50.0, 2), 5 * SEC);
+        apart.add(&flow(6, UDP, "10.0.0.1", "10.0.0.2", 53, 70.0, 2), 5 * SEC);
+        assert!(!apart.covers(start, 5 * SEC));
     }
 }
