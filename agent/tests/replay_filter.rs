@@ -73,6 +73,31 @@ fn sll_capture_filtered_and_written_byte_for_byte() -> TestResult {
     Ok(())
 }
 
+/// The packet `-t` stops at was admitted by the filter but never counted:
+/// it must not be in the `-w` file or in `packets_matched` either.
+#[test]
+fn a_timeout_writes_and_matches_only_the_packets_it_counted() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("in.pcap");
+    let dns = |second: u64| packet(second * NS, sll(0x0800, &ipv4_udp(A, 5353, B, 53, 10)));
+    let web = packet(NS + 1, sll(0x0800, &ipv4_udp(A, 5353, B, 80, 10)));
+    // -t 2s ends at 3 s: the DNS packets at 3 s and 4 s are past it.
+    std::fs::write(&input, pcap(113, true, 65_535, &[dns(1), web, dns(2), dns(3), dns(4)]))?;
+    let written = dir.path().join("out.pcap");
+    let flows = dir.path().join("flows.ndjson");
+    let args = ["replay", path_str(&input)?, "-f", "udp port 53", "-w", path_str(&written)?, "-t", "2s"];
+    success(flowwatch(&[&args[..], &["--no-analysis", "--flows", path_str(&flows)?]].concat())?, "replay")?;
+
+    assert_eq!(std::fs::read(&written)?, pcap(113, true, 262_144, &[dns(1), dns(2)]));
+    let records = lines(&flows)?;
+    let stats = final_stats(&records)?;
+    assert_eq!(stats["ingress"]["packets"], 2);
+    assert_eq!(stats["filter"]["packets_matched"], 2);
+    assert_eq!(stats["filter"]["packets_rejected"], 1);
+    assert_eq!(stats["write"]["packets"], 2);
+    Ok(())
+}
+
 #[test]
 fn invalid_filter_exits_2_with_libpcap_text_before_anything_runs() -> TestResult {
     let dir = tempfile::tempdir()?;

@@ -12,7 +12,8 @@ use crate::{
 };
 
 /// Replay: the filter runs on every packet (libpcap's program on the
-/// captured bytes); packets that pass are counted and written to `-w`.
+/// captured bytes); packets that pass and are replayed are counted and
+/// written to `-w`.
 pub(crate) struct ReplaySelection<S> {
     inner: S,
     filter: Option<(PacketFilter, FilterStats)>,
@@ -39,17 +40,26 @@ impl<S: ReplaySink> ReplaySink for ReplaySelection<S> {
     }
 
     fn admit(&mut self, packet: &Packet<'_>) -> Result<bool, SinkFailure> {
-        if let Some((filter, stats)) = &mut self.filter {
-            if !filter.matches(packet.link, packet.data)? {
-                stats.packets_rejected += 1;
-                return Ok(false);
-            }
+        if let Some((filter, stats)) = &mut self.filter
+            && !filter.matches(packet.link, packet.data)?
+        {
+            stats.packets_rejected += 1;
+            return Ok(false);
+        }
+        self.inner.admit(packet)
+    }
+
+    /// Counted and written only once the flow table counted the packet, so
+    /// `packets_matched` and the `-w` file agree with the ingress counters
+    /// also when `-t` or a signal stops the replay at an admitted packet.
+    fn replayed(&mut self, packet: &Packet<'_>) -> Result<(), SinkFailure> {
+        if let Some((_, stats)) = &mut self.filter {
             stats.packets_matched += 1;
         }
         if let Some(dump) = &mut self.dump {
             dump.write(packet.link, packet.timestamp_ns, packet.data, packet.orig_len)?;
         }
-        self.inner.admit(packet)
+        self.inner.replayed(packet)
     }
 
     fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
