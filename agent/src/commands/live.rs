@@ -16,7 +16,8 @@ use crate::{
     capture::{CaptureConfig, LiveCapture},
     cli::{FlowTableArgs, LimitArgs},
     clock::Clock,
-    flow::{FlowEngine, StatsRecord},
+    filter::{FilterExpression, FlowFilter},
+    flow::{FlowEngine, PollOutput, StatsRecord},
     replay::{ReplaySink, SinkFailure},
 };
 
@@ -26,6 +27,8 @@ pub(crate) struct LiveOptions<'a> {
     pub limits: &'a LimitArgs,
     /// Also hand out a stats record this often; zero = only at exit.
     pub stats_interval: Duration,
+    /// `-f`: only the flow records it keeps reach the consumer.
+    pub filter: Option<&'a FilterExpression>,
     /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
     pub dump: Option<LiveDump>,
 }
@@ -42,6 +45,7 @@ pub(crate) async fn capture_live(
     // handlers (tests and supervisors send SIGTERM as soon as they see it).
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     let mut capture = LiveCapture::start(&options.capture)?;
     let mut sampler = capture.take_sampler();
     let mut dump = options.dump;
@@ -59,7 +63,8 @@ pub(crate) async fn capture_live(
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                let mut out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                select(filter.as_mut(), &mut out);
                 consumer.poll(&out, &engine).map_err(sink_failed)?;
                 if let Some(dump) = &mut dump {
                     dump.flush().map_err(sink_failed)?;
@@ -71,6 +76,7 @@ pub(crate) async fn capture_live(
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
                 let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
                 stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+                stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
                 consumer.stats(&stats).map_err(sink_failed)?;
             }
             // -w: samples from the kernel, written as they come.
@@ -93,7 +99,8 @@ pub(crate) async fn capture_live(
     };
     info!("stopping: {stop_reason}; flushing flows");
     let end_ns = clock.now_source_ns();
-    let out = engine.finish(capture.flow_map(), end_ns)?;
+    let mut out = engine.finish(capture.flow_map(), end_ns)?;
+    select(filter.as_mut(), &mut out);
     consumer.poll(&out, &engine).map_err(sink_failed)?;
     if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
         // Only packets up to the final count: the file and the counters end together.
@@ -101,8 +108,17 @@ pub(crate) async fn capture_live(
     }
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
     stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+    stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
     consumer.stats(&stats).map_err(sink_failed)?;
     Ok(stats)
+}
+
+/// `-f`: drops the records the filter rejects; the kernel counters, already
+/// read, still hold their packets.
+fn select(filter: Option<&mut FlowFilter>, out: &mut PollOutput) {
+    if let Some(filter) = filter {
+        out.records.retain(|record| filter.keep(record));
+    }
 }
 
 /// The `write` object of a stats line: present with `-w`.

@@ -1,12 +1,12 @@
-//! `-f` and `-w` in front of a command's record consumer: which packets or
-//! flows go on, what goes into the pcap file, and their counts added to
-//! every stats line.
+//! `-f` and `-w` around replay's record consumer (which packets go on, what
+//! goes into the pcap file, and their counts on every stats line), and live
+//! `-w`'s writer of kernel samples.
 
 use crate::{
     capture::{PacketSampler, Sample},
     clock::Clock,
     dump::{PacketDump, WriteStats},
-    filter::{FilterStats, FlowFilter, PacketFilter},
+    filter::{FilterStats, PacketFilter},
     flow::{FlowEngine, PollOutput, StatsRecord},
     replay::{LinkType, Packet, ReplaySink, SinkFailure},
 };
@@ -78,49 +78,6 @@ impl<S: ReplaySink> ReplaySink for ReplaySelection<S> {
             write: self.dump.as_ref().map(|dump| dump.stats().clone()),
             ..stats.clone()
         };
-        self.inner.stats(&stats)
-    }
-}
-
-/// Live: the kernel counts every packet (its counters stay honest); flow
-/// records are kept or dropped by [`FlowFilter`] before they reach `inner`.
-pub(crate) struct LiveSelection<S> {
-    inner: S,
-    filter: Option<FlowFilter>,
-}
-
-impl<S: ReplaySink> LiveSelection<S> {
-    pub(crate) fn new(inner: S, filter: Option<FlowFilter>) -> Self {
-        Self { inner, filter }
-    }
-
-    pub(crate) fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: ReplaySink> ReplaySink for LiveSelection<S> {
-    fn interface(&mut self, ifindex: u32, name: String) {
-        self.inner.interface(ifindex, name);
-    }
-
-    fn poll(&mut self, out: &PollOutput, engine: &FlowEngine) -> Result<(), SinkFailure> {
-        let Some(filter) = &mut self.filter else {
-            return self.inner.poll(out, engine);
-        };
-        let mut keep = Vec::with_capacity(out.records.len());
-        for record in &out.records {
-            keep.push(filter.keep(record)?);
-        }
-        if keep.iter().all(|k| *k) {
-            return self.inner.poll(out, engine);
-        }
-        let records = out.records.iter().zip(keep).filter(|(_, k)| *k).map(|(record, _)| record.clone()).collect();
-        self.inner.poll(&PollOutput { records, hooks: out.hooks, now_ns: out.now_ns }, engine)
-    }
-
-    fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure> {
-        let stats = StatsRecord { filter: self.filter.as_ref().map(|f| f.stats().clone()), ..stats.clone() };
         self.inner.stats(&stats)
     }
 }
