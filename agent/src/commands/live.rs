@@ -16,7 +16,8 @@ use crate::{
     capture::{CaptureConfig, LiveCapture},
     cli::{FlowTableArgs, LimitArgs},
     clock::Clock,
-    filter::{FilterExpression, FlowFilter},
+    dump::PacketDump,
+    filter::{FilterExpression, FlowFilter, PacketFilter},
     flow::{FlowEngine, PollOutput, StatsRecord},
     replay::{ReplaySink, SinkFailure},
 };
@@ -30,7 +31,7 @@ pub(crate) struct LiveOptions<'a> {
     /// `-f`: only the flow records it keeps reach the consumer.
     pub filter: Option<&'a FilterExpression>,
     /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
-    pub dump: Option<LiveDump>,
+    pub dump: Option<PacketDump>,
 }
 
 /// Captures until a stop condition and returns the final stats record.
@@ -47,8 +48,14 @@ pub(crate) async fn capture_live(
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     let mut capture = LiveCapture::start(&options.capture)?;
-    let mut sampler = capture.take_sampler();
-    let mut dump = options.dump;
+    let mut dump = match options.dump {
+        Some(file) => {
+            let sampler = capture.take_sampler().context("-w needs kernel sampling: capture.sample_snaplen is 0")?;
+            let filter = options.filter.map(PacketFilter::new).transpose()?;
+            Some(LiveDump::new(file, filter, sampler, clock))
+        }
+        None => None,
+    };
     for iface in capture.attached() {
         info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
         consumer.interface(iface.index, iface.name.clone());
@@ -75,19 +82,19 @@ pub(crate) async fn capture_live(
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
                 let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
-                stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+                stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
                 stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
                 consumer.stats(&stats).map_err(sink_failed)?;
             }
             // -w: samples from the kernel, written as they come.
             _ = async {
-                match sampler.as_mut() {
-                    Some(sampler) => sampler.readable().await,
+                match dump.as_mut() {
+                    Some(dump) => dump.readable().await,
                     None => std::future::pending().await,
                 }
-            }, if sampler.is_some() && dump.is_some() => {
-                if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
-                    dump.drain(sampler, clock).map_err(sink_failed)?;
+            }, if dump.is_some() => {
+                if let Some(dump) = &mut dump {
+                    dump.drain().map_err(sink_failed)?;
                 }
             }
             _ = async { sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
@@ -102,12 +109,12 @@ pub(crate) async fn capture_live(
     let mut out = engine.finish(capture.flow_map(), end_ns)?;
     select(filter.as_mut(), &mut out);
     consumer.poll(&out, &engine).map_err(sink_failed)?;
-    if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
+    if let Some(dump) = &mut dump {
         // Only packets up to the final count: the file and the counters end together.
-        dump.finish(sampler, clock, end_ns).map_err(sink_failed)?;
+        dump.finish(end_ns).map_err(sink_failed)?;
     }
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
-    stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+    stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
     stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
     consumer.stats(&stats).map_err(sink_failed)?;
     Ok(stats)
@@ -118,16 +125,5 @@ pub(crate) async fn capture_live(
 fn select(filter: Option<&mut FlowFilter>, out: &mut PollOutput) {
     if let Some(filter) = filter {
         out.records.retain(|record| filter.keep(record));
-    }
-}
-
-/// The `write` object of a stats line: present with `-w`.
-fn write_stats(
-    dump: Option<&LiveDump>,
-    sampler: Option<&crate::capture::PacketSampler>,
-) -> Result<Option<crate::dump::WriteStats>, SinkFailure> {
-    match (dump, sampler) {
-        (Some(dump), Some(sampler)) => Ok(Some(dump.stats(sampler)?)),
-        _ => Ok(None),
     }
 }

@@ -7,13 +7,11 @@ use super::{
     analysis::build_analyzer,
     live::{LiveOptions, capture_live},
     output::Output,
-    selection::LiveDump,
 };
 use crate::{
     cli::{DEFAULT_LEARN_FLOWS_LIVE, RunArgs},
     clock::Clock,
     dump::PacketDump,
-    filter::PacketFilter,
     iface::default_route_interface,
 };
 
@@ -30,8 +28,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let dump = match &args.write.write_file {
         Some(path) => {
             capture.sample_snaplen = live_snaplen(args.write.snaplen);
-            let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
-            Some(LiveDump::new(PacketDump::create(path, capture.sample_snaplen)?, filter))
+            Some(PacketDump::create(path, capture.sample_snaplen)?)
         }
         None => None,
     };

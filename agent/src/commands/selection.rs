@@ -88,42 +88,40 @@ impl<S: ReplaySink> ReplaySink for ReplaySelection<S> {
 pub(crate) struct LiveDump {
     dump: PacketDump,
     filter: Option<PacketFilter>,
+    sampler: PacketSampler,
+    /// Turns the samples' kernel timestamps into wall-clock time.
+    clock: Clock,
 }
 
 impl LiveDump {
-    pub(crate) fn new(dump: PacketDump, filter: Option<PacketFilter>) -> Self {
-        Self { dump, filter }
+    pub(crate) fn new(dump: PacketDump, filter: Option<PacketFilter>, sampler: PacketSampler, clock: Clock) -> Self {
+        Self { dump, filter, sampler, clock }
+    }
+
+    /// Waits until the kernel has samples for [`Self::drain`].
+    pub(crate) async fn readable(&mut self) {
+        self.sampler.readable().await;
     }
 
     /// Writes every sample waiting in the kernel's buffers.
-    pub(crate) fn drain(&mut self, sampler: &mut PacketSampler, clock: Clock) -> Result<(), SinkFailure> {
-        self.drain_until(sampler, clock, u64::MAX)
+    pub(crate) fn drain(&mut self) -> Result<(), SinkFailure> {
+        self.drain_until(u64::MAX)
     }
 
     /// Writes the waiting samples stamped at or before `end_ns` (kernel
     /// time); later ones arrived after the capture's end and are left out.
-    fn drain_until(&mut self, sampler: &mut PacketSampler, clock: Clock, end_ns: u64) -> Result<(), SinkFailure> {
+    fn drain_until(&mut self, end_ns: u64) -> Result<(), SinkFailure> {
+        let Self { dump, filter, sampler, clock } = self;
         let mut failure: Option<SinkFailure> = None;
         sampler.drain(|sample| {
             if failure.is_none()
                 && sample.header.timestamp_ns <= end_ns
-                && let Err(err) = self.write(&sample, clock)
+                && let Err(err) = write(dump, filter.as_mut(), *clock, &sample)
             {
                 failure = Some(err);
             }
         });
         failure.map_or(Ok(()), Err)
-    }
-
-    fn write(&mut self, sample: &Sample<'_>, clock: Clock) -> Result<(), SinkFailure> {
-        if let Some(filter) = &mut self.filter
-            && !filter.matches(LinkType::Ethernet, sample.data)?
-        {
-            return Ok(());
-        }
-        let time_ns = u64::try_from(clock.to_epoch_ns(sample.header.timestamp_ns)).unwrap_or(0);
-        self.dump.write(LinkType::Ethernet, time_ns, sample.data, sample.header.frame_len)?;
-        Ok(())
     }
 
     pub(crate) fn flush(&mut self) -> Result<(), SinkFailure> {
@@ -132,13 +130,30 @@ impl LiveDump {
 
     /// Drains what is left up to the final count at `end_ns` (kernel time)
     /// and completes the file.
-    pub(crate) fn finish(&mut self, sampler: &mut PacketSampler, clock: Clock, end_ns: u64) -> Result<(), SinkFailure> {
-        self.drain_until(sampler, clock, end_ns)?;
+    pub(crate) fn finish(&mut self, end_ns: u64) -> Result<(), SinkFailure> {
+        self.drain_until(end_ns)?;
         Ok(self.dump.finish()?)
     }
 
     /// The `write` object of the stats line, with the kernel's drop count.
-    pub(crate) fn stats(&self, sampler: &PacketSampler) -> Result<WriteStats, SinkFailure> {
-        Ok(WriteStats { ring_drops: Some(sampler.drops()?), ..self.dump.stats().clone() })
+    pub(crate) fn stats(&self) -> Result<WriteStats, SinkFailure> {
+        Ok(WriteStats { ring_drops: Some(self.sampler.drops()?), ..self.dump.stats().clone() })
     }
+}
+
+/// One sample into `dump`, if `filter` (when given) matches it.
+fn write(
+    dump: &mut PacketDump,
+    filter: Option<&mut PacketFilter>,
+    clock: Clock,
+    sample: &Sample<'_>,
+) -> Result<(), SinkFailure> {
+    if let Some(filter) = filter
+        && !filter.matches(LinkType::Ethernet, sample.data)?
+    {
+        return Ok(());
+    }
+    let time_ns = u64::try_from(clock.to_epoch_ns(sample.header.timestamp_ns)).unwrap_or(0);
+    dump.write(LinkType::Ethernet, time_ns, sample.data, sample.header.frame_len)?;
+    Ok(())
 }
