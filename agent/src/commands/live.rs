@@ -105,13 +105,12 @@ pub(crate) async fn capture_live(
         }
     };
     info!("stopping: {stop_reason}; flushing flows");
-    let end_ns = clock.now_source_ns();
-    let mut out = engine.finish(capture.flow_map(), end_ns)?;
+    let mut out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
     select(filter.as_mut(), &mut out);
     consumer.poll(&out, &engine).map_err(sink_failed)?;
     if let Some(dump) = &mut dump {
-        // Only packets up to the final count: the file and the counters end together.
-        dump.finish(end_ns).map_err(sink_failed)?;
+        // After the final read, so the file holds every packet it counted.
+        dump.finish().map_err(sink_failed)?;
     }
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
     stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;

@@ -128,9 +128,13 @@ impl LiveDump {
         Ok(self.dump.flush()?)
     }
 
-    /// Drains what is left up to the final count at `end_ns` (kernel time)
-    /// and completes the file.
-    pub(crate) fn finish(&mut self, end_ns: u64) -> Result<(), SinkFailure> {
+    /// Drains the samples stamped until now and completes the file. Called
+    /// right after the final read of the flow map: every packet that read
+    /// counted is stamped before now, so the file ends with the counters
+    /// (up to packets arriving during that read, which it may hold and
+    /// they miss).
+    pub(crate) fn finish(&mut self) -> Result<(), SinkFailure> {
+        let end_ns = self.sampler.now_ns();
         self.drain_until(end_ns)?;
         Ok(self.dump.finish()?)
     }
