@@ -82,8 +82,6 @@ pub struct Remote {
 pub struct StatsLine {
     #[serde(deserialize_with = "unix_seconds")]
     pub time: f64,
-    #[serde(rename = "final", default)]
-    pub is_final: bool,
     pub ingress: HookCounters,
     pub egress: HookCounters,
     #[serde(default)]
@@ -92,6 +90,16 @@ pub struct StatsLine {
     pub flows_evicted: u64,
     #[serde(default)]
     pub packets_unaccounted: u64,
+}
+
+impl StatsLine {
+    pub fn packets(&self) -> u64 {
+        self.ingress.packets + self.egress.packets
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.ingress.bytes + self.egress.bytes
+    }
 }
 
 /// RFC 3339 as fractional Unix seconds: the dashboard only does arithmetic on times.
@@ -160,7 +168,6 @@ impl LineReader {
     pub fn next_line(&mut self) -> io::Result<Option<&str>> {
         self.buffer.clear();
         loop {
-            let before = self.buffer.len();
             let read = self.reader.read_line(&mut self.buffer)?;
             if let Some((_, offset)) = &mut self.follow {
                 *offset += read as u64;
@@ -169,7 +176,8 @@ impl LineReader {
                 let line = self.buffer.trim_end_matches(['\n', '\r']);
                 return Ok(Some(line));
             }
-            if read == 0 && self.buffer.len() == before {
+            // Nothing read and no newline: the end of the input for now.
+            if read == 0 {
                 let Some((path, offset)) = &mut self.follow else {
                     // End of input; a last line without a newline still counts.
                     return Ok((!self.buffer.is_empty()).then_some(self.buffer.as_str()));
