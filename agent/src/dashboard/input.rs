@@ -116,6 +116,14 @@ impl Line {
     }
 }
 
+/// One line of input as the dashboard takes it: blank lines (a writer's
+/// trailing newline, a file padded by hand) are skipped, `Some(None)` is a
+/// line that is not flowwatch output. Both readers go through here, so a
+/// live dashboard and a snapshot count the same lines.
+pub fn parse_input_line(text: &str) -> Option<Option<Line>> {
+    (!text.trim().is_empty()).then(|| Line::parse(text))
+}
+
 /// Where the lines come from.
 #[derive(Clone, Debug)]
 pub enum InputSource {
@@ -227,6 +235,14 @@ mod tests {
         assert!(matches!(Line::parse(r#"{"type":"analysis","flows_scored":3}"#), Some(Line::Other)));
         assert!(Line::parse("not json").is_none());
         assert!(Line::parse(r#"{"type":"flow","start":"yesterday"}"#).is_none());
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_and_garbage_is_counted_by_both_readers() {
+        assert!(parse_input_line("").is_none());
+        assert!(parse_input_line(" \t").is_none());
+        assert!(matches!(parse_input_line("garbage"), Some(None)));
+        assert!(matches!(parse_input_line(r#"{"type":"analysis"}"#), Some(Some(Line::Other))));
     }
 
     #[test]

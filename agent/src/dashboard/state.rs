@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::event::Severity;
 
 use super::{
-    input::{EventLine, FlowLine, Line, StatsLine},
+    input::{EventLine, FlowLine, Line, StatsLine, parse_input_line},
     rate::RateSeries,
     talkers::{Conversation, TopTalkers},
 };
@@ -78,9 +78,10 @@ impl Dashboard {
         }
     }
 
+    /// One line of input text (see [`parse_input_line`]).
     pub fn apply_text(&mut self, text: &str) {
-        if !text.trim().is_empty() {
-            self.apply(Line::parse(text));
+        if let Some(line) = parse_input_line(text) {
+            self.apply(line);
         }
     }
 

@@ -17,7 +17,7 @@ use ratatui::{
 };
 
 use super::{
-    input::{InputSource, Line, LineReader},
+    input::{InputSource, Line, LineReader, parse_input_line},
     state::Dashboard,
     view::View,
 };
@@ -74,7 +74,9 @@ pub fn interactive(source: InputSource, window_seconds: u64) -> io::Result<()> {
         let last = loop {
             match reader.next_line() {
                 Ok(Some(text)) => {
-                    if sender.send(Input::Line(Line::parse(text))).is_err() {
+                    if let Some(line) = parse_input_line(text)
+                        && sender.send(Input::Line(line)).is_err()
+                    {
                         return;
                     }
                 }
