@@ -89,7 +89,12 @@ pub struct StatsLine {
     #[serde(default)]
     pub flows_evicted: u64,
     #[serde(default)]
+    pub flows_unseen: u64,
+    #[serde(default)]
     pub packets_unaccounted: u64,
+    /// Present with `-w`.
+    #[serde(default)]
+    pub write: Option<WriteLine>,
 }
 
 impl StatsLine {
@@ -100,6 +105,14 @@ impl StatsLine {
     pub fn bytes(&self) -> u64 {
         self.ingress.bytes + self.egress.bytes
     }
+}
+
+/// The `write` object of a stats line: only its loss counter is shown.
+#[derive(Debug, Deserialize)]
+pub struct WriteLine {
+    /// Live only: samples the kernel could not hand over.
+    #[serde(default)]
+    pub ring_drops: Option<u64>,
 }
 
 /// RFC 3339 as fractional Unix seconds: the dashboard only does arithmetic on times.
