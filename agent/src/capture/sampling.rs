@@ -181,7 +181,7 @@ mod tests {
     fn raw(header: &SampleHeader, frame: &[u8], padding: usize) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&header.timestamp_ns.to_ne_bytes());
-        for field in [header.frame_len, header.cap_len, header.ifindex, header.hook] {
+        for field in [header.frame_len, header.cap_len] {
             bytes.extend_from_slice(&field.to_ne_bytes());
         }
         bytes.extend_from_slice(frame);
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn decode_strips_the_perf_padding() -> Result<(), String> {
-        let header = SampleHeader { timestamp_ns: 5, frame_len: 1500, cap_len: 3, ifindex: 2, hook: 0 };
+        let header = SampleHeader { timestamp_ns: 5, frame_len: 1500, cap_len: 3 };
         let bytes = raw(&header, &[7, 8, 9], 5);
         let sample = decode(&bytes).ok_or("not decoded")?;
         assert_eq!((sample.header, sample.data), (header, &[7u8, 8, 9][..]));
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn decode_refuses_a_sample_shorter_than_its_cap_len() {
-        let header = SampleHeader { timestamp_ns: 5, frame_len: 60, cap_len: 60, ifindex: 2, hook: 1 };
+        let header = SampleHeader { timestamp_ns: 5, frame_len: 60, cap_len: 60 };
         assert!(decode(&raw(&header, &[0; 59], 0)).is_none());
     }
 }
