@@ -16,10 +16,12 @@ pub const SAMPLE_DROPS_MAP: &str = "SAMPLE_DROPS";
 
 /// Largest snaplen live sampling supports: a perf record's size is a `u16`,
 /// and it also holds the perf header (8 bytes), the raw-data size (4), the
-/// [`SampleHeader`] (24) and up to 7 bytes of alignment padding.
+/// [`SampleHeader`] (16) and up to 7 bytes of alignment padding.
 pub const MAX_LIVE_SNAPLEN: u32 = 65_000;
 
-/// Precedes every sampled frame. Plain integers, no implicit padding.
+/// Precedes every sampled frame. Plain integers, no implicit padding. Only
+/// what the pcap record needs: the file has one link type and no interface
+/// or direction field, so neither is sent.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SampleHeader {
@@ -29,9 +31,6 @@ pub struct SampleHeader {
     pub frame_len: u32,
     /// Frame bytes following the header (`min(frame_len, snaplen)`).
     pub cap_len: u32,
-    pub ifindex: u32,
-    /// [`crate::counters::Hook`] index: 0 ingress (XDP), 1 egress (TC).
-    pub hook: u32,
 }
 
 impl SampleHeader {
@@ -41,12 +40,6 @@ impl SampleHeader {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let u64_at = |at: usize| Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
         let u32_at = |at: usize| Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
-        Some(Self {
-            timestamp_ns: u64_at(0)?,
-            frame_len: u32_at(8)?,
-            cap_len: u32_at(12)?,
-            ifindex: u32_at(16)?,
-            hook: u32_at(20)?,
-        })
+        Some(Self { timestamp_ns: u64_at(0)?, frame_len: u32_at(8)?, cap_len: u32_at(12)? })
     }
 }

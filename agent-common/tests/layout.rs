@@ -17,6 +17,7 @@ use agent_common::flow::{
     PKT_QINQ,
 };
 use agent_common::names;
+use agent_common::sample::SampleHeader;
 
 /// Size of a field's type, without needing a value of the struct.
 fn field_size<S, F>(_: fn(&S) -> &F) -> usize {
@@ -168,6 +169,29 @@ fn flow_key_golden_bytes() {
     expected.extend_from_slice(&[0xbc, 0x0a, 0xef, 0x0d]);
     expected.extend_from_slice(&[17, 1, 0, 0]);
     assert_eq!(bytes, &expected[..]);
+}
+
+/// The header the kernel writes before each `-w` sample in the perf buffer.
+#[test]
+fn sample_header_layout() {
+    assert_eq!(size_of::<SampleHeader>(), 16);
+    assert_eq!(SampleHeader::SIZE, 16);
+    assert_eq!(align_of::<SampleHeader>(), 8);
+    assert_eq!(offset_of!(SampleHeader, timestamp_ns), 0);
+    assert_eq!(offset_of!(SampleHeader, frame_len), 8);
+    assert_eq!(offset_of!(SampleHeader, cap_len), 12);
+}
+
+#[test]
+fn sample_header_decode_reads_native_order_fields_and_refuses_short_input() {
+    let header = SampleHeader { timestamp_ns: 0x0102_0304_0506_0708, frame_len: 1514, cap_len: 96 };
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&header.timestamp_ns.to_ne_bytes());
+    for field in [header.frame_len, header.cap_len] {
+        bytes.extend_from_slice(&field.to_ne_bytes());
+    }
+    assert_eq!(SampleHeader::decode(&bytes), Some(header));
+    assert_eq!(SampleHeader::decode(&bytes[..15]), None);
 }
 
 #[test]

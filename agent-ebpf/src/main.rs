@@ -27,7 +27,7 @@ pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
         metadata_vlan: None,
     };
     // -w: packet sampling (agent-ebpf/src/sample.rs); removed by the verifier when off.
-    sample_frame(&ctx, Hook::Ingress, obs.ifindex, obs.frame_len);
+    sample_frame(&ctx, obs.frame_len);
     record_frame(&frame, &obs);
     xdp_action::XDP_PASS
 }
@@ -57,7 +57,7 @@ pub fn flowwatch_egress(ctx: TcContext) -> i32 {
 pub fn flowwatch_egress_sample(ctx: TcContext) -> i32 {
     // SAFETY: the context pointer is valid for the program's run.
     let skb = unsafe { &*ctx.skb.skb };
-    sample_frame(&ctx, Hook::Egress, skb.ifindex, skb.len);
+    sample_frame(&ctx, skb.len);
     TC_ACT_UNSPEC
 }
 

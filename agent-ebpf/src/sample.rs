@@ -10,7 +10,7 @@
 
 use core::ffi::c_void;
 
-use agent_common::{counters::Hook, sample::SampleHeader};
+use agent_common::sample::SampleHeader;
 use aya_ebpf::{
     EbpfContext,
     bindings::BPF_F_CURRENT_CPU,
@@ -39,7 +39,7 @@ static SAMPLE_SCRATCH: PerCpuArray<SampleHeader> = PerCpuArray::with_max_entries
 /// Sends the frame's first `min(frame_len, SAMPLE_SNAPLEN)` bytes, or counts
 /// a drop when the CPU's buffer cannot take them.
 #[inline(always)]
-pub fn sample_frame<C: EbpfContext>(ctx: &C, hook: Hook, ifindex: u32, frame_len: u32) {
+pub fn sample_frame<C: EbpfContext>(ctx: &C, frame_len: u32) {
     // SAFETY: a read of an immutable global; volatile so the compiler keeps
     // the load instead of folding the 0 the object was built with.
     let snaplen = unsafe { core::ptr::read_volatile(&SAMPLE_SNAPLEN) };
@@ -52,7 +52,7 @@ pub fn sample_frame<C: EbpfContext>(ctx: &C, hook: Hook, ifindex: u32, frame_len
     let cap_len = if frame_len < snaplen { frame_len } else { snaplen };
     // SAFETY: per-CPU slot, only this CPU uses it while this program runs.
     unsafe {
-        *header = SampleHeader { timestamp_ns: bpf_ktime_get_ns(), frame_len, cap_len, ifindex, hook: hook.index() };
+        *header = SampleHeader { timestamp_ns: bpf_ktime_get_ns(), frame_len, cap_len };
     }
     // Upper 32 bits: how many bytes of the packet the kernel appends (BPF_F_CTX_LEN_MASK).
     let flags = (u64::from(cap_len) << 32) | BPF_F_CURRENT_CPU;

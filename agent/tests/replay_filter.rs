@@ -17,19 +17,14 @@ use std::{
 };
 
 use common::{A, B, NS, ethernet, ipv4_udp, ipv6_udp, packet, pcap, sll};
+use e2e::{flowwatch, s};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn flowwatch(args: &[&str]) -> std::io::Result<Output> {
+/// Runs flowwatch for its exit status and stderr (the tests that expect a failure).
+fn flowwatch_output(args: &[&str]) -> std::io::Result<Output> {
     Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
-}
-
-fn success(output: Output, what: &str) -> Result<Output, Box<dyn std::error::Error>> {
-    if !output.status.success() {
-        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
-    }
-    Ok(output)
 }
 
 fn lines(path: &Path) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
@@ -38,10 +33,6 @@ fn lines(path: &Path) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
 
 fn final_stats(records: &[Value]) -> Result<&Value, Box<dyn std::error::Error>> {
     records.last().filter(|r| r["type"] == "stats" && r["final"] == true).ok_or_else(|| "no final stats line".into())
-}
-
-fn path_str(path: &Path) -> Result<&str, Box<dyn std::error::Error>> {
-    path.to_str().ok_or_else(|| "non-UTF-8 temp path".into())
 }
 
 #[test]
@@ -55,8 +46,8 @@ fn sll_capture_filtered_and_written_byte_for_byte() -> TestResult {
     std::fs::write(&input, pcap(113, true, 65_535, &[dns.clone(), web, dns6.clone(), other6]))?;
     let written = dir.path().join("out.pcap");
     let flows = dir.path().join("flows.ndjson");
-    let args = ["replay", path_str(&input)?, "-f", "udp port 53", "-w", path_str(&written)?, "--snaplen", "80"];
-    success(flowwatch(&[&args[..], &["--no-analysis", "--flows", path_str(&flows)?]].concat())?, "replay")?;
+    let args = ["replay", s(&input), "-f", "udp port 53", "-w", s(&written), "--snaplen", "80"];
+    flowwatch(&[&args[..], &["--no-analysis", "--flows", s(&flows)]].concat())?;
 
     // Same format, the two DNS packets only, the IPv6 one cut to 80 bytes with its length kept.
     assert_eq!(std::fs::read(&written)?, pcap(113, true, 80, &[dns, dns6]));
@@ -73,11 +64,36 @@ fn sll_capture_filtered_and_written_byte_for_byte() -> TestResult {
     Ok(())
 }
 
+/// The packet `-t` stops at was admitted by the filter but never counted:
+/// it must not be in the `-w` file or in `packets_matched` either.
+#[test]
+fn a_timeout_writes_and_matches_only_the_packets_it_counted() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("in.pcap");
+    let dns = |second: u64| packet(second * NS, sll(0x0800, &ipv4_udp(A, 5353, B, 53, 10)));
+    let web = packet(NS + 1, sll(0x0800, &ipv4_udp(A, 5353, B, 80, 10)));
+    // -t 2s ends at 3 s: the DNS packets at 3 s and 4 s are past it.
+    std::fs::write(&input, pcap(113, true, 65_535, &[dns(1), web, dns(2), dns(3), dns(4)]))?;
+    let written = dir.path().join("out.pcap");
+    let flows = dir.path().join("flows.ndjson");
+    let args = ["replay", s(&input), "-f", "udp port 53", "-w", s(&written), "-t", "2s"];
+    flowwatch(&[&args[..], &["--no-analysis", "--flows", s(&flows)]].concat())?;
+
+    assert_eq!(std::fs::read(&written)?, pcap(113, true, 262_144, &[dns(1), dns(2)]));
+    let records = lines(&flows)?;
+    let stats = final_stats(&records)?;
+    assert_eq!(stats["ingress"]["packets"], 2);
+    assert_eq!(stats["filter"]["packets_matched"], 2);
+    assert_eq!(stats["filter"]["packets_rejected"], 1);
+    assert_eq!(stats["write"]["packets"], 2);
+    Ok(())
+}
+
 #[test]
 fn invalid_filter_exits_2_with_libpcap_text_before_anything_runs() -> TestResult {
     let dir = tempfile::tempdir()?;
     let written = dir.path().join("never.pcap");
-    let output = flowwatch(&["replay", "missing.pcap", "-f", "tcp prot 80", "-w", path_str(&written)?])?;
+    let output = flowwatch_output(&["replay", "missing.pcap", "-f", "tcp prot 80", "-w", s(&written)])?;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("can't parse filter expression: syntax error"), "{stderr}");
@@ -91,7 +107,7 @@ fn live_filters_refuse_primitives_a_flow_key_lacks_with_exit_2() -> TestResult {
         &["run", "-i", "lo", "-f", "tcp and len > 100"][..],
         &["train", "-i", "lo", "--model", "never.fwm", "-f", "ether host 02:00:00:00:00:01"][..],
     ] {
-        let output = flowwatch(args)?;
+        let output = flowwatch_output(args)?;
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let primitive = if args[0] == "run" { "`len`" } else { "`ether`" };
@@ -109,16 +125,8 @@ fn one_write_file_refuses_a_second_link_type() -> TestResult {
     std::fs::write(&cooked, pcap(113, false, 65_535, &[packet(2 * NS, sll(0x0800, &ipv4_udp(A, 1, B, 2, 0)))]))?;
     let written = dir.path().join("out.pcap");
     let flows = dir.path().join("flows.ndjson");
-    let output = flowwatch(&[
-        "replay",
-        path_str(&eth)?,
-        path_str(&cooked)?,
-        "-w",
-        path_str(&written)?,
-        "--no-analysis",
-        "--flows",
-        path_str(&flows)?,
-    ])?;
+    let output =
+        flowwatch_output(&["replay", s(&eth), s(&cooked), "-w", s(&written), "--no-analysis", "--flows", s(&flows)])?;
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -131,12 +139,16 @@ fn one_write_file_refuses_a_second_link_type() -> TestResult {
 // ------------------------------------------------------------ against tcpdump
 
 fn tcpdump(args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
-    success(Command::new("tcpdump").args(args).output()?, &format!("tcpdump {}", args.join(" ")))
+    let output = Command::new("tcpdump").args(args).output()?;
+    if !output.status.success() {
+        return Err(format!("tcpdump {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)).into());
+    }
+    Ok(output)
 }
 
 /// Every packet as tcpdump prints it: nanosecond time, headers, all bytes in hex.
 fn dump_text(file: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let output = tcpdump(&["-r", path_str(file)?, "--time-stamp-precision", "nano", "-tt", "-nn", "-xx"])?;
+    let output = tcpdump(&["-r", s(file), "--time-stamp-precision", "nano", "-tt", "-nn", "-xx"])?;
     Ok(String::from_utf8(output.stdout)?)
 }
 
@@ -175,11 +187,11 @@ fn filter_and_write_equal_tcpdump_on_shared_captures() -> TestResult {
         let our_flows = dir.path().join("ours.ndjson");
         let their_flows = dir.path().join("theirs.ndjson");
         let common = ["--no-analysis", "--idle-timeout", "5s"];
-        let args = ["replay", path_str(&input)?, "-f", expression, "-w", path_str(&ours)?, "--flows"];
-        success(flowwatch(&[&args[..], &[path_str(&our_flows)?], &common[..]].concat())?, "replay -f -w")?;
-        tcpdump(&["-r", path_str(&input)?, "-w", path_str(&theirs)?, expression])?;
-        let args = ["replay", path_str(&theirs)?, "--flows", path_str(&their_flows)?];
-        success(flowwatch(&[&args[..], &common[..]].concat())?, "replay of tcpdump's output")?;
+        let args = ["replay", s(&input), "-f", expression, "-w", s(&ours), "--flows"];
+        flowwatch(&[&args[..], &[s(&our_flows)], &common[..]].concat())?;
+        tcpdump(&["-r", s(&input), "-w", s(&theirs), expression])?;
+        let args = ["replay", s(&theirs), "--flows", s(&their_flows)];
+        flowwatch(&[&args[..], &common[..]].concat())?;
 
         let (our_text, their_text) = (dump_text(&ours)?, dump_text(&theirs)?);
         let matched = their_text.lines().filter(|l| !l.starts_with('\t')).count() as u64;

@@ -14,6 +14,7 @@ use aya::{
     },
     util::KernelVersion,
 };
+use nix::time::{ClockId, clock_gettime};
 use tokio::io::{Interest, unix::AsyncFd};
 
 use super::{CaptureError, attach::program_mut};
@@ -143,6 +144,20 @@ impl PacketSampler {
         }
     }
 
+    /// Now in the samples' time domain: `bpf_ktime_get_ns`, which stamps
+    /// them, is `CLOCK_MONOTONIC`.
+    pub fn now_ns(&self) -> u64 {
+        // clock_gettime cannot fail for CLOCK_MONOTONIC on Linux; if it did,
+        // the latest instant keeps every sample rather than none.
+        clock_gettime(ClockId::CLOCK_MONOTONIC)
+            .ok()
+            .and_then(|ts| {
+                let seconds = u64::try_from(ts.tv_sec()).ok()?;
+                seconds.checked_mul(1_000_000_000)?.checked_add(u64::try_from(ts.tv_nsec()).ok()?)
+            })
+            .unwrap_or(u64::MAX)
+    }
+
     /// Samples the kernel could not output (counted by the programs when the
     /// helper failed), or lost in a full buffer as perf reported, whichever
     /// is larger: both count the same drops, from two places.
@@ -166,7 +181,7 @@ mod tests {
     fn raw(header: &SampleHeader, frame: &[u8], padding: usize) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&header.timestamp_ns.to_ne_bytes());
-        for field in [header.frame_len, header.cap_len, header.ifindex, header.hook] {
+        for field in [header.frame_len, header.cap_len] {
             bytes.extend_from_slice(&field.to_ne_bytes());
         }
         bytes.extend_from_slice(frame);
@@ -176,7 +191,7 @@ mod tests {
 
     #[test]
     fn decode_strips_the_perf_padding() -> Result<(), String> {
-        let header = SampleHeader { timestamp_ns: 5, frame_len: 1500, cap_len: 3, ifindex: 2, hook: 0 };
+        let header = SampleHeader { timestamp_ns: 5, frame_len: 1500, cap_len: 3 };
         let bytes = raw(&header, &[7, 8, 9], 5);
         let sample = decode(&bytes).ok_or("not decoded")?;
         assert_eq!((sample.header, sample.data), (header, &[7u8, 8, 9][..]));
@@ -185,7 +200,7 @@ mod tests {
 
     #[test]
     fn decode_refuses_a_sample_shorter_than_its_cap_len() {
-        let header = SampleHeader { timestamp_ns: 5, frame_len: 60, cap_len: 60, ifindex: 2, hook: 1 };
+        let header = SampleHeader { timestamp_ns: 5, frame_len: 60, cap_len: 60 };
         assert!(decode(&raw(&header, &[0; 59], 0)).is_none());
     }
 }

@@ -16,7 +16,9 @@ use crate::{
     capture::{CaptureConfig, LiveCapture},
     cli::{FlowTableArgs, LimitArgs},
     clock::Clock,
-    flow::{FlowEngine, StatsRecord},
+    dump::PacketDump,
+    filter::{FilterExpression, FlowFilter, PacketFilter},
+    flow::{FlowEngine, PollOutput, StatsRecord},
     replay::{ReplaySink, SinkFailure},
 };
 
@@ -26,8 +28,10 @@ pub(crate) struct LiveOptions<'a> {
     pub limits: &'a LimitArgs,
     /// Also hand out a stats record this often; zero = only at exit.
     pub stats_interval: Duration,
+    /// `-f`: only the flow records it keeps reach the consumer.
+    pub filter: Option<&'a FilterExpression>,
     /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
-    pub dump: Option<LiveDump>,
+    pub dump: Option<PacketDump>,
 }
 
 /// Captures until a stop condition and returns the final stats record.
@@ -42,9 +46,16 @@ pub(crate) async fn capture_live(
     // handlers (tests and supervisors send SIGTERM as soon as they see it).
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     let mut capture = LiveCapture::start(&options.capture)?;
-    let mut sampler = capture.take_sampler();
-    let mut dump = options.dump;
+    let mut dump = match options.dump {
+        Some(file) => {
+            let sampler = capture.take_sampler().context("-w needs kernel sampling: capture.sample_snaplen is 0")?;
+            let filter = options.filter.map(PacketFilter::new).transpose()?;
+            Some(LiveDump::new(file, filter, sampler, clock))
+        }
+        None => None,
+    };
     for iface in capture.attached() {
         info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
         consumer.interface(iface.index, iface.name.clone());
@@ -59,7 +70,8 @@ pub(crate) async fn capture_live(
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                let mut out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                select(filter.as_mut(), &mut out);
                 consumer.poll(&out, &engine).map_err(sink_failed)?;
                 if let Some(dump) = &mut dump {
                     dump.flush().map_err(sink_failed)?;
@@ -70,18 +82,19 @@ pub(crate) async fn capture_live(
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
                 let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
-                stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+                stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
+                stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
                 consumer.stats(&stats).map_err(sink_failed)?;
             }
             // -w: samples from the kernel, written as they come.
             _ = async {
-                match sampler.as_mut() {
-                    Some(sampler) => sampler.readable().await,
+                match dump.as_mut() {
+                    Some(dump) => dump.readable().await,
                     None => std::future::pending().await,
                 }
-            }, if sampler.is_some() && dump.is_some() => {
-                if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
-                    dump.drain(sampler, clock).map_err(sink_failed)?;
+            }, if dump.is_some() => {
+                if let Some(dump) = &mut dump {
+                    dump.drain().map_err(sink_failed)?;
                 }
             }
             _ = async { sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
@@ -92,26 +105,24 @@ pub(crate) async fn capture_live(
         }
     };
     info!("stopping: {stop_reason}; flushing flows");
-    let end_ns = clock.now_source_ns();
-    let out = engine.finish(capture.flow_map(), end_ns)?;
+    let mut out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
+    select(filter.as_mut(), &mut out);
     consumer.poll(&out, &engine).map_err(sink_failed)?;
-    if let (Some(dump), Some(sampler)) = (&mut dump, &mut sampler) {
-        // Only packets up to the final count: the file and the counters end together.
-        dump.finish(sampler, clock, end_ns).map_err(sink_failed)?;
+    if let Some(dump) = &mut dump {
+        // After the final read, so the file holds every packet it counted.
+        dump.finish().map_err(sink_failed)?;
     }
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
-    stats.write = write_stats(dump.as_ref(), sampler.as_ref()).map_err(sink_failed)?;
+    stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
+    stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
     consumer.stats(&stats).map_err(sink_failed)?;
     Ok(stats)
 }
 
-/// The `write` object of a stats line: present with `-w`.
-fn write_stats(
-    dump: Option<&LiveDump>,
-    sampler: Option<&crate::capture::PacketSampler>,
-) -> Result<Option<crate::dump::WriteStats>, SinkFailure> {
-    match (dump, sampler) {
-        (Some(dump), Some(sampler)) => Ok(Some(dump.stats(sampler)?)),
-        _ => Ok(None),
+/// `-f`: drops the records the filter rejects; the kernel counters, already
+/// read, still hold their packets.
+fn select(filter: Option<&mut FlowFilter>, out: &mut PollOutput) {
+    if let Some(filter) = filter {
+        out.records.retain(|record| filter.keep(record));
     }
 }

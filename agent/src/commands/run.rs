@@ -7,13 +7,11 @@ use super::{
     analysis::build_analyzer,
     live::{LiveOptions, capture_live},
     output::Output,
-    selection::{LiveDump, LiveSelection},
 };
 use crate::{
     cli::{DEFAULT_LEARN_FLOWS_LIVE, RunArgs},
     clock::Clock,
     dump::PacketDump,
-    filter::{FlowFilter, PacketFilter},
     iface::default_route_interface,
 };
 
@@ -25,19 +23,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let clock = Clock::monotonic();
     let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
-    let flow_filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
-    let mut output = LiveSelection::new(Output::open(&args.flows.path, clock, analyzer)?, flow_filter);
+    let mut output = Output::open(&args.flows.path, clock, analyzer)?;
     let mut capture = args.capture.config(interfaces);
     let dump = match &args.write.write_file {
         Some(path) => {
             capture.sample_snaplen = live_snaplen(args.write.snaplen);
-            let filter = args.filter.as_ref().map(PacketFilter::new).transpose()?;
-            Some(LiveDump::new(PacketDump::create(path, capture.sample_snaplen)?, filter))
+            Some(PacketDump::create(path, capture.sample_snaplen)?)
         }
         None => None,
     };
-    let options =
-        LiveOptions { capture, table: &args.table, limits: &args.limits, stats_interval: args.stats_interval, dump };
+    let options = LiveOptions {
+        capture,
+        table: &args.table,
+        limits: &args.limits,
+        stats_interval: args.stats_interval,
+        filter: args.filter.as_ref(),
+        dump,
+    };
     let stats = capture_live(options, clock, &mut output).await?;
     info!(flows = stats.flows_emitted, packets = stats.flow_packets, unaccounted = stats.packets_unaccounted, "done");
     Ok(())

@@ -8,7 +8,6 @@ use tracing::info;
 use super::{
     collect::{ObservationCollector, observe_capture},
     live::{LiveOptions, capture_live},
-    selection::LiveSelection,
 };
 use crate::{
     analysis::{SharedGeo, train_with_baseline},
@@ -17,7 +16,6 @@ use crate::{
     config::Config,
     detect::GeoLookup,
     enrich::{GeoConfig, GeoEnricher},
-    filter::FlowFilter,
 };
 
 pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -74,10 +72,10 @@ async fn from_interfaces(args: &TrainArgs) -> anyhow::Result<Vec<FlowObservation
         table: &args.table,
         limits: &args.limits,
         stats_interval: std::time::Duration::ZERO,
+        filter: args.filter.as_ref(),
         dump: None,
     };
-    let filter = args.filter.as_ref().map(FlowFilter::new).transpose()?;
-    let mut selection = LiveSelection::new(ObservationCollector::default(), filter);
-    capture_live(options, Clock::monotonic(), &mut selection).await.context("live capture for training")?;
-    Ok(selection.into_inner().observations)
+    let mut collector = ObservationCollector::default();
+    capture_live(options, Clock::monotonic(), &mut collector).await.context("live capture for training")?;
+    Ok(collector.observations)
 }

@@ -82,8 +82,6 @@ pub struct Remote {
 pub struct StatsLine {
     #[serde(deserialize_with = "unix_seconds")]
     pub time: f64,
-    #[serde(rename = "final", default)]
-    pub is_final: bool,
     pub ingress: HookCounters,
     pub egress: HookCounters,
     #[serde(default)]
@@ -91,7 +89,30 @@ pub struct StatsLine {
     #[serde(default)]
     pub flows_evicted: u64,
     #[serde(default)]
+    pub flows_unseen: u64,
+    #[serde(default)]
     pub packets_unaccounted: u64,
+    /// Present with `-w`.
+    #[serde(default)]
+    pub write: Option<WriteLine>,
+}
+
+impl StatsLine {
+    pub fn packets(&self) -> u64 {
+        self.ingress.packets + self.egress.packets
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.ingress.bytes + self.egress.bytes
+    }
+}
+
+/// The `write` object of a stats line: only its loss counter is shown.
+#[derive(Debug, Deserialize)]
+pub struct WriteLine {
+    /// Live only: samples the kernel could not hand over.
+    #[serde(default)]
+    pub ring_drops: Option<u64>,
 }
 
 /// RFC 3339 as fractional Unix seconds: the dashboard only does arithmetic on times.
@@ -106,6 +127,14 @@ impl Line {
     pub fn parse(text: &str) -> Option<Line> {
         serde_json::from_str(text).ok()
     }
+}
+
+/// One line of input as the dashboard takes it: blank lines (a writer's
+/// trailing newline, a file padded by hand) are skipped, `Some(None)` is a
+/// line that is not flowwatch output. Both readers go through here, so a
+/// live dashboard and a snapshot count the same lines.
+pub fn parse_input_line(text: &str) -> Option<Option<Line>> {
+    (!text.trim().is_empty()).then(|| Line::parse(text))
 }
 
 /// Where the lines come from.
@@ -160,7 +189,6 @@ impl LineReader {
     pub fn next_line(&mut self) -> io::Result<Option<&str>> {
         self.buffer.clear();
         loop {
-            let before = self.buffer.len();
             let read = self.reader.read_line(&mut self.buffer)?;
             if let Some((_, offset)) = &mut self.follow {
                 *offset += read as u64;
@@ -169,7 +197,8 @@ impl LineReader {
                 let line = self.buffer.trim_end_matches(['\n', '\r']);
                 return Ok(Some(line));
             }
-            if read == 0 && self.buffer.len() == before {
+            // Nothing read and no newline: the end of the input for now.
+            if read == 0 {
                 let Some((path, offset)) = &mut self.follow else {
                     // End of input; a last line without a newline still counts.
                     return Ok((!self.buffer.is_empty()).then_some(self.buffer.as_str()));
@@ -219,6 +248,14 @@ mod tests {
         assert!(matches!(Line::parse(r#"{"type":"analysis","flows_scored":3}"#), Some(Line::Other)));
         assert!(Line::parse("not json").is_none());
         assert!(Line::parse(r#"{"type":"flow","start":"yesterday"}"#).is_none());
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_and_garbage_is_counted_by_both_readers() {
+        assert!(parse_input_line("").is_none());
+        assert!(parse_input_line(" \t").is_none());
+        assert!(matches!(parse_input_line("garbage"), Some(None)));
+        assert!(matches!(parse_input_line(r#"{"type":"analysis"}"#), Some(Some(Line::Other))));
     }
 
     #[test]

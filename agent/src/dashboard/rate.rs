@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-/// Bytes and packets per one-second bucket, the newest bucket last.
+/// Bytes per one-second bucket, the newest bucket last.
 #[derive(Debug)]
 pub struct RateSeries {
     /// Window length in seconds (buckets kept).
@@ -17,7 +17,6 @@ pub struct RateSeries {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Bucket {
     pub bytes: f64,
-    pub packets: f64,
 }
 
 impl RateSeries {
@@ -30,18 +29,18 @@ impl RateSeries {
         self.window
     }
 
-    /// Spreads `bytes` and `packets` evenly over `[start, end]` (Unix seconds):
+    /// Spreads `bytes` evenly over `[start, end]` (Unix seconds):
     /// a flow record, or kernel counters between two stats lines, only says
     /// how much moved in that span. Parts before
     /// the window are dropped; the window moves forward to `end`.
-    pub fn spread(&mut self, start: f64, end: f64, bytes: u64, packets: u64) {
+    pub fn spread(&mut self, start: f64, end: f64, bytes: u64) {
         let end = end.max(start);
         self.advance_to(end.floor() as i64);
         let Some(newest) = self.newest else { return };
         let oldest = newest - self.buckets.len() as i64 + 1;
         let span = end - start;
         if span <= 0.0 {
-            self.add_at(start.floor() as i64, oldest, bytes as f64, packets as f64);
+            self.add_at(start.floor() as i64, oldest, bytes as f64);
             return;
         }
         let first = (start.floor() as i64).max(oldest);
@@ -49,17 +48,16 @@ impl RateSeries {
             let from = start.max(second as f64);
             let to = end.min(second as f64 + 1.0);
             let share = (to - from).max(0.0) / span;
-            self.add_at(second, oldest, bytes as f64 * share, packets as f64 * share);
+            self.add_at(second, oldest, bytes as f64 * share);
         }
     }
 
-    fn add_at(&mut self, second: i64, oldest: i64, bytes: f64, packets: f64) {
+    fn add_at(&mut self, second: i64, oldest: i64, bytes: f64) {
         if second < oldest {
             return;
         }
         if let Some(bucket) = self.buckets.get_mut((second - oldest) as usize) {
             bucket.bytes += bytes;
-            bucket.packets += packets;
         }
     }
 
@@ -109,12 +107,12 @@ mod tests {
     #[test]
     fn a_flow_is_spread_over_the_seconds_it_spans() {
         let mut series = RateSeries::new(10);
-        series.spread(100.5, 102.5, 400, 4);
+        series.spread(100.5, 102.5, 400);
         assert_eq!(series.newest(), Some(102));
         let mut expected = vec![0.0; 7];
         expected.extend([100.0, 200.0, 100.0]);
         assert_eq!(bytes(&series), expected);
-        series.spread(103.0, 103.0, 50, 1);
+        series.spread(103.0, 103.0, 50);
         expected.remove(0);
         expected.push(50.0);
         assert_eq!(bytes(&series), expected);
@@ -124,12 +122,12 @@ mod tests {
     fn the_window_keeps_only_its_length_and_never_moves_back() {
         let mut series = RateSeries::new(3);
         for second in 0..5 {
-            series.spread(second as f64, second as f64 + 0.5, 10, 1);
+            series.spread(second as f64, second as f64 + 0.5, 10);
         }
         assert_eq!(bytes(&series), vec![10.0, 10.0, 10.0]);
-        series.spread(3.2, 3.4, 5, 1);
+        series.spread(3.2, 3.4, 5);
         assert_eq!(bytes(&series), vec![10.0, 15.0, 10.0]);
-        series.spread(0.0, 0.5, 1000, 1);
+        series.spread(0.0, 0.5, 1000);
         assert_eq!(bytes(&series), vec![10.0, 15.0, 10.0], "older than the window");
         let offsets: Vec<f64> = series.points().map(|(x, _)| x).collect();
         assert_eq!(offsets, vec![-2.0, -1.0, 0.0]);
@@ -138,16 +136,16 @@ mod tests {
     #[test]
     fn a_long_jump_clears_the_window() {
         let mut series = RateSeries::new(4);
-        series.spread(10.0, 10.0, 7, 1);
-        series.spread(1000.0, 1000.0, 9, 1);
+        series.spread(10.0, 10.0, 7);
+        series.spread(1000.0, 1000.0, 9);
         assert_eq!(bytes(&series), vec![0.0, 0.0, 0.0, 9.0]);
     }
 
     #[test]
     fn spreading_conserves_what_falls_inside_the_window() {
         let mut series = RateSeries::new(60);
-        series.spread(10.0, 10.0, 0, 0);
-        series.spread(10.25, 13.75, 350, 7);
+        series.spread(10.0, 10.0, 0);
+        series.spread(10.25, 13.75, 350);
         let total: f64 = bytes(&series).iter().sum();
         assert!((total - 350.0).abs() < 1e-9, "{total}");
     }

@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use agent_common::counters::HookCounters;
-
 use crate::event::Severity;
 
 use super::{
-    input::{EventLine, FlowLine, Line, StatsLine},
+    input::{EventLine, FlowLine, Line, StatsLine, parse_input_line},
     rate::RateSeries,
     talkers::{Conversation, TopTalkers},
 };
@@ -17,36 +15,6 @@ use super::{
 const RECENT_EVENTS: usize = 200;
 /// Conversations the top-talker table ranks exactly (see [`TopTalkers`]).
 const TALKERS_KEPT: usize = 2_000;
-
-/// The kernel counters of the newest stats line.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct KernelTotals {
-    pub ingress: HookCounters,
-    pub egress: HookCounters,
-    pub flows_active: u64,
-    pub flows_evicted: u64,
-    pub packets_unaccounted: u64,
-}
-
-impl KernelTotals {
-    fn from_stats(stats: &StatsLine) -> Self {
-        Self {
-            ingress: stats.ingress,
-            egress: stats.egress,
-            flows_active: stats.flows_active,
-            flows_evicted: stats.flows_evicted,
-            packets_unaccounted: stats.packets_unaccounted,
-        }
-    }
-
-    pub fn packets(&self) -> u64 {
-        self.ingress.packets + self.egress.packets
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.ingress.bytes + self.egress.bytes
-    }
-}
 
 /// Totals of the flow records read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,9 +36,8 @@ pub struct Dashboard {
     /// Bytes over time from the kernel counters of successive stats lines
     /// (exact and current; only with `--stats-interval`).
     wire_traffic: RateSeries,
-    /// The previous stats line's time and totals, for the next delta.
-    last_stats: Option<(f64, KernelTotals)>,
-    kernel: Option<KernelTotals>,
+    /// The newest stats line: shown in the header, and the start of the next delta.
+    last_stats: Option<StatsLine>,
     talkers: TopTalkers,
     recent_events: VecDeque<EventLine>,
     events_by_kind: BTreeMap<String, u64>,
@@ -89,7 +56,6 @@ impl Dashboard {
             flow_traffic: RateSeries::new(window_seconds),
             wire_traffic: RateSeries::new(window_seconds),
             last_stats: None,
-            kernel: None,
             talkers: TopTalkers::new(TALKERS_KEPT),
             recent_events: VecDeque::with_capacity(RECENT_EVENTS),
             events_by_kind: BTreeMap::new(),
@@ -106,15 +72,16 @@ impl Dashboard {
         match line {
             Some(Line::Flow(flow)) => self.flow(&flow),
             Some(Line::Event(event)) => self.event(event),
-            Some(Line::Stats(stats)) => self.stats(&stats),
+            Some(Line::Stats(stats)) => self.stats(stats),
             Some(Line::Other) => {}
             None => self.unreadable_lines += 1,
         }
     }
 
+    /// One line of input text (see [`parse_input_line`]).
     pub fn apply_text(&mut self, text: &str) {
-        if !text.trim().is_empty() {
-            self.apply(Line::parse(text));
+        if let Some(line) = parse_input_line(text) {
+            self.apply(line);
         }
     }
 
@@ -133,7 +100,7 @@ impl Dashboard {
         self.flows.packets += packets;
         self.flows.bytes += bytes;
         self.flows.flagged += u64::from(flow.anomaly == Some(true));
-        self.flow_traffic.spread(flow.start, flow.end, bytes, packets);
+        self.flow_traffic.spread(flow.start, flow.end, bytes);
         let conversation =
             Conversation { src: flow.src_ip, dst: flow.dst_ip, proto: flow.proto, dst_port: flow.dst_port };
         self.talkers.add(conversation, bytes, packets);
@@ -153,19 +120,12 @@ impl Dashboard {
         self.recent_events.push_back(event);
     }
 
-    fn stats(&mut self, stats: &StatsLine) {
-        let totals = KernelTotals::from_stats(stats);
-        if let Some((from, previous)) = self.last_stats {
-            self.wire_traffic.spread(
-                from,
-                stats.time,
-                totals.bytes().saturating_sub(previous.bytes()),
-                totals.packets().saturating_sub(previous.packets()),
-            );
+    fn stats(&mut self, stats: StatsLine) {
+        if let Some(previous) = &self.last_stats {
+            self.wire_traffic.spread(previous.time, stats.time, stats.bytes().saturating_sub(previous.bytes()));
         }
-        self.last_stats = Some((stats.time, totals));
-        self.kernel = Some(totals);
         self.see_time(stats.time);
+        self.last_stats = Some(stats);
     }
 
     pub fn source(&self) -> &str {
@@ -176,8 +136,9 @@ impl Dashboard {
         self.flows
     }
 
-    pub fn kernel(&self) -> Option<&KernelTotals> {
-        self.kernel.as_ref()
+    /// The newest stats line.
+    pub fn kernel(&self) -> Option<&StatsLine> {
+        self.last_stats.as_ref()
     }
 
     /// The graph's series and what it measures: the kernel counters once two

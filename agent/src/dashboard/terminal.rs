@@ -17,7 +17,7 @@ use ratatui::{
 };
 
 use super::{
-    input::{InputSource, Line, LineReader},
+    input::{InputSource, Line, LineReader, parse_input_line},
     state::Dashboard,
     view::View,
 };
@@ -74,7 +74,9 @@ pub fn interactive(source: InputSource, window_seconds: u64) -> io::Result<()> {
         let last = loop {
             match reader.next_line() {
                 Ok(Some(text)) => {
-                    if sender.send(Input::Line(Line::parse(text))).is_err() {
+                    if let Some(line) = parse_input_line(text)
+                        && sender.send(Input::Line(line)).is_err()
+                    {
                         return;
                     }
                 }
@@ -172,6 +174,21 @@ mod tests {
         assert!(text.contains("×2"), "{text}");
         assert!(text.contains("peak 2.4 Mbit/s"), "9 MB over 30 s is 2.4 Mbit/s:\n{text}");
         assert!(text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)), "a braille graph:\n{text}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_header_shows_every_loss_counter_of_the_newest_stats_line() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("out.ndjson");
+        let stats = |unseen: u64, drops: u64| {
+            format!(
+                r#"{{"type":"stats","time":"2024-03-05T09:00:10Z","final":false,"ingress":{{"packets":9,"bytes":900}},"egress":{{"packets":0,"bytes":0}},"flows_active":2,"flows_evicted":3,"flows_unseen":{unseen},"packets_unaccounted":5,"write":{{"path":"x.pcap","packets":8,"truncated":0,"ring_drops":{drops}}}}}"#
+            )
+        };
+        std::fs::write(&path, [stats(1, 2), stats(4, 7)].join("\n"))?;
+        let text = snapshot(&InputSource::File { path, follow: false }, 60, 240, 40)?;
+        assert!(text.contains("evicted 3 · unseen 4 · unaccounted 5 · -w ring drops 7"), "{text}");
         Ok(())
     }
 }

@@ -72,19 +72,27 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
         events_line(d),
     ];
     lines.push(match d.kernel() {
-        Some(k) => Line::from(format!(
-            "kernel {} pkts ({} in / {} out) · open flows {} · malformed {} · non-IP {} · map failures {} · \
-             evicted {} · unaccounted {}",
-            grouped(k.packets()),
-            grouped(k.ingress.packets),
-            grouped(k.egress.packets),
-            grouped(k.flows_active),
-            grouped(k.ingress.malformed() + k.egress.malformed()),
-            grouped(k.ingress.non_ip + k.egress.non_ip),
-            grouped(k.ingress.map_update_failed + k.egress.map_update_failed),
-            grouped(k.flows_evicted),
-            grouped(k.packets_unaccounted),
-        )),
+        Some(k) => {
+            let mut text = format!(
+                "kernel {} pkts ({} in / {} out) · open flows {} · malformed {} · non-IP {} · map failures {} · \
+                 evicted {} · unseen {} · unaccounted {}",
+                grouped(k.packets()),
+                grouped(k.ingress.packets),
+                grouped(k.egress.packets),
+                grouped(k.flows_active),
+                grouped(k.ingress.malformed() + k.egress.malformed()),
+                grouped(k.ingress.non_ip + k.egress.non_ip),
+                grouped(k.ingress.map_update_failed + k.egress.map_update_failed),
+                grouped(k.flows_evicted),
+                grouped(k.flows_unseen),
+                grouped(k.packets_unaccounted),
+            );
+            // Only live `-w` has a sample ring to overflow.
+            if let Some(drops) = k.write.as_ref().and_then(|w| w.ring_drops) {
+                text.push_str(&format!(" · -w ring drops {}", grouped(drops)));
+            }
+            Line::from(text)
+        }
         None => Line::from("kernel: no stats line yet (live: run with --stats-interval 1s)"),
     });
     if d.unreadable_lines() > 0 {

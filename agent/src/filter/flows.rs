@@ -1,11 +1,13 @@
 //! `-f` on live capture: flow records kept or dropped by testing libpcap's
 //! program on packets rebuilt from their key.
 
+use pcap::BpfProgram;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FilterError, FilterExpression, PacketFilter,
+    FilterError, FilterExpression,
     key_packet::{Direction, rebuild},
+    program::compile_for,
 };
 use crate::{flow::Expired, replay::LinkType};
 
@@ -31,11 +33,17 @@ impl FilterStats {
 
 /// Keeps a record when a packet of either direction of its flow would match:
 /// a biflow holds both, so `src host A` keeps A's conversations whole.
-#[derive(Debug)]
 pub struct FlowFilter {
-    program: PacketFilter,
+    /// Rebuilt frames are always Ethernet, so one program is all it needs.
+    program: BpfProgram,
     frame: Vec<u8>,
     stats: FilterStats,
+}
+
+impl std::fmt::Debug for FlowFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowFilter").field("stats", &self.stats).finish_non_exhaustive()
+    }
 }
 
 impl FlowFilter {
@@ -43,26 +51,23 @@ impl FlowFilter {
     pub fn new(expression: &FilterExpression) -> Result<Self, FilterError> {
         expression.check_live()?;
         let stats = FilterStats { records_rejected: Some(0), ..FilterStats::new(expression.as_str()) };
-        Ok(Self { program: PacketFilter::new(expression)?, frame: Vec::with_capacity(128), stats })
+        let program = compile_for(expression.as_str(), LinkType::Ethernet)?;
+        Ok(Self { program, frame: Vec::with_capacity(128), stats })
     }
 
     /// Whether `record` passes, counted in [`Self::stats`].
-    pub fn keep(&mut self, record: &Expired) -> Result<bool, FilterError> {
-        let mut keep = false;
-        for direction in [Direction::Forward, Direction::Reverse] {
+    pub fn keep(&mut self, record: &Expired) -> bool {
+        let keep = [Direction::Forward, Direction::Reverse].into_iter().any(|direction| {
             rebuild(&record.originator, direction, &mut self.frame);
-            if self.program.matches(LinkType::Ethernet, &self.frame)? {
-                keep = true;
-                break;
-            }
-        }
+            self.program.filter(&self.frame)
+        });
         if keep {
             self.stats.packets_matched += record.packets();
         } else {
             self.stats.packets_rejected += record.packets();
             *self.stats.records_rejected.get_or_insert(0) += 1;
         }
-        Ok(keep)
+        keep
     }
 
     pub fn stats(&self) -> &FilterStats {
@@ -104,13 +109,13 @@ mod tests {
     fn records_are_kept_when_either_direction_matches() -> Result<(), FilterError> {
         let mut filter = FlowFilter::new(&FilterExpression::parse("tcp and src port 80")?)?;
         // The responder's packets come from port 80.
-        assert!(filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_TCP, (40000, 80), (3, 4)))?);
-        assert!(!filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_UDP, (40000, 80), (1, 1)))?);
-        assert!(!filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_TCP, (40000, 443), (5, 0)))?);
+        assert!(filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_TCP, (40000, 80), (3, 4))));
+        assert!(!filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_UDP, (40000, 80), (1, 1))));
+        assert!(!filter.keep(&record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_TCP, (40000, 443), (5, 0))));
         let mut net = FlowFilter::new(&FilterExpression::parse("dst net 192.168.0.0/16 and not port 53")?)?;
-        assert!(net.keep(&record([192, 168, 1, 9], [1, 1, 1, 1], IPPROTO_TCP, (40000, 443), (1, 0)))?);
-        assert!(!net.keep(&record([192, 168, 1, 9], [1, 1, 1, 1], IPPROTO_UDP, (40000, 53), (1, 0)))?);
-        assert!(!net.keep(&record([10, 1, 1, 9], [1, 1, 1, 1], IPPROTO_TCP, (40000, 443), (1, 0)))?);
+        assert!(net.keep(&record([192, 168, 1, 9], [1, 1, 1, 1], IPPROTO_TCP, (40000, 443), (1, 0))));
+        assert!(!net.keep(&record([192, 168, 1, 9], [1, 1, 1, 1], IPPROTO_UDP, (40000, 53), (1, 0))));
+        assert!(!net.keep(&record([10, 1, 1, 9], [1, 1, 1, 1], IPPROTO_TCP, (40000, 443), (1, 0))));
         assert_eq!(
             filter.stats(),
             &FilterStats {
@@ -129,9 +134,9 @@ mod tests {
         let mut tagged = record([10, 0, 0, 1], [10, 0, 0, 2], IPPROTO_UDP, (1, 2), (1, 0));
         tagged.originator.vlan_id = 10;
         tagged.originator.inner_vlan_id = 20;
-        assert!(filter.keep(&tagged)?);
+        assert!(filter.keep(&tagged));
         tagged.originator.inner_vlan_id = 21;
-        assert!(!filter.keep(&tagged)?);
+        assert!(!filter.keep(&tagged));
         Ok(())
     }
 

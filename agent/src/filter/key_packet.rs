@@ -29,7 +29,7 @@ pub fn rebuild(key: &FlowKey, direction: Direction, frame: &mut Vec<u8>) {
         Direction::Reverse if is_icmp => (&key.dst_addr, &key.src_addr, key.src_port, key.dst_port),
         Direction::Reverse => (&key.dst_addr, &key.src_addr, key.dst_port, key.src_port),
     };
-    let transport = transport_header(key.protocol, src_port, dst_port);
+    let transport_len = transport_len(key.protocol);
     let ipv4 = src.starts_with(&IPV4_MAPPED_PREFIX) && dst.starts_with(&IPV4_MAPPED_PREFIX);
 
     frame.extend_from_slice(&[0; 12]); // destination and source MAC
@@ -39,7 +39,7 @@ pub fn rebuild(key: &FlowKey, direction: Direction, frame: &mut Vec<u8>) {
     }
     if ipv4 {
         frame.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-        let total_len = (20 + transport.len()) as u16;
+        let total_len = 20 + transport_len;
         frame.extend_from_slice(&[0x45, 0]);
         frame.extend_from_slice(&total_len.to_be_bytes());
         // Identification, flags and fragment offset 0 (a first fragment: ports are valid), TTL 64.
@@ -49,38 +49,43 @@ pub fn rebuild(key: &FlowKey, direction: Direction, frame: &mut Vec<u8>) {
     } else {
         frame.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
         frame.extend_from_slice(&[0x60, 0, 0, 0]);
-        frame.extend_from_slice(&(transport.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&transport_len.to_be_bytes());
         frame.extend_from_slice(&[key.protocol, 64]);
         frame.extend_from_slice(src);
         frame.extend_from_slice(dst);
     }
-    frame.extend_from_slice(&transport);
+    write_transport_header(key.protocol, src_port, dst_port, frame);
 }
 
-/// The transport header with the key's ports (or ICMP type and code).
-fn transport_header(protocol: u8, src_port: u16, dst_port: u16) -> Vec<u8> {
-    let mut header = Vec::with_capacity(20);
+/// Length of the transport header [`write_transport_header`] writes.
+fn transport_len(protocol: u8) -> u16 {
     match protocol {
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            header.extend_from_slice(&[src_port as u8, dst_port as u8]);
-            header.resize(8, 0);
-        }
-        IPPROTO_TCP | IPPROTO_UDP => {
-            header.extend_from_slice(&src_port.to_be_bytes());
-            header.extend_from_slice(&dst_port.to_be_bytes());
-            if protocol == IPPROTO_TCP {
-                header.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x50]); // data offset: 5 words
-                header.resize(20, 0);
-            } else {
-                header.resize(8, 0);
-            }
-        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 | IPPROTO_UDP => 8,
+        IPPROTO_TCP => 20,
         // The parser takes ports from TCP and UDP only (SCTP flows have
         // none), so other protocols get no transport header: `port` never
         // matches them, as their keys cannot say.
+        _ => 0,
+    }
+}
+
+/// Appends the transport header with the key's ports (or ICMP type and
+/// code) to `frame`, zeros elsewhere; written in place, as a live `-f`
+/// rebuilds up to two frames per flow record.
+fn write_transport_header(protocol: u8, src_port: u16, dst_port: u16, frame: &mut Vec<u8>) {
+    let start = frame.len();
+    match protocol {
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => frame.extend_from_slice(&[src_port as u8, dst_port as u8]),
+        IPPROTO_TCP | IPPROTO_UDP => {
+            frame.extend_from_slice(&src_port.to_be_bytes());
+            frame.extend_from_slice(&dst_port.to_be_bytes());
+            if protocol == IPPROTO_TCP {
+                frame.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x50]); // data offset: 5 words
+            }
+        }
         _ => {}
     }
-    header
+    frame.resize(start + usize::from(transport_len(protocol)), 0);
 }
 
 #[cfg(test)]

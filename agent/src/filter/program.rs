@@ -16,6 +16,15 @@ pub(super) fn compile(expression: &str, link: LinkType) -> Result<BpfProgram, St
     })
 }
 
+/// [`compile`] for a filter in use: a failure names the expression and link type.
+pub(super) fn compile_for(expression: &str, link: LinkType) -> Result<BpfProgram, FilterError> {
+    compile(expression, link).map_err(|message| FilterError::LinkType {
+        expression: expression.to_owned(),
+        link,
+        message,
+    })
+}
+
 /// A filter expression and its compiled programs, one per link type seen
 /// (compiled on first use: an expression may be valid for Ethernet but not
 /// for raw IP, e.g. `ether host …`, and that only matters if such packets come).
@@ -55,14 +64,7 @@ impl PacketFilter {
         let slot = &mut self.programs[link_slot(link)];
         match slot {
             Some(program) => Ok(program),
-            None => {
-                let program = compile(&self.expression, link).map_err(|message| FilterError::LinkType {
-                    expression: self.expression.clone(),
-                    link,
-                    message,
-                })?;
-                Ok(slot.insert(program))
-            }
+            None => Ok(slot.insert(compile_for(&self.expression, link)?)),
         }
     }
 }

@@ -42,9 +42,16 @@ pub trait ReplaySink {
     fn stats(&mut self, stats: &StatsRecord) -> Result<(), SinkFailure>;
     /// Whether `packet` is replayed at all (`-f`); called before it counts
     /// anywhere, also towards capture time, `-c` and `-t`, as if the capture
-    /// had been filtered by tcpdump first.
+    /// had been filtered by tcpdump first. Only a predicate: an admitted
+    /// packet may still not be replayed (see [`Self::replayed`]).
     fn admit(&mut self, _packet: &Packet<'_>) -> Result<bool, SinkFailure> {
         Ok(true)
+    }
+    /// `packet` was counted in the flow table. Called only then: an admitted
+    /// packet at or past `-t`, or one an interrupt stopped before it counted,
+    /// never gets here, so whatever is kept per packet (`-w`) matches the counters.
+    fn replayed(&mut self, _packet: &Packet<'_>) -> Result<(), SinkFailure> {
+        Ok(())
     }
 }
 
@@ -108,6 +115,8 @@ struct Driver<'a> {
     poll_ns: u64,
     /// Capture time of the first packet, and when it was replayed (for pacing).
     start: Option<(u64, Instant)>,
+    /// Capture time `-t` stops at (set with `start`).
+    end_ns: Option<u64>,
     next_poll_ns: u64,
     latest_ns: u64,
     packets: u64,
@@ -122,6 +131,7 @@ impl<'a> Driver<'a> {
             map: ReplayFlowMap::default(),
             poll_ns: saturating_ns(config.poll_interval).max(1),
             start: None,
+            end_ns: None,
             next_poll_ns: 0,
             latest_ns: 0,
             packets: 0,
@@ -162,15 +172,12 @@ impl<'a> Driver<'a> {
             return Ok(Step::Continue);
         }
         let ts = packet.timestamp_ns;
-        let first_ns = match self.start {
-            Some((first_ns, _)) => first_ns,
-            None => {
-                self.start = Some((ts, Instant::now()));
-                self.next_poll_ns = ts.saturating_add(self.poll_ns);
-                ts
-            }
-        };
-        if let Some(end) = self.config.max_duration.map(|limit| first_ns.saturating_add(saturating_ns(limit)))
+        if self.start.is_none() {
+            self.start = Some((ts, Instant::now()));
+            self.end_ns = self.config.max_duration.map(|limit| ts.saturating_add(saturating_ns(limit)));
+            self.next_poll_ns = ts.saturating_add(self.poll_ns);
+        }
+        if let Some(end) = self.end_ns
             && ts >= end
         {
             self.latest_ns = self.latest_ns.max(end);
@@ -195,6 +202,7 @@ impl<'a> Driver<'a> {
             return Ok(Step::Stop(StopReason::Interrupted));
         }
         self.map.record(packet);
+        sink.replayed(packet).map_err(ReplayError::Sink)?;
         self.latest_ns = self.latest_ns.max(ts);
         self.packets += 1;
         if self.config.max_packets.is_some_and(|limit| self.packets >= limit) {
