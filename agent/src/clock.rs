@@ -12,9 +12,13 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 const NANOS: i128 = 1_000_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
 
-/// Converts source timestamps to Unix-epoch nanoseconds.
+/// A source's time domain: its clock, and how its timestamps become
+/// Unix-epoch nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Clock {
+    /// The clock the source stamps with, read for "now" in its domain (so a
+    /// step of the wall clock does not move a monotonic source's now).
+    source: ClockId,
     /// Added to a source timestamp to get Unix-epoch nanoseconds.
     offset_ns: i128,
 }
@@ -29,17 +33,17 @@ impl Clock {
     pub fn monotonic() -> Self {
         let mono = read(ClockId::CLOCK_MONOTONIC);
         let real = read(ClockId::CLOCK_REALTIME);
-        Self { offset_ns: real - mono }
+        Self { source: ClockId::CLOCK_MONOTONIC, offset_ns: real - mono }
     }
 
     /// For sources already stamped in Unix-epoch nanoseconds (captures).
     pub const fn epoch() -> Self {
-        Self { offset_ns: 0 }
+        Self { source: ClockId::CLOCK_REALTIME, offset_ns: 0 }
     }
 
     /// Current time in the source's domain.
     pub fn now_source_ns(&self) -> u64 {
-        (read(ClockId::CLOCK_REALTIME) - self.offset_ns).max(0) as u64
+        read(self.source).max(0) as u64
     }
 
     pub fn to_epoch_ns(&self, source_ns: u64) -> i128 {
@@ -272,5 +276,17 @@ mod tests {
         let mono_now = read(ClockId::CLOCK_MONOTONIC) as u64;
         let wall = read(ClockId::CLOCK_REALTIME);
         assert!((clock.to_epoch_ns(mono_now) - wall).abs() < 1_000_000_000);
+    }
+
+    /// "Now" of a monotonic source is its own clock's reading: a wall-clock
+    /// step after start (modelled as an offset an hour off) moves where its
+    /// timestamps land in wall time, not its now, which times out flows.
+    #[test]
+    fn a_monotonic_sources_now_ignores_wall_clock_steps() {
+        let stepped = Clock { offset_ns: Clock::monotonic().offset_ns + 3_600 * 1_000_000_000, ..Clock::monotonic() };
+        let now = i128::from(stepped.now_source_ns());
+        assert!((now - read(ClockId::CLOCK_MONOTONIC)).abs() < 1_000_000_000, "{now}");
+        let epoch_now = i128::from(Clock::epoch().now_source_ns());
+        assert!((epoch_now - read(ClockId::CLOCK_REALTIME)).abs() < 1_000_000_000, "{epoch_now}");
     }
 }

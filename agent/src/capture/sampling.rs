@@ -14,7 +14,6 @@ use aya::{
     },
     util::KernelVersion,
 };
-use nix::time::{ClockId, clock_gettime};
 use tokio::io::{Interest, unix::AsyncFd};
 
 use super::{CaptureError, attach::program_mut};
@@ -142,20 +141,6 @@ impl PacketSampler {
                 PerfEvent::Lost { count } => *lost += count,
             });
         }
-    }
-
-    /// Now in the samples' time domain: `bpf_ktime_get_ns`, which stamps
-    /// them, is `CLOCK_MONOTONIC`.
-    pub fn now_ns(&self) -> u64 {
-        // clock_gettime cannot fail for CLOCK_MONOTONIC on Linux; if it did,
-        // the latest instant keeps every sample rather than none.
-        clock_gettime(ClockId::CLOCK_MONOTONIC)
-            .ok()
-            .and_then(|ts| {
-                let seconds = u64::try_from(ts.tv_sec()).ok()?;
-                seconds.checked_mul(1_000_000_000)?.checked_add(u64::try_from(ts.tv_nsec()).ok()?)
-            })
-            .unwrap_or(u64::MAX)
     }
 
     /// Samples the kernel could not output (counted by the programs when the

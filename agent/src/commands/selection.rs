@@ -89,7 +89,8 @@ pub(crate) struct LiveDump {
     dump: PacketDump,
     filter: Option<PacketFilter>,
     sampler: PacketSampler,
-    /// Turns the samples' kernel timestamps into wall-clock time.
+    /// The samples' time domain (`bpf_ktime_get_ns`: `CLOCK_MONOTONIC`): "now" for the end of the
+    /// file, and how kernel timestamps become wall-clock time.
     clock: Clock,
 }
 
@@ -134,7 +135,7 @@ impl LiveDump {
     /// (up to packets arriving during that read, which it may hold and
     /// they miss).
     pub(crate) fn finish(&mut self) -> Result<(), SinkFailure> {
-        let end_ns = self.sampler.now_ns();
+        let end_ns = self.clock.now_source_ns();
         self.drain_until(end_ns)?;
         Ok(self.dump.finish()?)
     }
