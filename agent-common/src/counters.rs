@@ -61,6 +61,11 @@ pub struct HookCounters {
     pub flows_inserted: u64,
     /// IP fragments other than the first (counted into a port-less flow).
     pub fragments: u64,
+    /// Packets added to a flow entry past its freeze age because both of the
+    /// direction's entries were frozen (`crate::freeze`): the agent is behind
+    /// in deleting idle entries. Counted, never lost silently: such a packet
+    /// is lost only if the agent deletes that entry at the same moment.
+    pub frozen_writes: u64,
 }
 
 impl HookCounters {
@@ -75,6 +80,7 @@ impl HookCounters {
         self.map_update_failed = self.map_update_failed.wrapping_add(other.map_update_failed);
         self.flows_inserted = self.flows_inserted.wrapping_add(other.flows_inserted);
         self.fragments = self.fragments.wrapping_add(other.fragments);
+        self.frozen_writes = self.frozen_writes.wrapping_add(other.frozen_writes);
     }
 
     /// Counts a frame the parser refused: it becomes no flow update.

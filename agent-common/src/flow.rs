@@ -38,7 +38,11 @@ pub struct FlowKey {
     pub protocol: u8,
     /// [`DIRECTION_INGRESS`] or [`DIRECTION_EGRESS`].
     pub direction: u8,
-    pub _pad: [u8; 2],
+    /// 0 or 1: which of the two entries a direction may have (see
+    /// [`crate::freeze`]). Not part of the flow's identity: userspace folds
+    /// both generations into the same flow.
+    pub generation: u8,
+    pub _pad: u8,
 }
 
 /// Counters for one [`FlowKey`] on one CPU, cumulative since the entry was created.

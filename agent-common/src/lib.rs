@@ -9,6 +9,7 @@
 
 pub mod counters;
 pub mod flow;
+pub mod freeze;
 pub mod names;
 pub mod parse;
 pub mod sample;

@@ -330,7 +330,8 @@ impl ParsedPacket {
             inner_vlan_id: self.inner_vlan_id,
             protocol: self.protocol,
             direction,
-            _pad: [0; 2],
+            generation: 0,
+            _pad: 0,
         }
     }
 }

@@ -37,7 +37,8 @@ fn flow_key_layout() {
     assert_eq!(offset_of!(FlowKey, inner_vlan_id), 42);
     assert_eq!(offset_of!(FlowKey, protocol), 44);
     assert_eq!(offset_of!(FlowKey, direction), 45);
-    assert_eq!(offset_of!(FlowKey, _pad), 46);
+    assert_eq!(offset_of!(FlowKey, generation), 46);
+    assert_eq!(offset_of!(FlowKey, _pad), 47);
 }
 
 #[test]
@@ -52,9 +53,10 @@ fn flow_key_has_no_implicit_padding() {
         field_size(|k: &FlowKey| &k.inner_vlan_id),
         field_size(|k: &FlowKey| &k.protocol),
         field_size(|k: &FlowKey| &k.direction),
+        field_size(|k: &FlowKey| &k.generation),
         field_size(|k: &FlowKey| &k._pad),
     ];
-    assert_eq!(fields, [16, 16, 2, 2, 4, 2, 2, 1, 1, 2]);
+    assert_eq!(fields, [16, 16, 2, 2, 4, 2, 2, 1, 1, 1, 1]);
     assert_eq!(fields.iter().sum::<usize>(), size_of::<FlowKey>());
 }
 
@@ -110,7 +112,7 @@ fn flow_stats_has_no_implicit_padding() {
 
 #[test]
 fn hook_counters_layout() {
-    assert_eq!(size_of::<HookCounters>(), 72);
+    assert_eq!(size_of::<HookCounters>(), 80);
     assert_eq!(align_of::<HookCounters>(), 8);
     assert_eq!(offset_of!(HookCounters, packets), 0);
     assert_eq!(offset_of!(HookCounters, bytes), 8);
@@ -121,6 +123,7 @@ fn hook_counters_layout() {
     assert_eq!(offset_of!(HookCounters, map_update_failed), 48);
     assert_eq!(offset_of!(HookCounters, flows_inserted), 56);
     assert_eq!(offset_of!(HookCounters, fragments), 64);
+    assert_eq!(offset_of!(HookCounters, frozen_writes), 72);
 }
 
 #[test]
@@ -135,8 +138,9 @@ fn hook_counters_has_no_implicit_padding() {
         field_size(|c: &HookCounters| &c.map_update_failed),
         field_size(|c: &HookCounters| &c.flows_inserted),
         field_size(|c: &HookCounters| &c.fragments),
+        field_size(|c: &HookCounters| &c.frozen_writes),
     ];
-    assert_eq!(fields, [8; 9]);
+    assert_eq!(fields, [8; 10]);
     assert_eq!(fields.iter().sum::<usize>(), size_of::<HookCounters>());
 }
 
@@ -155,7 +159,8 @@ fn flow_key_golden_bytes() {
         inner_vlan_id: 0x0def,
         protocol: 17,
         direction: DIRECTION_EGRESS,
-        _pad: [0; 2],
+        generation: 1,
+        _pad: 0,
     };
     // SAFETY: FlowKey is repr(C) with integer fields and no implicit padding
     // (pinned above), so all 48 bytes are initialised.
@@ -167,7 +172,7 @@ fn flow_key_golden_bytes() {
     expected.extend_from_slice(&[0x34, 0x12, 0x78, 0x56]);
     expected.extend_from_slice(&[0x04, 0x03, 0x02, 0x01]);
     expected.extend_from_slice(&[0xbc, 0x0a, 0xef, 0x0d]);
-    expected.extend_from_slice(&[17, 1, 0, 0]);
+    expected.extend_from_slice(&[17, 1, 1, 0]);
     assert_eq!(bytes, &expected[..]);
 }
 

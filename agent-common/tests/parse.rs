@@ -584,7 +584,8 @@ fn flow_key_copies_every_field() {
             inner_vlan_id: 22,
             protocol: PROTO_TCP,
             direction: DIRECTION_EGRESS,
-            _pad: [0; 2],
+            generation: 0,
+            _pad: 0,
         }
     );
 }

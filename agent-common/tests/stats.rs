@@ -395,6 +395,7 @@ fn hook_counters_accumulate() {
         map_update_failed: 5,
         flows_inserted: 6,
         fragments: 7,
+        frozen_writes: 8,
     };
     let b = HookCounters {
         packets: 100,
@@ -406,6 +407,7 @@ fn hook_counters_accumulate() {
         map_update_failed: 50,
         flows_inserted: 60,
         fragments: 70,
+        frozen_writes: 80,
     };
     let mut sum = a;
     sum.accumulate(&b);
@@ -421,6 +423,7 @@ fn hook_counters_accumulate() {
             map_update_failed: 55,
             flows_inserted: 66,
             fragments: 77,
+            frozen_writes: 88,
         }
     );
     assert_eq!(a.malformed(), 9);

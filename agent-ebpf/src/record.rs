@@ -1,14 +1,17 @@
 //! The per-packet work both hooks share: parse, budget, count, update the flow.
 
+use core::ffi::c_void;
+
 use agent_common::{
     counters::{HOOK_COUNT, Hook, HookCounters},
-    flow::{FlowKey, FlowStats, PacketSample},
+    flow::{FlowKey, FlowStats},
+    freeze::{MAX_CPUS, is_frozen},
     names::DEFAULT_FLOW_MAP_ENTRIES,
     parse::{PacketBytes, parse_ethernet},
 };
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_ktime_get_ns, bpf_map_lookup_percpu_elem},
     macros::map,
     maps::{LruPerCpuHashMap, PerCpuArray},
 };
@@ -19,6 +22,21 @@ static FLOWS: LruPerCpuHashMap<FlowKey, FlowStats> = LruPerCpuHashMap::with_max_
 
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<HookCounters> = PerCpuArray::with_max_entries(HOOK_COUNT, 0);
+
+/// Where a new entry's first value is built before the insert copies it:
+/// the counting path already uses most of the 512-byte BPF stack.
+#[map(name = "NEW_FLOW_SCRATCH")]
+static NEW_FLOW_SCRATCH: PerCpuArray<FlowStats> = PerCpuArray::with_max_entries(1, 0);
+
+/// Freeze age (`agent_common::freeze`), set by userspace at load time. In
+/// `.rodata`, which aya freezes, so the verifier knows it. The built-in
+/// value never freezes anything.
+#[unsafe(no_mangle)]
+static FREEZE_AFTER_NS: u64 = u64::MAX;
+
+/// Possible CPUs (the flow map's per-CPU slots), set by userspace at load time.
+#[unsafe(no_mangle)]
+static POSSIBLE_CPUS: u32 = 0;
 
 /// One hook invocation: the frame, where it was seen, and its GSO shape.
 pub struct Observation {
@@ -51,31 +69,104 @@ pub fn record_frame<P: PacketBytes>(frame: &P, obs: &Observation) {
     let sample = parsed.sample(obs.frame_len, segments, unsafe { bpf_ktime_get_ns() });
     counters.count_parsed(&sample);
 
-    let key = parsed.flow_key(obs.ifindex, obs.hook.direction());
-    if update_existing(&key, &sample) {
-        return;
+    let mut key = parsed.flow_key(obs.ifindex, obs.hook.direction());
+    // SAFETY: a read of an immutable global; volatile so the compiler keeps
+    // the load instead of folding the value the object was built with.
+    let freeze_after_ns = unsafe { core::ptr::read_volatile(&FREEZE_AFTER_NS) };
+    if let Some(stats) = flow_entry(&key) {
+        // SAFETY: per-CPU value, written only by this CPU.
+        if !entry_is_frozen(unsafe { &*stats }, &key, sample.now_ns, freeze_after_ns) {
+            // SAFETY: as above.
+            unsafe { (*stats).record(&sample) };
+            return;
+        }
+        // Frozen: the agent may be deleting it. Use the direction's other entry.
+        key.generation = 1;
+        if let Some(stats) = flow_entry(&key) {
+            // SAFETY: as above.
+            if entry_is_frozen(unsafe { &*stats }, &key, sample.now_ns, freeze_after_ns) {
+                // Both frozen: the agent is behind. Count it, never drop it.
+                counters.frozen_writes += segments as u64;
+            }
+            // SAFETY: as above.
+            unsafe { (*stats).record(&sample) };
+            return;
+        }
     }
+    let Some(first) = NEW_FLOW_SCRATCH.get_ptr_mut(0) else {
+        counters.map_update_failed += segments as u64;
+        return;
+    };
+    // SAFETY: per-CPU slot, only this CPU uses it while this program runs.
+    let first = unsafe {
+        *first = FlowStats::first(&sample);
+        &*first
+    };
     #[expect(
         clippy::needless_borrows_for_generic_args,
-        reason = "by reference keeps one copy of the 48+104 bytes on the 512-byte BPF stack"
+        reason = "by reference keeps one copy of the 48-byte key on the 512-byte BPF stack"
     )]
-    let inserted = FLOWS.insert(&key, &FlowStats::first(&sample), BPF_NOEXIST as u64);
+    let inserted = FLOWS.insert(&key, first, BPF_NOEXIST as u64);
     match inserted {
         Ok(()) => counters.flows_inserted += 1,
-        // Another CPU created the entry between our lookup and insert.
-        Err(_) if update_existing(&key, &sample) => {}
-        Err(_) => counters.map_update_failed += segments as u64,
+        // Another CPU created the entry between our lookup and insert; it
+        // was written just now, so it is not frozen.
+        Err(_) => match flow_entry(&key) {
+            // SAFETY: per-CPU value, written only by this CPU.
+            Some(stats) => unsafe { (*stats).record(&sample) },
+            None => counters.map_update_failed += segments as u64,
+        },
     }
 }
 
+/// This CPU's slot of the entry for `key`. Takes the key by reference so
+/// it is not copied again on the 512-byte BPF stack.
 #[inline(always)]
-fn update_existing(key: &FlowKey, sample: &PacketSample) -> bool {
-    match FLOWS.get_ptr_mut(key) {
-        Some(stats) => {
-            // SAFETY: per-CPU value, written only by this CPU.
-            unsafe { (*stats).record(sample) };
-            true
-        }
-        None => false,
+fn flow_entry(key: &FlowKey) -> Option<*mut FlowStats> {
+    FLOWS.get_ptr_mut(key)
+}
+
+/// Whether the agent may be deleting this entry (`agent_common::freeze`).
+/// `own` is this CPU's slot. When it is recent the entry is live: no other
+/// lookup. When it is empty or idle, another CPU may have written the
+/// entry since, so every CPU's slot is read (once per idle period per CPU,
+/// not per packet) and the newest write decides.
+#[inline(always)]
+fn entry_is_frozen(own: &FlowStats, key: &FlowKey, now_ns: u64, freeze_after_ns: u64) -> bool {
+    if own.packets != 0 && !is_frozen(own.last_seen_ns, now_ns, freeze_after_ns) {
+        return false;
     }
+    is_frozen(newest_write_ns(key), now_ns, freeze_after_ns)
+}
+
+/// The newest `last_seen_ns` over every CPU's slot of the entry, 0 when
+/// there is none. A function of its own (a BPF subprogram): inlined, its
+/// loop pushes the egress program's stack past the 512-byte limit.
+#[inline(never)]
+fn newest_write_ns(key: &FlowKey) -> u64 {
+    // SAFETY: a read of an immutable global (see FREEZE_AFTER_NS).
+    let cpus = unsafe { core::ptr::read_volatile(&POSSIBLE_CPUS) };
+    if cpus > MAX_CPUS {
+        // Slots this program cannot read: treat the entry as frozen (safe).
+        return 0;
+    }
+    let map = core::ptr::from_ref(&FLOWS).cast_mut().cast::<c_void>();
+    let mut newest = 0u64;
+    for cpu in 0..MAX_CPUS {
+        if cpu >= cpus {
+            break;
+        }
+        // SAFETY: `FLOWS` is `#[repr(transparent)]` over its map definition,
+        // so its address is the map pointer the helper expects; the key
+        // points at a whole `FlowKey`.
+        let slot = unsafe { bpf_map_lookup_percpu_elem(map, core::ptr::from_ref(key).cast::<c_void>(), cpu) };
+        if !slot.is_null() {
+            // SAFETY: a non-null result points at that CPU's `FlowStats`.
+            let last = unsafe { (*slot.cast::<FlowStats>()).last_seen_ns };
+            if last > newest {
+                newest = last;
+            }
+        }
+    }
+    newest
 }

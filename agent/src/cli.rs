@@ -3,13 +3,13 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use agent_common::names::DEFAULT_FLOW_MAP_ENTRIES;
+use agent_common::{freeze::FreezeAges, names::DEFAULT_FLOW_MAP_ENTRIES};
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
     capture::XdpModeChoice,
     dump::MAX_SNAPLEN,
-    duration::parse_duration,
+    duration::{parse_duration, saturating_ns},
     enrich::GeoArgs,
     filter::{FilterError, FilterExpression},
     flow::EngineConfig,
@@ -105,13 +105,15 @@ pub struct CaptureArgs {
 }
 
 impl CaptureArgs {
-    /// What to attach to; `interfaces` replaces the (possibly empty) `-i` list.
-    pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
+    /// What to attach to; `interfaces` replaces the (possibly empty) `-i`
+    /// list. The kernel's freeze ages follow the flow table's timeouts.
+    pub fn config(&self, interfaces: Vec<String>, table: &FlowTableArgs) -> crate::capture::CaptureConfig {
         crate::capture::CaptureConfig {
             interfaces,
             map_entries: self.map_size,
             xdp_mode: self.xdp_mode,
             sample_snaplen: 0,
+            freeze: table.engine_config().freeze_ages(),
         }
     }
 }
@@ -485,6 +487,24 @@ pub struct FlowTableArgs {
 }
 
 impl FlowTableArgs {
+    /// Live capture needs an idle timeout of at least the poll interval plus
+    /// two seconds (`agent_common::freeze`): the kernel stops writing into
+    /// an entry idle for the idle timeout, and the agent must delete it
+    /// before the direction's next entry can go idle too.
+    pub fn check_live(&self) -> Result<(), String> {
+        let shortest = FreezeAges::min_idle_timeout_ns(saturating_ns(self.poll_interval));
+        if saturating_ns(self.idle_timeout) >= shortest {
+            return Ok(());
+        }
+        Err(format!(
+            "--idle-timeout {:?} is too short for --poll-interval {:?}: live capture needs at least {:?} \
+             (the poll interval plus 2s), so that idle flow entries can be deleted without losing a packet",
+            self.idle_timeout,
+            self.poll_interval,
+            Duration::from_nanos(shortest)
+        ))
+    }
+
     pub fn engine_config(&self) -> EngineConfig {
         EngineConfig { idle_timeout: self.idle_timeout, active_timeout: self.active_timeout }
     }
@@ -521,6 +541,20 @@ mod tests {
         assert_eq!(args.limits.timeout, Some(Duration::from_secs(30)));
         assert_eq!(cli.verbose, 1);
         assert_eq!(args.table.engine_config(), EngineConfig::default());
+        Ok(())
+    }
+
+    #[test]
+    fn live_capture_refuses_an_idle_timeout_shorter_than_a_poll_plus_two_seconds() -> Result<(), clap::Error> {
+        let table = |args: &[&str]| -> Result<FlowTableArgs, clap::Error> {
+            let cli = Cli::try_parse_from(["flowwatch", "run"].iter().chain(args))?;
+            let Command::Run(args) = cli.command else { panic!("parsed as another command") };
+            Ok(args.table)
+        };
+        assert_eq!(table(&[])?.check_live(), Ok(()));
+        assert_eq!(table(&["--poll-interval", "30s", "--idle-timeout", "32s"])?.check_live(), Ok(()));
+        let refused = table(&["--poll-interval", "1s", "--idle-timeout", "2s"])?.check_live();
+        assert!(refused.as_ref().is_err_and(|e| e.contains("at least 3s")), "{refused:?}");
         Ok(())
     }
 

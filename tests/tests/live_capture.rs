@@ -363,6 +363,54 @@ fn shutdown_flushes_every_flow() -> Result<()> {
     assert_lossless(&out)
 }
 
+/// The freeze protocol (agent-common/src/freeze.rs): one direction goes
+/// idle past the freeze age while the other keeps the flow alive, then
+/// resumes. Its later packets go to the direction's second map entry, which
+/// the agent folds into the same flow: one flow, exact counts, no packet
+/// written into a frozen entry.
+#[test]
+fn a_direction_resuming_after_its_entry_froze_stays_one_exact_flow() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let lab = Lab::new()?;
+    // Freeze age 3 s; entries idle 4 s are deleted.
+    let agent = Agent::start(&lab.a, &lab.veth.a_if, &["--poll-interval", "200ms", "--idle-timeout", "3s"])?;
+    let (a, b) = (lab.a_addr(false, 6101), lab.b_addr(false, 5101));
+    let a_sock = traffic::udp_socket(&lab.a, a)?;
+    let b_sock = traffic::udp_socket(&lab.b, b)?;
+    traffic::udp_send(&b_sock, a, 5, 100)?;
+    traffic::udp_expect(&a_sock, 5, 100)?;
+    // The replies keep the flow alive (never 3 s without a packet) while
+    // b → a sits idle for 3.5 s: frozen, not yet deleted.
+    let started = std::time::Instant::now();
+    let mut replies = 0;
+    while started.elapsed() < std::time::Duration::from_millis(3_500) {
+        traffic::udp_send(&a_sock, b, 1, 60)?;
+        traffic::udp_expect(&b_sock, 1, 60)?;
+        replies += 1;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    traffic::udp_send(&b_sock, a, 7, 100)?;
+    traffic::udp_expect(&a_sock, 7, 100)?;
+    let out = agent.stop()?;
+
+    let (frame, reply) = (ETH + IPV4 + UDP + 100, ETH + IPV4 + UDP + 60);
+    let t = out.flow(&FlowKey::udp(b, a))?;
+    assert_eq!(
+        (t.orig_packets, t.orig_bytes, t.resp_packets, t.resp_bytes),
+        (12, 12 * frame, replies, replies * reply),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(t.records, 1, "the flow was split:\n{}", out.describe());
+    let s = out.final_stats()?;
+    // b → a took two entries on ingress (the second after the first froze).
+    assert!(s.ingress.flows_inserted >= 2, "{s:?}");
+    assert_eq!((s.ingress.frozen_writes, s.egress.frozen_writes), (0, 0), "{s:?}");
+    assert_lossless(&out)
+}
+
 /// An interface that does not exist: a non-zero exit and an error that names it.
 #[test]
 fn missing_interface_fails_naming_it() -> Result<()> {

@@ -3,6 +3,7 @@
 use agent_common::{
     counters::{Hook, HookCounters},
     flow::{FlowKey, FlowStats},
+    freeze::FreezeAges,
     names::{COUNTERS_MAP, FLOWS_MAP},
 };
 use std::os::fd::{AsFd, OwnedFd};
@@ -14,22 +15,22 @@ use aya::{
 
 use super::{
     CaptureError,
-    syscall::{BatchReader, lookup_and_delete},
+    syscall::{BatchReader, delete_batch},
 };
-use crate::flow::{FlowMapSource, SourceError};
+use crate::flow::{FlowMapSource, SnapshotScope, SourceError};
 
 pub struct KernelFlowMap {
     flows: PerCpuHashMap<MapData, FlowKey, FlowStats>,
-    /// The same map, for the batch and lookup-and-delete calls aya lacks.
+    /// The same map, for the batch calls aya lacks.
     flows_fd: OwnedFd,
     counters: PerCpuArray<MapData, HookCounters>,
     reader: BatchReader,
     cpus: usize,
-    /// Per-CPU values of the entry being deleted (reused, one slot per CPU).
-    taken: Vec<FlowStats>,
+    /// The freeze protocol's ages the programs were loaded with.
+    ages: FreezeAges,
 }
 
-fn possible_cpus() -> Result<usize, CaptureError> {
+pub(super) fn possible_cpus() -> Result<usize, CaptureError> {
     aya::util::nr_cpus().map_err(|(context, e)| CaptureError::KernelUnsupported { detail: format!("{context}: {e}") })
 }
 
@@ -47,7 +48,8 @@ fn merge_cpus<'a>(values: impl IntoIterator<Item = &'a FlowStats>) -> FlowStats 
 }
 
 impl KernelFlowMap {
-    pub fn take(ebpf: &mut Ebpf) -> Result<Self, CaptureError> {
+    /// The maps of programs loaded with these freeze ages.
+    pub fn take(ebpf: &mut Ebpf, ages: FreezeAges) -> Result<Self, CaptureError> {
         let flows = ebpf.take_map(FLOWS_MAP).ok_or(CaptureError::MissingMap { map: FLOWS_MAP })?;
         let counters = ebpf.take_map(COUNTERS_MAP).ok_or(CaptureError::MissingMap { map: COUNTERS_MAP })?;
         let Map::PerCpuLruHashMap(data) = &flows else {
@@ -64,7 +66,7 @@ impl KernelFlowMap {
                 .map_err(|source| CaptureError::Map { map: COUNTERS_MAP, source })?,
             reader: BatchReader::new(cpus),
             cpus,
-            taken: vec![FlowStats::default(); cpus],
+            ages,
         })
     }
 
@@ -87,10 +89,14 @@ impl FlowMapSource for KernelFlowMap {
             .map_err(|e| SourceError { context: "reading the flow map (batch)", message: e.to_string() })
     }
 
-    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
-        lookup_and_delete(self.flows_fd.as_fd(), key, &mut self.taken)
-            .map(|found| found.then(|| merge_cpus(&self.taken)))
-            .map_err(|e| SourceError { context: "deleting an ended flow", message: e.to_string() })
+    fn snapshot_scope(&self) -> SnapshotScope {
+        SnapshotScope::AllEntries { retire_after_ns: self.ages.retire_after_ns }
+    }
+
+    fn retire(&mut self, keys: &[FlowKey]) -> Result<(), SourceError> {
+        delete_batch(self.flows_fd.as_fd(), keys)
+            .map(drop)
+            .map_err(|e| SourceError { context: "deleting idle flow entries (batch)", message: e.to_string() })
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {

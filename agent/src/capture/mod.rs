@@ -15,10 +15,13 @@ pub use maps::KernelFlowMap;
 pub use sampling::{PacketSampler, Sample};
 
 use agent_common::{
+    freeze::{FREEZE_AFTER_GLOBAL, FreezeAges, POSSIBLE_CPUS_GLOBAL},
     names::{DEFAULT_FLOW_MAP_ENTRIES, EGRESS_PROGRAM, FLOWS_MAP, INGRESS_PROGRAM},
     sample::SAMPLE_SNAPLEN_GLOBAL,
 };
 use aya::{Ebpf, EbpfLoader};
+
+use crate::flow::EngineConfig;
 
 /// The kernel object built by `build.rs`, embedded so the agent never loads
 /// programs from a path at run time.
@@ -35,6 +38,9 @@ pub struct CaptureConfig {
     /// `-w`: bytes of each packet the kernel copies to userspace
     /// ([`LiveCapture::take_sampler`]); 0 = no sampling, and no cost.
     pub sample_snaplen: u32,
+    /// When programs stop writing into idle entries and the agent deletes
+    /// them (`agent_common::freeze`); from the flow table's timeouts.
+    pub freeze: FreezeAges,
 }
 
 impl Default for CaptureConfig {
@@ -44,6 +50,7 @@ impl Default for CaptureConfig {
             map_entries: DEFAULT_FLOW_MAP_ENTRIES,
             xdp_mode: XdpModeChoice::Auto,
             sample_snaplen: 0,
+            freeze: EngineConfig::default().freeze_ages(),
         }
     }
 }
@@ -94,10 +101,13 @@ impl LiveCapture {
             .collect::<Result<Vec<_>, _>>()
             .map_err(CaptureError::Interface)?;
         let sampling = config.sample_snaplen > 0;
+        let possible_cpus = u32::try_from(maps::possible_cpus()?).unwrap_or(u32::MAX);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(FLOWS_MAP, config.map_entries)
             // A load-time constant: with 0 the verifier removes the sampling code.
             .override_global(SAMPLE_SNAPLEN_GLOBAL, &config.sample_snaplen, true)
+            .override_global(FREEZE_AFTER_GLOBAL, &config.freeze.freeze_after_ns, true)
+            .override_global(POSSIBLE_CPUS_GLOBAL, &possible_cpus, true)
             .load(KERNEL_OBJECT)
             .map_err(CaptureError::Load)?;
         attach::load_programs(&mut ebpf)?;
@@ -115,7 +125,7 @@ impl LiveCapture {
                 sampling::attach_egress_sampler(&mut ebpf, &name)?;
             }
         }
-        let flow_map = KernelFlowMap::take(&mut ebpf)?;
+        let flow_map = KernelFlowMap::take(&mut ebpf, config.freeze)?;
         Ok(Self { flow_map, attached, sampler, ebpf })
     }
 

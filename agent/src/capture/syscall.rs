@@ -1,7 +1,6 @@
 //! The two map operations aya 0.14 does not offer, as raw `bpf(2)` calls:
-//! batched lookup (one syscall for thousands of entries instead of two per
-//! entry) and atomic lookup-and-delete (so deleting an idle flow cannot
-//! lose a packet that arrived after the last read).
+//! batched lookup and batched delete, one syscall for thousands of entries
+//! instead of one or two per entry.
 
 use std::{
     io,
@@ -11,19 +10,8 @@ use std::{
 
 use agent_common::flow::{FlowKey, FlowStats};
 
-const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
 const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
-
-/// `union bpf_attr` for element commands (map_fd, key, value, flags).
-#[repr(C)]
-#[derive(Default)]
-struct ElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
+const BPF_MAP_DELETE_BATCH: libc::c_long = 27;
 
 /// `union bpf_attr` for the batch commands.
 #[repr(C)]
@@ -106,18 +94,28 @@ impl BatchReader {
 
 const _: () = assert!(VALUE_STRIDE == size_of::<FlowStats>(), "FlowStats must need no per-CPU padding");
 
-/// Atomically reads and deletes one entry into `values` (one slot per
-/// possible CPU); `false` when it no longer exists.
-pub fn lookup_and_delete(map: BorrowedFd<'_>, key: &FlowKey, values: &mut [FlowStats]) -> io::Result<bool> {
-    let mut attr = ElemAttr {
-        map_fd: map.as_raw_fd() as u32,
-        key: key as *const FlowKey as u64,
-        value: values.as_mut_ptr() as u64,
-        ..ElemAttr::default()
-    };
-    match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut attr) {
-        Ok(()) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-        Err(e) => Err(e),
+/// Deletes `keys` from a hash map in as few calls as possible. Returns
+/// how many were deleted; keys no longer in the map are skipped.
+pub fn delete_batch(map: BorrowedFd<'_>, keys: &[FlowKey]) -> io::Result<usize> {
+    let mut deleted = 0;
+    let mut rest = keys;
+    while !rest.is_empty() {
+        let mut attr = BatchAttr {
+            keys: rest.as_ptr() as u64,
+            count: rest.len().min(u32::MAX as usize) as u32,
+            map_fd: map.as_raw_fd() as u32,
+            ..BatchAttr::default()
+        };
+        let result = bpf(BPF_MAP_DELETE_BATCH, &mut attr);
+        // The kernel stops at the first key it cannot delete; `count` says
+        // how many it deleted before it.
+        let done = (attr.count as usize).min(rest.len());
+        deleted += done;
+        match result {
+            Ok(()) => rest = &rest[done..],
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => rest = &rest[done + 1..],
+            Err(e) => return Err(e),
+        }
     }
+    Ok(deleted)
 }

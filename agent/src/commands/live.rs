@@ -46,6 +46,7 @@ pub(crate) async fn capture_live(
     // handlers (tests and supervisors send SIGTERM as soon as they see it).
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    options.table.check_live().map_err(anyhow::Error::msg)?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     let mut capture = LiveCapture::start(&options.capture)?;
     let mut dump = match options.dump {

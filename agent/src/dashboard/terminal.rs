@@ -52,8 +52,10 @@ pub fn render_text(dashboard: &Dashboard, width: u16, height: u16) -> String {
 
 /// What the reading thread hands the screen.
 enum Input {
-    /// A line, parsed off the drawing thread; `None` if it was not flowwatch output.
-    Line(Option<Line>),
+    /// A line, parsed off the drawing thread; `None` if it was not flowwatch
+    /// output. Boxed: a stats line is over 200 bytes, and the queue holds
+    /// up to [`QUEUE`] of these.
+    Line(Option<Box<Line>>),
     Ended,
     Failed(io::Error),
 }
@@ -75,7 +77,7 @@ pub fn interactive(source: InputSource, window_seconds: u64) -> io::Result<()> {
             match reader.next_line() {
                 Ok(Some(text)) => {
                     if let Some(line) = parse_input_line(text)
-                        && sender.send(Input::Line(line)).is_err()
+                        && sender.send(Input::Line(line.map(Box::new))).is_err()
                     {
                         return;
                     }
@@ -100,7 +102,7 @@ fn run(terminal: &mut DefaultTerminal, mut dashboard: Dashboard, lines: &Receive
         let started = Instant::now();
         while started.elapsed() < APPLY_BUDGET {
             match lines.try_recv() {
-                Ok(Input::Line(line)) => dashboard.apply(line),
+                Ok(Input::Line(line)) => dashboard.apply(line.map(|line| *line)),
                 Ok(Input::Ended) | Err(TryRecvError::Disconnected) => {
                     dashboard.end_of_input();
                     break;

@@ -2,6 +2,8 @@
 //! entries that the kernel's LRU evicted before they were drained.
 
 use agent_common::flow::{FlowKey, FlowStats};
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 /// What one drain found.
@@ -17,6 +19,9 @@ pub struct Drained {
     pub evicted: u64,
     /// Entries seen for the first time.
     pub new_entries: u64,
+    /// Entries idle long enough to delete (their counters are final); the
+    /// tracker has already forgotten them.
+    pub retired: Vec<FlowKey>,
 }
 
 /// Last cumulative counters per entry, and the drain that last saw it.
@@ -51,14 +56,33 @@ pub fn delta_since(current: &FlowStats, previous: &FlowStats) -> FlowStats {
 impl DeltaTracker {
     /// Compares `snapshot` (every entry of the map: [`super::SnapshotScope::AllEntries`])
     /// with the previous one. Updates entries in place (one hash lookup per
-    /// entry) and sweeps the ones not seen this time.
-    pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)]) -> Drained {
+    /// entry) and sweeps the ones not seen this time. Entries last written
+    /// at or before `retire_up_to_ns` are listed in [`Drained::retired`]
+    /// and forgotten, so their deletion is not taken for an eviction.
+    pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)], retire_up_to_ns: Option<u64>) -> Drained {
+        let mut drained = Drained::default();
+        self.drain_into(snapshot, retire_up_to_ns, &mut drained);
+        drained
+    }
+
+    /// [`DeltaTracker::drain`] into `drained`, whose buffers are reused: a
+    /// poll of many flows then allocates (and faults in) nothing new.
+    pub fn drain_into(
+        &mut self,
+        snapshot: &[(FlowKey, FlowStats)],
+        retire_up_to_ns: Option<u64>,
+        drained: &mut Drained,
+    ) {
         self.generation += 1;
         let generation = self.generation;
-        let mut drained = Drained { deltas: Vec::with_capacity(snapshot.len()), ..Drained::default() };
+        drained.deltas.clear();
+        drained.retired.clear();
+        drained.evicted = 0;
+        drained.new_entries = 0;
         for (key, current) in snapshot {
+            let retire = retire_up_to_ns.is_some_and(|up_to| current.last_seen_ns <= up_to);
             match self.previous.entry(*key) {
-                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                Entry::Occupied(mut slot) => {
                     let seen = slot.get_mut();
                     if is_same_entry(current, &seen.stats) {
                         if current.packets > seen.stats.packets {
@@ -70,14 +94,23 @@ impl DeltaTracker {
                         drained.new_entries += 1;
                         drained.deltas.push((*key, *current));
                     }
-                    *seen = Seen { stats: *current, generation };
+                    if retire {
+                        slot.remove();
+                        drained.retired.push(*key);
+                    } else {
+                        *seen = Seen { stats: *current, generation };
+                    }
                 }
-                std::collections::hash_map::Entry::Vacant(slot) => {
+                Entry::Vacant(slot) => {
                     drained.new_entries += 1;
                     if current.packets > 0 {
                         drained.deltas.push((*key, *current));
                     }
-                    slot.insert(Seen { stats: *current, generation });
+                    if retire {
+                        drained.retired.push(*key);
+                    } else {
+                        slot.insert(Seen { stats: *current, generation });
+                    }
                 }
             }
         }
@@ -86,20 +119,6 @@ impl DeltaTracker {
         let before = self.previous.len();
         self.previous.retain(|_, seen| seen.generation == generation);
         drained.evicted += (before - self.previous.len()) as u64;
-        drained
-    }
-
-    /// Forgets an entry the engine deleted, returning what it gained since
-    /// the last drain given its final counters. The `bool` is true when the
-    /// entry had been evicted and re-created in between (its old tail lost).
-    pub fn settle(&mut self, key: &FlowKey, last: &FlowStats) -> (Option<FlowStats>, bool) {
-        match self.previous.remove(key).map(|seen| seen.stats) {
-            Some(previous) if is_same_entry(last, &previous) => {
-                ((last.packets > previous.packets).then(|| delta_since(last, &previous)), false)
-            }
-            Some(_) => (Some(*last), true),
-            None => ((last.packets > 0).then_some(*last), false),
-        }
     }
 }
 
@@ -136,14 +155,14 @@ mod tests {
     #[test]
     fn deltas_sum_to_cumulative_totals() {
         let mut tracker = DeltaTracker::default();
-        let first = tracker.drain(&[(key(1), stats(3, 0))]);
+        let first = tracker.drain(&[(key(1), stats(3, 0))], None);
         assert_eq!(first.deltas[0].1.packets, 3);
         assert_eq!(first.new_entries, 1);
-        let second = tracker.drain(&[(key(1), stats(5, 0))]);
+        let second = tracker.drain(&[(key(1), stats(5, 0))], None);
         assert_eq!(second.deltas[0].1.packets, 2);
         assert_eq!(second.deltas[0].1.bytes, 200);
         assert_eq!(second.deltas[0].1.iat_count, 2);
-        let third = tracker.drain(&[(key(1), stats(5, 0))]);
+        let third = tracker.drain(&[(key(1), stats(5, 0))], None);
         assert!(third.deltas.is_empty());
         assert_eq!(third.evicted, 0);
     }
@@ -151,21 +170,36 @@ mod tests {
     #[test]
     fn vanished_and_recreated_entries_count_as_evicted() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))]);
+        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))], None);
         // key 1 vanished, key 2 was re-created (new first_seen).
-        let drained = tracker.drain(&[(key(2), stats(1, 500))]);
+        let drained = tracker.drain(&[(key(2), stats(1, 500))], None);
         assert_eq!(drained.evicted, 2);
         assert_eq!(drained.deltas, vec![(key(2), stats(1, 500))]);
     }
 
     #[test]
-    fn settled_entries_are_not_evictions_and_keep_their_tail() {
+    fn retired_entries_keep_their_last_delta_and_are_not_evictions() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0))]);
-        let (tail, evicted) = tracker.settle(&key(1), &stats(5, 0));
-        assert_eq!(tail.map(|t| t.packets), Some(2));
-        assert!(!evicted);
-        assert_eq!(tracker.drain(&[]).evicted, 0);
+        // 3 packets at 0, 10, 20 ns; a second entry still live.
+        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(1, 1_000))], None);
+        // key 1 gained 2 packets (last at 40 ns) and is idle past the cutoff.
+        let drained = tracker.drain(&[(key(1), stats(5, 0)), (key(2), stats(2, 1_000))], Some(40));
+        assert_eq!(drained.retired, vec![key(1)]);
+        assert_eq!(drained.deltas.iter().map(|(k, d)| (k.src_port, d.packets)).collect::<Vec<_>>(), [(1, 2), (2, 1)]);
+        // Gone from the next snapshot because the engine deleted it: no eviction.
+        let next = tracker.drain(&[(key(2), stats(2, 1_000))], Some(40));
+        assert_eq!((next.evicted, next.retired.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_entry_first_seen_already_idle_is_reported_whole_and_retired() {
+        let mut tracker = DeltaTracker::default();
+        let drained = tracker.drain(&[(key(7), stats(4, 0))], Some(30));
+        assert_eq!(drained.deltas, vec![(key(7), stats(4, 0))]);
+        assert_eq!((drained.new_entries, drained.retired.clone()), (1, vec![key(7)]));
+        // A new entry under the same key later is new, not a re-creation.
+        let later = tracker.drain(&[(key(7), stats(1, 5_000))], Some(30));
+        assert_eq!((later.new_entries, later.evicted, later.retired.len()), (1, 0, 0));
     }
 
     /// Replay's map takes a never-drained entry's delta against zero counters
@@ -195,12 +229,5 @@ mod tests {
         for current in [full, stats(3, 100), FlowStats::default()] {
             assert_eq!(delta_since(&current, &FlowStats::default()), current);
         }
-    }
-
-    #[test]
-    fn settling_an_unchanged_entry_adds_nothing() {
-        let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0))]);
-        assert_eq!(tracker.settle(&key(1), &stats(3, 0)), (None, false));
     }
 }

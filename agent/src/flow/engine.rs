@@ -5,11 +5,14 @@ use std::time::Duration;
 use agent_common::{
     counters::HookCounters,
     flow::{FlowKey, FlowStats},
+    freeze::FreezeAges,
 };
+
+use crate::duration::saturating_ns;
 
 use super::{
     accounting::Accounting,
-    delta::DeltaTracker,
+    delta::{DeltaTracker, Drained},
     record::{EmitReason, StatsRecord},
     source::{FlowMapSource, SnapshotScope, SourceError},
     table::{BiflowTable, Expired},
@@ -26,6 +29,13 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self { idle_timeout: Duration::from_secs(30), active_timeout: Duration::from_secs(300) }
+    }
+}
+
+impl EngineConfig {
+    /// The kernel's freeze ages (`agent_common::freeze`) for this table.
+    pub fn freeze_ages(&self) -> FreezeAges {
+        FreezeAges::new(saturating_ns(self.idle_timeout))
     }
 }
 
@@ -47,7 +57,9 @@ pub struct FlowEngine {
     tracker: DeltaTracker,
     table: BiflowTable,
     accounting: Accounting,
+    /// Buffers reused by every poll.
     snapshot: Vec<(FlowKey, FlowStats)>,
+    drained: Drained,
     last_hooks: [HookCounters; 2],
 }
 
@@ -58,6 +70,7 @@ impl FlowEngine {
             table: BiflowTable::new(config.idle_timeout, config.active_timeout),
             accounting: Accounting::default(),
             snapshot: Vec::new(),
+            drained: Drained::default(),
             last_hooks: Default::default(),
         }
     }
@@ -73,21 +86,28 @@ impl FlowEngine {
         let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
         self.last_hooks = hooks;
         source.snapshot(&mut self.snapshot)?;
-        match source.snapshot_scope() {
-            SnapshotScope::AllEntries => {
-                let mut drained = self.tracker.drain(&self.snapshot);
-                self.accounting.note_drain(&drained);
-                self.table.apply(&mut drained.deltas);
+        let scope = source.snapshot_scope();
+        match scope {
+            SnapshotScope::AllEntries { retire_after_ns } => {
+                // `now_ns` was read before the snapshot, as the freeze
+                // protocol requires of the retirement age's reference.
+                let drained = &mut self.drained;
+                self.tracker.drain_into(&self.snapshot, now_ns.checked_sub(retire_after_ns), drained);
+                self.accounting.note_drain(drained);
+                self.table.apply(&drained.deltas);
+                source.retire(&drained.retired)?;
             }
             // The snapshot is the deltas, applied where they are (no copy per
             // poll). Such a source never evicts and lists what it inserted.
             SnapshotScope::ChangedDeltas => {
                 self.accounting.entries_seen += inserted;
-                self.table.apply(&mut self.snapshot);
+                self.table.apply(&self.snapshot);
             }
         }
         let mut records = self.table.expire(now_ns);
-        self.release_ended(source, &mut records)?;
+        if scope == SnapshotScope::ChangedDeltas {
+            self.release_ended(source, &mut records)?;
+        }
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());
         self.accounting.note_emitted(&records);
@@ -103,22 +123,13 @@ impl FlowEngine {
         Ok(out)
     }
 
-    /// Deletes the map entries of flows that ended so the map stays small,
-    /// folding any packets that arrived since the snapshot into the record.
+    /// A [`SnapshotScope::ChangedDeltas`] source's entries of flows that
+    /// ended: deleted so the map stays small, with anything they gained
+    /// since the snapshot folded into the record.
     fn release_ended(&mut self, source: &mut dyn FlowMapSource, records: &mut [Expired]) -> Result<(), SourceError> {
         for record in records.iter_mut() {
             for key in std::mem::take(&mut record.members) {
-                let Some(last) = source.take(&key)? else {
-                    // Evicted after the snapshot: counted at the next drain.
-                    continue;
-                };
-                // The tracker holds no entries of a `ChangedDeltas` source:
-                // what `take` returned is the tail as it is.
-                let (tail, evicted) = self.tracker.settle(&key, &last);
-                if evicted {
-                    self.accounting.flows_evicted += 1;
-                }
-                if let Some(tail) = tail {
+                if let Some(tail) = source.take(&key)?.filter(|tail| tail.packets > 0) {
                     record.add_tail(&key, &tail);
                 }
             }

@@ -15,8 +15,12 @@ pub struct SourceError {
 /// Which entries a [`FlowMapSource::snapshot`] holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SnapshotScope {
-    /// Every entry in the map, so an entry missing from it was evicted (the kernel map).
-    AllEntries,
+    /// Every entry in the map, so an entry missing from it was evicted (the
+    /// kernel map). The engine deletes ([`FlowMapSource::retire`]) entries
+    /// that were idle for `retire_after_ns` when read: the source guarantees
+    /// nothing changes such an entry after that read (the kernel's freeze
+    /// protocol, `agent_common::freeze`), so its last snapshot is final.
+    AllEntries { retire_after_ns: u64 },
     /// Only the entries whose counters changed since the previous snapshot
     /// (so each gained packets: the engine applies the list as it is),
     /// each with what it gained since then (as [`super::delta_since`]
@@ -37,16 +41,25 @@ pub trait FlowMapSource {
     /// with their cumulative counters merged across CPUs. Replaces `out`'s contents.
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError>;
 
-    /// What [`FlowMapSource::snapshot`] returns.
-    fn snapshot_scope(&self) -> SnapshotScope {
-        SnapshotScope::AllEntries
+    /// What [`FlowMapSource::snapshot`] returns, and how entries leave the map.
+    fn snapshot_scope(&self) -> SnapshotScope;
+
+    /// [`SnapshotScope::ChangedDeltas`] sources: deletes the entry of a flow
+    /// that ended, returning what it gained since the last snapshot, or
+    /// `None` if it is already gone.
+    fn take(&mut self, _key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
+        Err(SourceError { context: "deleting an ended flow", message: "this source retires entries by age".into() })
     }
 
-    /// Atomically reads and deletes the entry of a flow that ended, returning
-    /// its final cumulative counters (merged across CPUs), or `None` if it is
-    /// already gone. Packets that arrived after the last snapshot are in the
-    /// returned value, so ending a flow never loses them.
-    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError>;
+    /// [`SnapshotScope::AllEntries`] sources: deletes entries the engine
+    /// retired (their last snapshot is final). Entries already gone (evicted
+    /// since the snapshot, with nothing new in them) are skipped.
+    fn retire(&mut self, _keys: &[FlowKey]) -> Result<(), SourceError> {
+        Err(SourceError {
+            context: "retiring idle entries",
+            message: "this source deletes entries as flows end".into(),
+        })
+    }
 
     /// Totals per hook: `[ingress, egress]`.
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError>;
