@@ -48,8 +48,9 @@ fn merge_cpus<'a>(values: impl IntoIterator<Item = &'a FlowStats>) -> FlowStats 
 }
 
 impl KernelFlowMap {
-    /// The maps of programs loaded with these freeze ages.
-    pub fn take(ebpf: &mut Ebpf, ages: FreezeAges) -> Result<Self, CaptureError> {
+    /// The maps of programs loaded with these freeze ages, on a machine
+    /// with `cpus` possible CPUs ([`possible_cpus`]).
+    pub fn take(ebpf: &mut Ebpf, ages: FreezeAges, cpus: usize) -> Result<Self, CaptureError> {
         let flows = ebpf.take_map(FLOWS_MAP).ok_or(CaptureError::MissingMap { map: FLOWS_MAP })?;
         let counters = ebpf.take_map(COUNTERS_MAP).ok_or(CaptureError::MissingMap { map: COUNTERS_MAP })?;
         let Map::PerCpuLruHashMap(data) = &flows else {
@@ -58,7 +59,6 @@ impl KernelFlowMap {
         let flows_fd = data.fd().as_fd().try_clone_to_owned().map_err(|e| CaptureError::KernelUnsupported {
             detail: format!("duplicating the flow map descriptor: {e}"),
         })?;
-        let cpus = possible_cpus()?;
         Ok(Self {
             flows: PerCpuHashMap::try_from(flows).map_err(|source| CaptureError::Map { map: FLOWS_MAP, source })?,
             flows_fd,
@@ -90,12 +90,11 @@ impl FlowMapSource for KernelFlowMap {
     }
 
     fn snapshot_scope(&self) -> SnapshotScope {
-        SnapshotScope::AllEntries { retire_after_ns: self.ages.retire_after_ns }
+        SnapshotScope::AllEntries { ages: self.ages }
     }
 
     fn retire(&mut self, keys: &[FlowKey]) -> Result<(), SourceError> {
         delete_batch(self.flows_fd.as_fd(), keys)
-            .map(drop)
             .map_err(|e| SourceError { context: "deleting idle flow entries (batch)", message: e.to_string() })
     }
 

@@ -101,7 +101,8 @@ impl LiveCapture {
             .collect::<Result<Vec<_>, _>>()
             .map_err(CaptureError::Interface)?;
         let sampling = config.sample_snaplen > 0;
-        let possible_cpus = u32::try_from(maps::possible_cpus()?).unwrap_or(u32::MAX);
+        let cpus = maps::possible_cpus()?;
+        let possible_cpus = u32::try_from(cpus).unwrap_or(u32::MAX);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(FLOWS_MAP, config.map_entries)
             // A load-time constant: with 0 the verifier removes the sampling code.
@@ -125,7 +126,7 @@ impl LiveCapture {
                 sampling::attach_egress_sampler(&mut ebpf, &name)?;
             }
         }
-        let flow_map = KernelFlowMap::take(&mut ebpf, config.freeze)?;
+        let flow_map = KernelFlowMap::take(&mut ebpf, config.freeze, cpus)?;
         Ok(Self { flow_map, attached, sampler, ebpf })
     }
 

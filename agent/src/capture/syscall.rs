@@ -94,10 +94,9 @@ impl BatchReader {
 
 const _: () = assert!(VALUE_STRIDE == size_of::<FlowStats>(), "FlowStats must need no per-CPU padding");
 
-/// Deletes `keys` from a hash map in as few calls as possible. Returns
-/// how many were deleted; keys no longer in the map are skipped.
-pub fn delete_batch(map: BorrowedFd<'_>, keys: &[FlowKey]) -> io::Result<usize> {
-    let mut deleted = 0;
+/// Deletes `keys` from a hash map in as few calls as possible; keys no
+/// longer in the map are skipped.
+pub fn delete_batch(map: BorrowedFd<'_>, keys: &[FlowKey]) -> io::Result<()> {
     let mut rest = keys;
     while !rest.is_empty() {
         let mut attr = BatchAttr {
@@ -110,12 +109,11 @@ pub fn delete_batch(map: BorrowedFd<'_>, keys: &[FlowKey]) -> io::Result<usize> 
         // The kernel stops at the first key it cannot delete; `count` says
         // how many it deleted before it.
         let done = (attr.count as usize).min(rest.len());
-        deleted += done;
-        match result {
-            Ok(()) => rest = &rest[done..],
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => rest = &rest[done + 1..],
+        rest = match result {
+            Ok(()) => &rest[done..],
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => rest.get(done + 1..).unwrap_or_default(),
             Err(e) => return Err(e),
-        }
+        };
     }
-    Ok(deleted)
+    Ok(())
 }

@@ -55,22 +55,16 @@ pub fn delta_since(current: &FlowStats, previous: &FlowStats) -> FlowStats {
 
 impl DeltaTracker {
     /// Compares `snapshot` (every entry of the map: [`super::SnapshotScope::AllEntries`])
-    /// with the previous one. Updates entries in place (one hash lookup per
-    /// entry) and sweeps the ones not seen this time. Entries last written
-    /// at or before `retire_up_to_ns` are listed in [`Drained::retired`]
-    /// and forgotten, so their deletion is not taken for an eviction.
-    pub fn drain(&mut self, snapshot: &[(FlowKey, FlowStats)], retire_up_to_ns: Option<u64>) -> Drained {
-        let mut drained = Drained::default();
-        self.drain_into(snapshot, retire_up_to_ns, &mut drained);
-        drained
-    }
-
-    /// [`DeltaTracker::drain`] into `drained`, whose buffers are reused: a
-    /// poll of many flows then allocates (and faults in) nothing new.
-    pub fn drain_into(
+    /// with the previous one, into `drained`, whose buffers are reused (a
+    /// poll of many flows allocates, and faults in, nothing new). Updates
+    /// entries in place (one hash lookup per entry) and sweeps the ones not
+    /// seen this time. Entries `is_retirable` accepts are listed in
+    /// [`Drained::retired`] and forgotten, so their deletion is not taken
+    /// for an eviction.
+    pub fn drain(
         &mut self,
         snapshot: &[(FlowKey, FlowStats)],
-        retire_up_to_ns: Option<u64>,
+        is_retirable: impl Fn(&FlowStats) -> bool,
         drained: &mut Drained,
     ) {
         self.generation += 1;
@@ -80,7 +74,7 @@ impl DeltaTracker {
         drained.evicted = 0;
         drained.new_entries = 0;
         for (key, current) in snapshot {
-            let retire = retire_up_to_ns.is_some_and(|up_to| current.last_seen_ns <= up_to);
+            let retire = is_retirable(current);
             match self.previous.entry(*key) {
                 Entry::Occupied(mut slot) => {
                     let seen = slot.get_mut();
@@ -132,6 +126,13 @@ mod tests {
     use super::*;
     use agent_common::flow::PacketSample;
 
+    /// One drain; entries last written at or before `retire_up_to` retire.
+    fn drain(tracker: &mut DeltaTracker, snapshot: &[(FlowKey, FlowStats)], retire_up_to: Option<u64>) -> Drained {
+        let mut drained = Drained::default();
+        tracker.drain(snapshot, |stats| retire_up_to.is_some_and(|up_to| stats.last_seen_ns <= up_to), &mut drained);
+        drained
+    }
+
     fn key(port: u16) -> FlowKey {
         FlowKey { src_port: port, ..FlowKey::default() }
     }
@@ -155,14 +156,14 @@ mod tests {
     #[test]
     fn deltas_sum_to_cumulative_totals() {
         let mut tracker = DeltaTracker::default();
-        let first = tracker.drain(&[(key(1), stats(3, 0))], None);
+        let first = drain(&mut tracker, &[(key(1), stats(3, 0))], None);
         assert_eq!(first.deltas[0].1.packets, 3);
         assert_eq!(first.new_entries, 1);
-        let second = tracker.drain(&[(key(1), stats(5, 0))], None);
+        let second = drain(&mut tracker, &[(key(1), stats(5, 0))], None);
         assert_eq!(second.deltas[0].1.packets, 2);
         assert_eq!(second.deltas[0].1.bytes, 200);
         assert_eq!(second.deltas[0].1.iat_count, 2);
-        let third = tracker.drain(&[(key(1), stats(5, 0))], None);
+        let third = drain(&mut tracker, &[(key(1), stats(5, 0))], None);
         assert!(third.deltas.is_empty());
         assert_eq!(third.evicted, 0);
     }
@@ -170,9 +171,9 @@ mod tests {
     #[test]
     fn vanished_and_recreated_entries_count_as_evicted() {
         let mut tracker = DeltaTracker::default();
-        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(3, 0))], None);
+        drain(&mut tracker, &[(key(1), stats(3, 0)), (key(2), stats(3, 0))], None);
         // key 1 vanished, key 2 was re-created (new first_seen).
-        let drained = tracker.drain(&[(key(2), stats(1, 500))], None);
+        let drained = drain(&mut tracker, &[(key(2), stats(1, 500))], None);
         assert_eq!(drained.evicted, 2);
         assert_eq!(drained.deltas, vec![(key(2), stats(1, 500))]);
     }
@@ -181,24 +182,24 @@ mod tests {
     fn retired_entries_keep_their_last_delta_and_are_not_evictions() {
         let mut tracker = DeltaTracker::default();
         // 3 packets at 0, 10, 20 ns; a second entry still live.
-        tracker.drain(&[(key(1), stats(3, 0)), (key(2), stats(1, 1_000))], None);
+        drain(&mut tracker, &[(key(1), stats(3, 0)), (key(2), stats(1, 1_000))], None);
         // key 1 gained 2 packets (last at 40 ns) and is idle past the cutoff.
-        let drained = tracker.drain(&[(key(1), stats(5, 0)), (key(2), stats(2, 1_000))], Some(40));
+        let drained = drain(&mut tracker, &[(key(1), stats(5, 0)), (key(2), stats(2, 1_000))], Some(40));
         assert_eq!(drained.retired, vec![key(1)]);
         assert_eq!(drained.deltas.iter().map(|(k, d)| (k.src_port, d.packets)).collect::<Vec<_>>(), [(1, 2), (2, 1)]);
         // Gone from the next snapshot because the engine deleted it: no eviction.
-        let next = tracker.drain(&[(key(2), stats(2, 1_000))], Some(40));
+        let next = drain(&mut tracker, &[(key(2), stats(2, 1_000))], Some(40));
         assert_eq!((next.evicted, next.retired.len()), (0, 0));
     }
 
     #[test]
     fn an_entry_first_seen_already_idle_is_reported_whole_and_retired() {
         let mut tracker = DeltaTracker::default();
-        let drained = tracker.drain(&[(key(7), stats(4, 0))], Some(30));
+        let drained = drain(&mut tracker, &[(key(7), stats(4, 0))], Some(30));
         assert_eq!(drained.deltas, vec![(key(7), stats(4, 0))]);
         assert_eq!((drained.new_entries, drained.retired.clone()), (1, vec![key(7)]));
         // A new entry under the same key later is new, not a re-creation.
-        let later = tracker.drain(&[(key(7), stats(1, 5_000))], Some(30));
+        let later = drain(&mut tracker, &[(key(7), stats(1, 5_000))], Some(30));
         assert_eq!((later.new_entries, later.evicted, later.retired.len()), (1, 0, 0));
     }
 

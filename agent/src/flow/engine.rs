@@ -88,11 +88,11 @@ impl FlowEngine {
         source.snapshot(&mut self.snapshot)?;
         let scope = source.snapshot_scope();
         match scope {
-            SnapshotScope::AllEntries { retire_after_ns } => {
+            SnapshotScope::AllEntries { ages } => {
                 // `now_ns` was read before the snapshot, as the freeze
                 // protocol requires of the retirement age's reference.
                 let drained = &mut self.drained;
-                self.tracker.drain_into(&self.snapshot, now_ns.checked_sub(retire_after_ns), drained);
+                self.tracker.drain(&self.snapshot, |stats| ages.is_retirable(stats.last_seen_ns, now_ns), drained);
                 self.accounting.note_drain(drained);
                 self.table.apply(&drained.deltas);
                 source.retire(&drained.retired)?;

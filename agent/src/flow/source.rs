@@ -3,6 +3,7 @@
 use agent_common::{
     counters::HookCounters,
     flow::{FlowKey, FlowStats},
+    freeze::FreezeAges,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -17,10 +18,10 @@ pub struct SourceError {
 pub enum SnapshotScope {
     /// Every entry in the map, so an entry missing from it was evicted (the
     /// kernel map). The engine deletes ([`FlowMapSource::retire`]) entries
-    /// that were idle for `retire_after_ns` when read: the source guarantees
+    /// that `ages` says are retirable when read: the source guarantees
     /// nothing changes such an entry after that read (the kernel's freeze
     /// protocol, `agent_common::freeze`), so its last snapshot is final.
-    AllEntries { retire_after_ns: u64 },
+    AllEntries { ages: FreezeAges },
     /// Only the entries whose counters changed since the previous snapshot
     /// (so each gained packets: the engine applies the list as it is),
     /// each with what it gained since then (as [`super::delta_since`]
