@@ -74,6 +74,16 @@ struct Transfer {
     refire: Refire,
     /// Flows since the volume passed half the threshold.
     flows: FlowSample,
+    /// The host's threshold, from the baseline when the entry was made (the
+    /// baseline never changes, so no flow needs to look it up again).
+    threshold: Threshold,
+}
+
+/// Bytes out that are exfiltration, and the host's usual bytes out it came from.
+#[derive(Clone, Copy, Debug)]
+struct Threshold {
+    bytes_out: f64,
+    usual: Option<f64>,
 }
 
 pub struct ExfiltrationDetector {
@@ -88,13 +98,15 @@ impl ExfiltrationDetector {
         let ttl = limits.idle_timeout.max(config.window * 2);
         Self { transfers: EntityTable::new(limits.capacity(), ttl), baseline, config }
     }
+}
 
-    fn threshold(&self, host: IpAddr) -> (f64, Option<f64>) {
-        let c = &self.config;
-        match self.baseline.get(&host) {
-            Some(usual) => ((usual.p99 * c.baseline_factor).max(c.baseline_min_bytes_out as f64), Some(usual.p99)),
-            None => (c.min_bytes_out as f64, None),
-        }
+fn threshold(c: &ExfiltrationConfig, baseline: &BTreeMap<IpAddr, Quantiles>, host: IpAddr) -> Threshold {
+    match baseline.get(&host) {
+        Some(usual) => Threshold {
+            bytes_out: (usual.p99 * c.baseline_factor).max(c.baseline_min_bytes_out as f64),
+            usual: Some(usual.p99),
+        },
+        None => Threshold { bytes_out: c.min_bytes_out as f64, usual: None },
     }
 }
 
@@ -108,8 +120,7 @@ impl RuleDetector for ExfiltrationDetector {
             return;
         };
         let now = facts.now_ns;
-        let (threshold, usual) = self.threshold(host);
-        let window = self.config.window;
+        let (config, baseline) = (&self.config, &self.baseline);
         let transfer = if sent == 0 {
             // Nothing out: only a transfer already tracked needs its bytes in
             // (spoofed floods would otherwise fill the table with silent pairs).
@@ -119,11 +130,13 @@ impl RuleDetector for ExfiltrationDetector {
             }
         } else {
             self.transfers.entry((host, remote), now, || Transfer {
-                window: SlidingWindow::new(window, now),
+                window: SlidingWindow::new(config.window, now),
                 refire: Refire::default(),
                 flows: FlowSample::default(),
+                threshold: threshold(config, baseline, host),
             })
         };
+        let Threshold { bytes_out: threshold, usual } = transfer.threshold;
         let bucket = transfer.window.at(now);
         bucket.first_ns = Some(bucket.first_ns.map_or(facts.flow.start_ns, |t| t.min(facts.flow.start_ns)));
         bucket.bytes_out += sent;
@@ -138,7 +151,7 @@ impl RuleDetector for ExfiltrationDetector {
             return;
         }
         transfer.flows.add(facts.flow);
-        if bytes_out < threshold || bytes_out < bytes_in * self.config.min_out_in_ratio {
+        if bytes_out < threshold || bytes_out < bytes_in * config.min_out_in_ratio {
             return;
         }
         let ratio = bytes_out / threshold;

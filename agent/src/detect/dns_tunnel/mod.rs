@@ -125,8 +125,12 @@ struct Client {
     refire: Refire,
     flows: FlowSample,
     udp: UdpSpan,
+    /// The client's thresholds, from the baseline when the entry was made
+    /// (the baseline never changes, so no query needs to look it up again).
+    limits: Thresholds,
 }
 
+#[derive(Clone, Copy, Debug)]
 struct Thresholds {
     mean_query_bytes: f64,
     queries_per_sec: f64,
@@ -152,22 +156,21 @@ impl DnsTunnelDetector {
             config,
         }
     }
+}
 
-    fn thresholds(&self, client: IpAddr) -> Thresholds {
-        let c = &self.config;
-        match self.baseline.get(&client) {
-            Some(usual) => Thresholds {
-                // Long names stay suspicious on any host, unless this one always uses them.
-                mean_query_bytes: c.max_mean_query_bytes.max(usual.mean_query_bytes_p99 * 1.25),
-                queries_per_sec: (usual.queries_per_sec_p99 * c.baseline_factor).max(c.baseline_min_queries_per_sec),
-                bytes_out: (usual.bytes_out_p99 * c.baseline_factor).max(c.baseline_min_bytes_out as f64),
-            },
-            None => Thresholds {
-                mean_query_bytes: c.max_mean_query_bytes,
-                queries_per_sec: c.max_queries_per_sec,
-                bytes_out: c.max_bytes_out as f64,
-            },
-        }
+fn thresholds(c: &DnsTunnelConfig, baseline: &BTreeMap<IpAddr, DnsUsual>, client: IpAddr) -> Thresholds {
+    match baseline.get(&client) {
+        Some(usual) => Thresholds {
+            // Long names stay suspicious on any host, unless this one always uses them.
+            mean_query_bytes: c.max_mean_query_bytes.max(usual.mean_query_bytes_p99 * 1.25),
+            queries_per_sec: (usual.queries_per_sec_p99 * c.baseline_factor).max(c.baseline_min_queries_per_sec),
+            bytes_out: (usual.bytes_out_p99 * c.baseline_factor).max(c.baseline_min_bytes_out as f64),
+        },
+        None => Thresholds {
+            mean_query_bytes: c.max_mean_query_bytes,
+            queries_per_sec: c.max_queries_per_sec,
+            bytes_out: c.max_bytes_out as f64,
+        },
     }
 }
 
@@ -182,15 +185,15 @@ impl RuleDetector for DnsTunnelDetector {
             return;
         }
         let now = facts.now_ns;
-        let limits = self.thresholds(flow.src_ip);
-        let window = self.config.window;
-        let min_queries = self.config.min_queries;
+        let (config, baseline) = (&self.config, &self.baseline);
         let client = self.clients.entry((flow.src_ip, flow.dst_ip), now, || Client {
-            window: SlidingWindow::new(window, now),
+            window: SlidingWindow::new(config.window, now),
             refire: Refire::default(),
             flows: FlowSample::default(),
             udp: UdpSpan::default(),
+            limits: thresholds(config, baseline, flow.src_ip),
         });
+        let limits = client.limits;
         if flow.proto == UDP {
             self.transfers.udp_query(flow, &mut client.udp);
         } else if facts.handshake_completed {
@@ -220,7 +223,7 @@ impl RuleDetector for DnsTunnelDetector {
             return;
         }
         client.flows.add(flow);
-        let enough_for_size = queries >= min_queries as f64;
+        let enough_for_size = queries >= config.min_queries as f64;
         let Some((signal, ratio, threshold)) = signals
             .into_iter()
             .filter(|s| s.1 >= 1.0 && (s.0 != DnsSignal::QuerySize || enough_for_size))

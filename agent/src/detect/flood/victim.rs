@@ -58,6 +58,10 @@ struct Victim {
     window: SlidingWindow<Bucket>,
     reflection: SlidingWindow<ReflectionBucket>,
     refire: Refire,
+    /// The destination's usual packets per second (99th percentile), from
+    /// the baseline when the entry was made (the baseline never changes, so
+    /// no flow needs to look it up again).
+    baseline_pps: Option<f64>,
 }
 
 pub struct VictimTracker {
@@ -83,12 +87,12 @@ impl VictimTracker {
     pub fn observe(&mut self, facts: &FlowFacts<'_>, out: &mut Vec<Finding>) {
         let flow = facts.flow;
         let now = facts.now_ns;
-        let config = &self.config;
-        let baseline_pps = self.baseline.get(&flow.dst_ip).map(|q| q.p99);
+        let (config, baseline) = (&self.config, &self.baseline);
         let victim = self.victims.entry(flow.dst_ip, now, || Victim {
             window: SlidingWindow::new(config.window, now),
             reflection: SlidingWindow::new(config.reflection_window, now),
             refire: Refire::default(),
+            baseline_pps: baseline.get(&flow.dst_ip).map(|q| q.p99),
         });
         let window_ns = victim.window.len_ns();
         let duration_ns = flow.end_ns - flow.start_ns;
@@ -126,13 +130,13 @@ impl VictimTracker {
             reflected.flows_sample.add(flow);
         }
 
-        let Some(verdict) = verdict(config, victim, now, baseline_pps) else {
+        let Some(verdict) = verdict(config, victim, now) else {
             return;
         };
         let severity = severity_for_ratio(verdict.ratio);
         let period = if verdict.reflection_window { victim.reflection.len_ns() } else { window_ns };
         if victim.refire.should_fire(now, period, severity) {
-            out.push(finding(victim, flow.dst_ip, now, &verdict, baseline_pps));
+            out.push(finding(victim, flow.dst_ip, now, &verdict));
         }
     }
 
@@ -157,7 +161,7 @@ fn pps_threshold(config: &FloodConfig, baseline_pps: Option<f64>) -> f64 {
 }
 
 /// The strongest of the three tests that pass, if any.
-fn verdict(c: &FloodConfig, victim: &Victim, now: u64, baseline_pps: Option<f64>) -> Option<Verdict> {
+fn verdict(c: &FloodConfig, victim: &Victim, now: u64) -> Option<Verdict> {
     let view = victim.window.view(now);
     let unanswered = view.sum(|b| b.unanswered as f64);
     let flows = view.sum(|b| b.flows as f64);
@@ -173,7 +177,7 @@ fn verdict(c: &FloodConfig, victim: &Victim, now: u64, baseline_pps: Option<f64>
         consider(distributed_pattern(&view), ratio, false);
     }
     let pps = view.sum(|b| b.packets) / victim.window.len_secs();
-    consider(FloodPattern::Volumetric, pps / pps_threshold(c, baseline_pps), false);
+    consider(FloodPattern::Volumetric, pps / pps_threshold(c, victim.baseline_pps), false);
     let reflected = victim.reflection.view(now);
     let reflected_packets = reflected.sum(|b| b.packets);
     let reflectors = reflected.distinct(|b| b.sources.estimate() as f64);
@@ -186,7 +190,7 @@ fn verdict(c: &FloodConfig, victim: &Victim, now: u64, baseline_pps: Option<f64>
     best
 }
 
-fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_pps: Option<f64>) -> Finding {
+fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict) -> Finding {
     let view = victim.window.view(now);
     let window = &victim.window;
     let (window_secs, flows_sample, first_ns, flows, unanswered, sources, packets, bytes) = if verdict.reflection_window
@@ -249,7 +253,7 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict, baseline_p
             packets: packets.round() as u64,
             bytes: bytes.round() as u64,
             packets_per_sec: pps,
-            baseline_packets_per_sec: baseline_pps,
+            baseline_packets_per_sec: victim.baseline_pps,
             distinct_sources: sources,
         },
         flows: flows_sample,
