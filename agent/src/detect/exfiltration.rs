@@ -160,10 +160,7 @@ impl RuleDetector for ExfiltrationDetector {
             return;
         }
         let window_secs = transfer.window.len_secs();
-        let first_ns = match (view.previous_weight > 0.0, view.previous.first_ns) {
-            (true, Some(previous)) => previous,
-            _ => view.current.first_ns.unwrap_or(facts.flow.start_ns),
-        };
+        let first_ns = view.first_ns(|b| b.first_ns).unwrap_or(facts.flow.start_ns);
         out.push(Finding {
             kind: AnomalyKind::Exfiltration,
             entity: Entity::Pair(host, remote),

@@ -35,6 +35,16 @@ impl<T> WindowView<'_, T> {
     pub fn distinct(&self, field: impl Fn(&T) -> f64) -> f64 {
         field(self.current).max(field(self.previous) * self.previous_weight)
     }
+
+    /// When what the window holds started: the previous bucket's `first`
+    /// while part of it is still in the window and it has one (its samples
+    /// began before the current bucket's), else the current bucket's.
+    pub fn first_ns(&self, first: impl Fn(&T) -> Option<u64>) -> Option<u64> {
+        match (self.previous_weight > 0.0, first(self.previous)) {
+            (true, Some(previous)) => Some(previous),
+            _ => first(self.current),
+        }
+    }
 }
 
 impl<T: Default> SlidingWindow<T> {
@@ -120,6 +130,17 @@ mod tests {
         let view = window.view(12 * SEC);
         assert!((view.sum(|c| f64::from(*c)) - 21.0).abs() < 1e-9);
         assert!((view.distinct(|c| f64::from(*c)) - 16.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_window_starts_in_the_previous_bucket_while_it_counts() {
+        let mut window: SlidingWindow<Option<u64>> = SlidingWindow::new(Duration::from_secs(10), 0);
+        *window.at(SEC) = Some(SEC);
+        assert_eq!(window.view(5 * SEC).first_ns(|b| *b), Some(SEC));
+        *window.at(12 * SEC) = Some(12 * SEC);
+        assert_eq!(window.view(12 * SEC).first_ns(|b| *b), Some(SEC));
+        // 20 s: the previous bucket has left the window.
+        assert_eq!(window.view(20 * SEC).first_ns(|b| *b), Some(12 * SEC));
     }
 
     #[test]

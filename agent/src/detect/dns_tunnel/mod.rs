@@ -235,10 +235,7 @@ impl RuleDetector for DnsTunnelDetector {
         if !client.refire.should_fire(now, client.window.len_ns(), severity) {
             return;
         }
-        let first_ns = match (view.previous_weight > 0.0, view.previous.first_ns) {
-            (true, Some(previous)) => previous,
-            _ => view.current.first_ns.unwrap_or(flow.start_ns),
-        };
+        let first_ns = view.first_ns(|b| b.first_ns).unwrap_or(flow.start_ns);
         out.push(Finding {
             kind: AnomalyKind::DnsTunnel,
             entity: Entity::Pair(flow.src_ip, flow.dst_ip),

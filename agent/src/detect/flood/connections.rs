@@ -118,10 +118,7 @@ impl ConnectionRate {
             dst_ip: Some(key.dst),
             dst_port: Some(key.port),
             proto: Some(TCP),
-            first_ns: match (view.previous_weight > 0.0, view.previous.first_ns) {
-                (true, Some(previous)) => previous,
-                _ => view.current.first_ns.unwrap_or(flow.start_ns),
-            },
+            first_ns: view.first_ns(|b| b.first_ns).unwrap_or(flow.start_ns),
             last_ns: flow.end_ns,
             evidence: Evidence::Flood {
                 pattern: FloodPattern::ConnectionFlood,
