@@ -28,8 +28,10 @@ pub struct CheckIns {
 }
 
 /// Whether `connections`, (start in ns, payload bytes) in start order, are
-/// repeated check-ins by the `checkin_*` settings of `config`.
-pub fn judge(config: &BeaconingConfig, connections: &[(u64, u64)]) -> Option<CheckIns> {
+/// repeated check-ins by the `checkin_*` settings of `config`. `sizes` is a
+/// buffer to sort the payloads in, reused by the caller so judging
+/// allocates nothing per flow.
+pub fn judge(config: &BeaconingConfig, connections: &[(u64, u64)], sizes: &mut Vec<u64>) -> Option<CheckIns> {
     if connections.len() < config.checkin_min_connections.max(2) {
         return None;
     }
@@ -37,7 +39,8 @@ pub fn judge(config: &BeaconingConfig, connections: &[(u64, u64)]) -> Option<Che
     if min_gap_ns < saturating_ns(config.checkin_min_gap) {
         return None;
     }
-    let mut sizes: Vec<u64> = connections.iter().map(|c| c.1).collect();
+    sizes.clear();
+    sizes.extend(connections.iter().map(|c| c.1));
     sizes.sort_unstable();
     let (smallest, largest, median) = (sizes[0], sizes[sizes.len() - 1], sizes[sizes.len() / 2]);
     if smallest < config.checkin_min_payload.max(1) {
@@ -58,7 +61,7 @@ mod tests {
 
     /// 3 check-ins, 10 s apart, 100 payload bytes, sizes within 3 %.
     fn judge(connections: &[(u64, u64)]) -> Option<CheckIns> {
-        super::judge(&BeaconingConfig::default(), connections)
+        super::judge(&BeaconingConfig::default(), connections, &mut Vec::new())
     }
 
     #[test]

@@ -235,6 +235,7 @@ struct Scratch {
     intervals: Vec<f64>,
     deviations: Vec<f64>,
     by_start: Vec<(u64, u64)>,
+    payloads: Vec<u64>,
 }
 
 impl Scratch {
@@ -254,7 +255,7 @@ impl Scratch {
         self.by_start.clear();
         self.by_start.extend(history.connections.iter().map(|c| (c.start_ns, c.payload)));
         self.by_start.sort_unstable();
-        check_ins::judge(config, &self.by_start)
+        check_ins::judge(config, &self.by_start, &mut self.payloads)
     }
 }
 
