@@ -161,9 +161,10 @@ impl RuleDetector for RareProtocolDetector {
         if learned.contains(&service) {
             return;
         }
+        // The host's own services in the baseline, if it has any (looked up once).
+        let own = self.baseline.as_ref().and_then(|base| base.hosts.get(&flow.src_ip));
         let (reference, host_known, everyone_known) = match &self.baseline {
             Some(base) => {
-                let own = base.hosts.get(&flow.src_ip);
                 let everyone_known = base.everyone.contains(&service) || self.learned_everyone.contains(&service);
                 // A host the baseline never saw is judged against everyone's services.
                 let host_known = own.map_or(everyone_known, |own| own.contains(&service));
@@ -171,12 +172,9 @@ impl RuleDetector for RareProtocolDetector {
             }
             None => (NoveltyReference::WarmUp, false, self.learned_everyone.contains(&service)),
         };
-        let known_services = self
-            .baseline
-            .as_ref()
-            .and_then(|b| b.hosts.get(&flow.src_ip))
-            .map_or(learned.len(), |own| own.len() + learned.len()) as u64;
-        if learned.len() < self.config.max_services_per_host {
+        // Known before this flow's service is learnt.
+        let learned_before = learned.len();
+        if learned_before < self.config.max_services_per_host {
             learned.insert(service);
         }
         if self.learned_everyone.len() < MAX_SERVICES_EVERYWHERE {
@@ -185,6 +183,7 @@ impl RuleDetector for RareProtocolDetector {
         if warming_up || host_known {
             return;
         }
+        let known_services = (own.map_or(0, |own| own.len()) + learned_before) as u64;
         let incident = self.incidents.entry(flow.src_ip, now, || NewServices {
             reference,
             known_services,
