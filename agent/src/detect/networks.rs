@@ -6,10 +6,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// The internal address ranges, from `detectors.internal_networks`, as
-/// (network, mask) integers per address family: every flow asks about both
-/// of its addresses, and a masked compare is a fraction of the cost of
-/// `IpNet::contains` over a mixed list.
+/// Address ranges as (network, mask) integers per address family: the
+/// internal ones (`detectors.internal_networks`), about which every flow
+/// asks for both of its addresses, or any other list checked per flow
+/// (`dns_tunnel.transfer_allowed`). A masked compare is a fraction of the
+/// cost of `IpNet::contains` over a mixed list, with the same answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Networks {
     v4: Vec<(u32, u32)>,
@@ -28,7 +29,8 @@ impl Networks {
         networks
     }
 
-    pub fn is_internal(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in one of the ranges.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(v4) => {
                 let bits = v4.to_bits();
@@ -80,18 +82,18 @@ mod tests {
     fn private_ranges_are_internal_and_public_ones_are_not() -> Result<(), Box<dyn std::error::Error>> {
         let networks = Networks::new(default_internal_networks());
         assert_eq!(default_internal_networks().len(), 10);
-        assert!(networks.is_internal("172.16.0.111".parse()?));
-        assert!(networks.is_internal("fe80::1".parse()?));
-        assert!(!networks.is_internal("64.13.134.52".parse()?));
-        assert!(!networks.is_internal("2001:db8::1".parse()?));
+        assert!(networks.contains("172.16.0.111".parse()?));
+        assert!(networks.contains("fe80::1".parse()?));
+        assert!(!networks.contains("64.13.134.52".parse()?));
+        assert!(!networks.contains("2001:db8::1".parse()?));
         // Range edges.
-        assert!(networks.is_internal("172.31.255.255".parse()?));
-        assert!(!networks.is_internal("172.32.0.0".parse()?));
-        assert!(!networks.is_internal("11.0.0.0".parse()?));
-        assert!(networks.is_internal("100.127.0.1".parse()?));
-        assert!(!networks.is_internal("100.128.0.1".parse()?));
+        assert!(networks.contains("172.31.255.255".parse()?));
+        assert!(!networks.contains("172.32.0.0".parse()?));
+        assert!(!networks.contains("11.0.0.0".parse()?));
+        assert!(networks.contains("100.127.0.1".parse()?));
+        assert!(!networks.contains("100.128.0.1".parse()?));
         // An IPv4-mapped IPv6 address is IPv6 here, as for `IpNet::contains`.
-        assert!(!networks.is_internal("::ffff:10.0.0.1".parse()?));
+        assert!(!networks.contains("::ffff:10.0.0.1".parse()?));
         Ok(())
     }
 

@@ -367,6 +367,20 @@ mod tests {
     }
 
     #[test]
+    fn allowed_hosts_transfer_zones_as_client_or_server() -> Result<(), Box<dyn std::error::Error>> {
+        // The server 10.0.0.1 by its range, the client 10.0.0.23 by its own address.
+        for allowed in ["10.0.0.0/30", "10.0.0.23/32"] {
+            let config = DnsTunnelConfig { transfer_allowed: vec![allowed.parse()?], ..DnsTunnelConfig::default() };
+            let mut detector = DnsTunnelDetector::new(config, &LimitsConfig::default(), BTreeMap::new());
+            assert!(observe_all(&mut detector, &[tcp_answer(1, 100.0, 20_000)]).is_empty());
+            let mut out = Vec::new();
+            detector.deferred(u64::MAX, &mut out);
+            assert!(out.is_empty(), "{allowed}: {out:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn transfer_candidates_are_bounded_tracked_and_counted_when_evicted() {
         let limits = LimitsConfig { max_entities: 1, ..LimitsConfig::default() };
         let mut detector = DnsTunnelDetector::new(DnsTunnelConfig::default(), &limits, BTreeMap::new());

@@ -17,7 +17,6 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use ipnet::IpNet;
 use models::{FlowObservation, features::ports::DNS_PORT};
 
 use super::DnsTunnelConfig;
@@ -26,6 +25,7 @@ use crate::{
         config::LimitsConfig,
         facts::{TCP, payload},
         finding::{Entity, Finding, FlowSample, score_for_ratio, severity_for_ratio},
+        networks::Networks,
         table::EntityTable,
     },
     duration::saturating_ns,
@@ -101,7 +101,7 @@ pub struct Transfers {
     min_answer_bytes: u64,
     fallback_window_ns: u64,
     grace_ns: u64,
-    allowed: Vec<IpNet>,
+    allowed: Networks,
     /// Bounded like every per-entity table; a candidate leaves when it is
     /// due or ruled out, never by idling (its grace is the only clock).
     pending: EntityTable<(IpAddr, IpAddr), PendingTransfer>,
@@ -113,7 +113,7 @@ impl Transfers {
             min_answer_bytes: config.transfer_min_answer_bytes,
             fallback_window_ns: saturating_ns(config.transfer_fallback_window),
             grace_ns: saturating_ns(config.transfer_grace),
-            allowed: config.transfer_allowed.clone(),
+            allowed: Networks::new(config.transfer_allowed.clone()),
             pending: EntityTable::new(limits.capacity(), Duration::MAX),
         }
     }
@@ -139,11 +139,10 @@ impl Transfers {
     /// the server so far.
     pub fn tcp_answer(&mut self, flow: &FlowObservation, span: &UdpSpan) {
         let answer = payload(&flow.resp);
-        let allowed = |ip: IpAddr| self.allowed.iter().any(|net| net.contains(&ip));
         if answer < self.min_answer_bytes
             || span.covers(flow.start_ns, self.fallback_window_ns)
-            || allowed(flow.src_ip)
-            || allowed(flow.dst_ip)
+            || self.allowed.contains(flow.src_ip)
+            || self.allowed.contains(flow.dst_ip)
         {
             return;
         }
