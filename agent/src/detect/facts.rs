@@ -181,10 +181,18 @@ pub(crate) mod tests {
     /// Every flow through `detector` as a first record (default internal
     /// networks, no model verdict); the findings it made as they came.
     pub fn observe_all(detector: &mut impl RuleDetector, flows: &[FlowObservation]) -> Vec<Finding> {
+        observe_judged(detector, flows.iter().map(|flow| (flow, None)))
+    }
+
+    /// [`observe_all`] with the model's verdict, if any, on each flow.
+    pub fn observe_judged<'a>(
+        detector: &mut impl RuleDetector,
+        flows: impl IntoIterator<Item = (&'a FlowObservation, Option<&'a MlVerdict>)>,
+    ) -> Vec<Finding> {
         let networks = Networks::new(default_internal_networks());
         let mut out = Vec::new();
-        for flow in flows {
-            detector.observe(&FlowFacts::new(flow, true, &networks), &mut out);
+        for (flow, verdict) in flows {
+            detector.observe(&FlowFacts::new(flow, true, &networks).with_verdict(verdict), &mut out);
         }
         out
     }

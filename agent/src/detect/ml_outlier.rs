@@ -331,12 +331,9 @@ fn finding(opener: IpAddr, outliers: Outliers) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{
-        facts::{
-            UDP,
-            tests::{flow, syn_only, tcp_session, with_orig},
-        },
-        networks::{Networks, default_internal_networks},
+    use crate::detect::facts::{
+        UDP,
+        tests::{flow, observe_judged, syn_only, tcp_session, with_orig},
     };
 
     fn verdict(score: f64, beyond_training: f64, is_anomaly: bool) -> MlVerdict {
@@ -357,12 +354,8 @@ mod tests {
     }
 
     fn judge_all_with(config: &MlOutlierConfig, flows: &[(models::FlowObservation, MlVerdict)]) -> Vec<Finding> {
-        let networks = Networks::new(default_internal_networks());
         let mut outliers = MlOutliers::new(config, 1024);
-        let mut out = Vec::new();
-        for (flow, verdict) in flows {
-            outliers.observe(&FlowFacts::new(flow, true, &networks).with_verdict(Some(verdict)), &mut out);
-        }
+        let mut out = observe_judged(&mut outliers, flows.iter().map(|(flow, verdict)| (flow, Some(verdict))));
         assert!(out.is_empty(), "findings come when an incident's window closes");
         outliers.deferred(u64::MAX, &mut out);
         out

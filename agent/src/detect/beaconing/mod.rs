@@ -401,10 +401,7 @@ fn finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{
-        facts::tests::{syn_only, tcp_session},
-        networks::{Networks, default_internal_networks},
-    };
+    use crate::detect::facts::tests::{observe_all, syn_only, tcp_session};
 
     #[test]
     fn perfect_beacon_scores_near_one() -> Result<(), Box<dyn std::error::Error>> {
@@ -461,15 +458,15 @@ mod tests {
 
     #[test]
     fn detector_reports_a_regular_answered_pair_and_ignores_unanswered_retries() {
-        let networks = Networks::new(default_internal_networks());
         let mut detector = BeaconingDetector::new(BeaconingConfig::default(), &LimitsConfig::default());
-        let mut out = Vec::new();
-        for i in 0..8u64 {
-            let checkin = tcp_session(i, "172.16.0.114", "172.16.0.111", 4433, i as f64 * 10.0, 350, 200);
-            detector.observe(&FlowFacts::new(&checkin, true, &networks), &mut out);
-            let retry = syn_only(100 + i, "192.168.2.108", "52.24.43.67", 80, i as f64 * 4.6);
-            detector.observe(&FlowFacts::new(&retry, true, &networks), &mut out);
-        }
+        let flows: Vec<_> = (0..8u64)
+            .flat_map(|i| {
+                let checkin = tcp_session(i, "172.16.0.114", "172.16.0.111", 4433, i as f64 * 10.0, 350, 200);
+                let retry = syn_only(100 + i, "192.168.2.108", "52.24.43.67", 80, i as f64 * 4.6);
+                [checkin, retry]
+            })
+            .collect();
+        let out = observe_all(&mut detector, &flows);
         // Scored from the 6th check-in on: the 6th, 7th and 8th each report.
         assert_eq!(out.len(), 3);
         let last = &out[2];
@@ -488,20 +485,22 @@ mod tests {
 
     #[test]
     fn sparse_same_size_check_ins_to_an_outside_server_are_low_beacons() {
-        let networks = Networks::new(default_internal_networks());
         let mut detector = BeaconingDetector::new(BeaconingConfig::default(), &LimitsConfig::default());
-        let mut out = Vec::new();
-        for (i, at) in [0.0, 15.2, 41.4, 90.0].into_iter().enumerate() {
-            let id = i as u64;
-            // Six frames, the smallest a 60-byte acknowledgement: 980 − 6 × 60 = 620 payload bytes.
-            let mut c2 = tcp_session(id, "192.168.122.145", "184.170.149.44", 80, at, 980, 700);
-            c2.orig.len_min = 60;
-            detector.observe(&FlowFacts::new(&c2, true, &networks), &mut out);
-            // The same requests inside the network are not judged as check-ins.
-            let mut lan = tcp_session(10 + id, "192.168.122.145", "192.168.122.1", 80, at, 980, 700);
-            lan.orig.len_min = 60;
-            detector.observe(&FlowFacts::new(&lan, true, &networks), &mut out);
-        }
+        let flows: Vec<_> = [0.0, 15.2, 41.4, 90.0]
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, at)| {
+                let id = i as u64;
+                // Six frames, the smallest a 60-byte acknowledgement: 980 − 6 × 60 = 620 payload bytes.
+                let mut c2 = tcp_session(id, "192.168.122.145", "184.170.149.44", 80, at, 980, 700);
+                c2.orig.len_min = 60;
+                // The same requests inside the network are not judged as check-ins.
+                let mut lan = tcp_session(10 + id, "192.168.122.145", "192.168.122.1", 80, at, 980, 700);
+                lan.orig.len_min = 60;
+                [c2, lan]
+            })
+            .collect();
+        let out = observe_all(&mut detector, &flows);
         // From the third check-in on, each reports (suppression makes them one event).
         assert_eq!(out.len(), 2);
         let Evidence::Beaconing { pattern, connections, .. } = &out[1].evidence else { panic!("wrong evidence") };
