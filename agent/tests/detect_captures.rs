@@ -24,8 +24,8 @@ use models::FlowObservation;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The captures' roles, as `cargo xtask evaluate` reads them (only the
-/// benign list is used here).
+/// The captures' roles, as `cargo xtask evaluate` reads them (the benign
+/// list, and the stopddos victims).
 #[allow(dead_code)]
 mod shared_captures {
     include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
@@ -156,24 +156,31 @@ fn icmp_sweep_from_192_168_1_109() -> TestResult {
     Ok(())
 }
 
+/// The flood each stopddos capture is; its victim is the one address its
+/// row of the expected detections names.
+const STOPDDOS_PATTERNS: [(&str, FloodPattern); 8] = [
+    ("stopddos/pkt.TCP.synflood.spoofed.pcap", FloodPattern::SynFlood),
+    ("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng", FloodPattern::SynFlood),
+    ("stopddos/amp.TCP.reflection.SYNACK.pcap", FloodPattern::Reflection),
+    ("stopddos/amp.TCP.syn.optionallyACK.optionallysamePort.pcapng", FloodPattern::Reflection),
+    ("stopddos/amp.UDP.bacnet.IOT.37810.pcapng", FloodPattern::Amplification),
+    ("stopddos/amp.UDP.isakmp.pcap", FloodPattern::Amplification),
+    ("stopddos/amp.UDP.snmp.src161.pcapng", FloodPattern::Amplification),
+    // Amplified DNS answers (and their fragments) are 83 % of the bytes; the
+    // capture also holds the background TCP a public host gets.
+    ("stopddos/amp.dns.RRSIG.fragmented.pcap", FloodPattern::Amplification),
+];
+
 /// Every stopddos capture is a one-way attack on one victim.
 #[test]
 fn stopddos_attacks_are_floods_on_their_victim() -> TestResult {
-    let cases = [
-        ("pkt.TCP.synflood.spoofed.pcap", "10.10.10.10", FloodPattern::SynFlood),
-        ("pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng", "10.10.10.10", FloodPattern::SynFlood),
-        ("amp.TCP.reflection.SYNACK.pcap", "10.10.10.10", FloodPattern::Reflection),
-        ("amp.TCP.syn.optionallyACK.optionallysamePort.pcapng", "10.10.10.10", FloodPattern::Reflection),
-        // The README's victim is 10.10.10.10; in this capture it is 10.10.10.1.
-        ("amp.UDP.bacnet.IOT.37810.pcapng", "10.10.10.1", FloodPattern::Amplification),
-        ("amp.UDP.isakmp.pcap", "10.10.10.10", FloodPattern::Amplification),
-        ("amp.UDP.snmp.src161.pcapng", "10.10.10.10", FloodPattern::Amplification),
-        // Amplified DNS answers (and their fragments) are 83 % of the bytes; the
-        // capture also holds the background TCP a public host gets.
-        ("amp.dns.RRSIG.fragmented.pcap", "10.10.10.10", FloodPattern::Amplification),
-    ];
-    for (file, victim, pattern) in cases {
-        let Some(path) = shared(&format!("pcaps/stopddos/{file}")) else { continue };
+    for attack in shared_captures::ATTACKS.iter().filter(|a| a.capture.starts_with("stopddos/")) {
+        let file = attack.capture;
+        let Some(&(_, pattern)) = STOPDDOS_PATTERNS.iter().find(|(capture, _)| *capture == file) else {
+            return Err(format!("{file}: no flood pattern listed").into());
+        };
+        let [victim] = attack.names else { return Err(format!("{file}: not one victim").into()) };
+        let Some(path) = shared(&format!("pcaps/{file}")) else { continue };
         let detected = detect(&path)?;
         let floods = of_kind(&detected.events, AnomalyKind::Flood);
         assert!(
