@@ -107,12 +107,15 @@ pub(crate) async fn capture_live(
     };
     info!("stopping: {stop_reason}; flushing flows");
     let mut out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
-    select(filter.as_mut(), &mut out);
-    consumer.poll(&out, &engine).map_err(sink_failed)?;
     if let Some(dump) = &mut dump {
-        // After the final read, so the file holds every packet it counted.
+        // Right after the final read, so the file ends where the counters
+        // do: it holds every packet they counted, and not the packets that
+        // arrive while the final records go to the consumer (the programs
+        // are still attached until `capture` drops).
         dump.finish().map_err(sink_failed)?;
     }
+    select(filter.as_mut(), &mut out);
+    consumer.poll(&out, &engine).map_err(sink_failed)?;
     let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
     stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
     stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
