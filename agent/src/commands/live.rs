@@ -30,7 +30,8 @@ pub(crate) struct LiveOptions<'a> {
     pub stats_interval: Duration,
     /// `-f`: only the flow records it keeps reach the consumer.
     pub filter: Option<&'a FilterExpression>,
-    /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
+    /// `-w`: where the kernel's packet samples go; its snaplen is the
+    /// kernel's sampling snaplen (`capture.sample_snaplen` is set from it).
     pub dump: Option<PacketDump>,
 }
 
@@ -48,10 +49,14 @@ pub(crate) async fn capture_live(
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     options.table.check_live().map_err(anyhow::Error::msg)?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
-    let mut capture = LiveCapture::start(&options.capture)?;
+    // One snaplen: the kernel copies what the file keeps, and samples only with -w.
+    let capture_config =
+        CaptureConfig { sample_snaplen: options.dump.as_ref().map_or(0, PacketDump::snaplen), ..options.capture };
+    let mut capture = LiveCapture::start(&capture_config)?;
     let mut dump = match options.dump {
         Some(file) => {
-            let sampler = capture.take_sampler().context("-w needs kernel sampling: capture.sample_snaplen is 0")?;
+            // Only a zero snaplen, which `-w`'s parser refuses, opens no sampler.
+            let sampler = capture.take_sampler().context("-w with a zero snaplen (a bug: please report it)")?;
             let filter = options.filter.map(PacketFilter::new).transpose()?;
             Some(LiveDump::new(file, filter, sampler, clock))
         }
