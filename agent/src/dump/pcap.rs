@@ -64,10 +64,6 @@ impl<W: Write> PcapWriter<W> {
         Ok(Self { out, format })
     }
 
-    pub fn format(&self) -> PcapFormat {
-        self.format
-    }
-
     /// Starts a record of `caplen` captured bytes of an `orig_len`-byte packet
     /// stamped `time_ns` (since the Unix epoch); the caller writes exactly
     /// `caplen` bytes to the returned writer. Also returns the time as
