@@ -87,9 +87,7 @@ pub(crate) async fn capture_live(
                 }
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
-                let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
-                stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
-                stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
+                let stats = stats_record(&engine, clock, false, dump.as_ref(), filter.as_ref()).map_err(sink_failed)?;
                 consumer.stats(&stats).map_err(sink_failed)?;
             }
             // -w: samples from the kernel, written as they come.
@@ -121,10 +119,22 @@ pub(crate) async fn capture_live(
     }
     select(filter.as_mut(), &mut out);
     consumer.poll(&out, &engine).map_err(sink_failed)?;
-    let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
-    stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
-    stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
+    let stats = stats_record(&engine, clock, true, dump.as_ref(), filter.as_ref()).map_err(sink_failed)?;
     consumer.stats(&stats).map_err(sink_failed)?;
+    Ok(stats)
+}
+
+/// The engine's stats record as of now, with the `-w` and `-f` counts.
+fn stats_record(
+    engine: &FlowEngine,
+    clock: Clock,
+    is_final: bool,
+    dump: Option<&LiveDump>,
+    filter: Option<&FlowFilter>,
+) -> Result<StatsRecord, SinkFailure> {
+    let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), is_final);
+    stats.write = dump.map(LiveDump::stats).transpose()?;
+    stats.filter = filter.map(|filter| filter.stats().clone());
     Ok(stats)
 }
 
