@@ -11,7 +11,7 @@ use crate::{
     dump::MAX_SNAPLEN,
     duration::{parse_duration, saturating_ns},
     enrich::GeoArgs,
-    filter::{FilterError, FilterExpression},
+    filter::FilterExpression,
     flow::EngineConfig,
     simulate::{self, InjectionKind, SimConfig},
     sink::{OutputPath, SinkArgs},
@@ -201,7 +201,7 @@ pub struct TrainArgs {
 
     /// Learn only from packets (captures) or flows (live) matching this tcpdump filter
     /// expression; live, only key primitives (see `run -f`).
-    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_filter)]
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = FilterExpression::parse)]
     pub filter: Option<FilterExpression>,
 
     #[command(flatten)]
@@ -265,7 +265,7 @@ pub struct RunArgs {
     /// packet; a flow record is written when a packet of either direction, rebuilt from the flow
     /// key, matches. Only key primitives: host, net, port, portrange, proto names, vlan,
     /// src/dst, and/or/not.
-    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_live_filter)]
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = FilterExpression::parse_live)]
     pub filter: Option<FilterExpression>,
 
     #[command(flatten)]
@@ -296,7 +296,7 @@ pub struct ReplayArgs {
 
     /// Replay only packets matching this tcpdump filter expression (run by libpcap on each
     /// packet, as `tcpdump -r FILE -w - EXPR | flowwatch replay -` would).
-    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_filter)]
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = FilterExpression::parse)]
     pub filter: Option<FilterExpression>,
 
     #[command(flatten)]
@@ -393,14 +393,6 @@ pub struct WriteArgs {
     #[arg(long, value_name = "BYTES", default_value_t = MAX_SNAPLEN, requires = "write_file",
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SNAPLEN)))]
     pub snaplen: u32,
-}
-
-fn parse_filter(expression: &str) -> Result<FilterExpression, FilterError> {
-    FilterExpression::parse(expression)
-}
-
-fn parse_live_filter(expression: &str) -> Result<FilterExpression, FilterError> {
-    FilterExpression::parse_live(expression)
 }
 
 /// One `--inject` item.

@@ -3,33 +3,17 @@
 //! anomalies above held-out benign flows, scores every flow record, and a
 //! damaged model file is refused with a reason.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod e2e;
 
+use std::path::{Path, PathBuf};
+
+use e2e::{flowwatch, flowwatch_output, s};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn flowwatch(args: &[&str]) -> Result<Output, std::io::Error> {
-    Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
-}
-
-fn ok(args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
-    let out = flowwatch(args)?;
-    if !out.status.success() {
-        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(out)
-}
-
 fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap_or_default()
 }
 
 #[test]
@@ -41,8 +25,8 @@ fn train_evaluate_and_score_simulated_traffic() -> TestResult {
         path(dir.path(), "attack.csv"),
         path(dir.path(), "m.fwm"),
     );
-    ok(&["simulate", "--out", s(&benign), "--seed", "5", "--duration", "4m", "--hosts", "20"])?;
-    ok(&[
+    flowwatch(&["simulate", "--out", s(&benign), "--seed", "5", "--duration", "4m", "--hosts", "20"])?;
+    flowwatch(&[
         "simulate",
         "--out",
         s(&attack),
@@ -57,10 +41,10 @@ fn train_evaluate_and_score_simulated_traffic() -> TestResult {
         "--inject",
         "port_scan,host_sweep,dns_tunnel",
     ])?;
-    ok(&["train", s(&benign), "--model", s(&model), "-a", "0.99"])?;
+    flowwatch(&["train", s(&benign), "--model", s(&model), "-a", "0.99"])?;
 
-    let out = ok(&["evaluate", "--model", s(&model), s(&attack), "--labels", s(&labels), "--json", "-"])?;
-    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let out = flowwatch(&["evaluate", "--model", s(&model), s(&attack), "--labels", s(&labels), "--json", "-"])?;
+    let report: Value = serde_json::from_slice(&out)?;
     let pooled = &report["pooled"];
     assert!(pooled["malicious"].as_u64().unwrap_or(0) > 1000, "{pooled}");
     let auc = pooled["roc_auc"].as_f64().unwrap_or(0.0);
@@ -69,9 +53,8 @@ fn train_evaluate_and_score_simulated_traffic() -> TestResult {
     assert!(scan.is_some_and(|k| k["recall"].as_f64().unwrap_or(0.0) > 0.9), "{scan:?}");
 
     // Every flow record of a scored replay carries a score in [0, 1].
-    let out = ok(&["replay", s(&attack), "--model", s(&model), "--flows", "-"])?;
-    let records: Vec<Value> =
-        String::from_utf8(out.stdout)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let out = flowwatch(&["replay", s(&attack), "--model", s(&model), "--flows", "-"])?;
+    let records: Vec<Value> = String::from_utf8(out)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     let flows: Vec<&Value> = records.iter().filter(|r| r["type"] == "flow").collect();
     assert!(!flows.is_empty());
     assert!(
@@ -90,9 +73,9 @@ fn train_evaluate_and_score_simulated_traffic() -> TestResult {
 fn damaged_or_foreign_model_files_are_refused_with_the_reason() -> TestResult {
     let dir = tempfile::tempdir()?;
     let capture = path(dir.path(), "c.pcap");
-    ok(&["simulate", "--out", s(&capture), "--seed", "7", "--duration", "2m", "--hosts", "5"])?;
+    flowwatch(&["simulate", "--out", s(&capture), "--seed", "7", "--duration", "2m", "--hosts", "5"])?;
     let model = path(dir.path(), "m.fwm");
-    ok(&["train", s(&capture), "--model", s(&model)])?;
+    flowwatch(&["train", s(&capture), "--model", s(&model)])?;
 
     let bytes = std::fs::read(&model)?;
     let truncated = path(dir.path(), "truncated.fwm");
@@ -100,7 +83,7 @@ fn damaged_or_foreign_model_files_are_refused_with_the_reason() -> TestResult {
     let not_a_model = path(dir.path(), "capture-as-model.fwm");
     std::fs::copy(&capture, &not_a_model)?;
     for bad in [&truncated, &not_a_model] {
-        let out = flowwatch(&["replay", s(&capture), "--model", s(bad), "--flows", "/dev/null"])?;
+        let out = flowwatch_output(&["replay", s(&capture), "--model", s(bad), "--flows", "/dev/null"])?;
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(s(bad)), "the error names the file: {stderr}");
@@ -110,7 +93,7 @@ fn damaged_or_foreign_model_files_are_refused_with_the_reason() -> TestResult {
 
 #[test]
 fn training_needs_something_to_learn_from() -> TestResult {
-    let out = flowwatch(&["train", "--model", "/nonexistent/m.fwm"])?;
+    let out = flowwatch_output(&["train", "--model", "/nonexistent/m.fwm"])?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to learn from"));
     Ok(())

@@ -10,22 +10,16 @@ mod common;
 
 mod e2e;
 
-use e2e::shared;
 use std::{
     path::Path,
     process::{Command, Output},
 };
 
 use common::{A, B, NS, ethernet, ipv4_udp, ipv6_udp, packet, pcap, sll};
-use e2e::{flowwatch, s};
+use e2e::{flowwatch, flowwatch_output, s, shared};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Runs flowwatch for its exit status and stderr (the tests that expect a failure).
-fn flowwatch_output(args: &[&str]) -> std::io::Result<Output> {
-    Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
-}
 
 fn lines(path: &Path) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
     std::fs::read_to_string(path)?.lines().map(|line| Ok(serde_json::from_str(line)?)).collect()

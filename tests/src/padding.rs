@@ -3,7 +3,11 @@
 //! lengths that `flowwatch replay` counts. Headers are untouched, so every
 //! frame parses as before.
 
-use std::{fs::File, io::Write, path::Path};
+use std::{
+    fs::File,
+    io::{self, Read, Write},
+    path::Path,
+};
 
 use agent::dump::{PcapFormat, PcapWriter, TimestampResolution};
 use anyhow::{Context, Result, ensure};
@@ -38,7 +42,8 @@ pub fn pad_to_wire_length(input: &Path, output: &Path) -> Result<()> {
         let time_ns = u64::from(record.ts_sec) * 1_000_000_000 + u64::from(record.ts_usec) * unit_ns;
         let (out, _) = writer.record(time_ns, wire_len, record.origlen)?;
         out.write_all(record.data)?;
-        out.write_all(&vec![0; (wire_len - record.caplen) as usize])?;
+        // Zeros streamed from io::repeat: no buffer allocated per record.
+        io::copy(&mut io::repeat(0).take(u64::from(wire_len - record.caplen)), out)?;
     }
     writer.finish().with_context(|| format!("writing {}", output.display()))
 }

@@ -30,7 +30,8 @@ pub(crate) struct LiveOptions<'a> {
     pub stats_interval: Duration,
     /// `-f`: only the flow records it keeps reach the consumer.
     pub filter: Option<&'a FilterExpression>,
-    /// `-w`: where the kernel's packet samples go (`capture.sample_snaplen` must be set).
+    /// `-w`: where the kernel's packet samples go; its snaplen is the
+    /// kernel's sampling snaplen (`capture.sample_snaplen` is set from it).
     pub dump: Option<PacketDump>,
 }
 
@@ -48,10 +49,14 @@ pub(crate) async fn capture_live(
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     options.table.check_live().map_err(anyhow::Error::msg)?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
-    let mut capture = LiveCapture::start(&options.capture)?;
+    // One snaplen: the kernel copies what the file keeps, and samples only with -w.
+    let capture_config =
+        CaptureConfig { sample_snaplen: options.dump.as_ref().map_or(0, PacketDump::snaplen), ..options.capture };
+    let mut capture = LiveCapture::start(&capture_config)?;
     let mut dump = match options.dump {
         Some(file) => {
-            let sampler = capture.take_sampler().context("-w needs kernel sampling: capture.sample_snaplen is 0")?;
+            // Only a zero snaplen, which `-w`'s parser refuses, opens no sampler.
+            let sampler = capture.take_sampler().context("-w with a zero snaplen (a bug: please report it)")?;
             let filter = options.filter.map(PacketFilter::new).transpose()?;
             Some(LiveDump::new(file, filter, sampler, clock))
         }
@@ -82,9 +87,7 @@ pub(crate) async fn capture_live(
                 }
             }
             _ = async { stats_ticker.as_mut().expect("guarded").tick().await }, if stats_ticker.is_some() => {
-                let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), false);
-                stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
-                stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
+                let stats = stats_record(&engine, clock, false, dump.as_ref(), filter.as_ref()).map_err(sink_failed)?;
                 consumer.stats(&stats).map_err(sink_failed)?;
             }
             // -w: samples from the kernel, written as they come.
@@ -107,16 +110,31 @@ pub(crate) async fn capture_live(
     };
     info!("stopping: {stop_reason}; flushing flows");
     let mut out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
-    select(filter.as_mut(), &mut out);
-    consumer.poll(&out, &engine).map_err(sink_failed)?;
     if let Some(dump) = &mut dump {
-        // After the final read, so the file holds every packet it counted.
+        // Right after the final read, so the file ends where the counters
+        // do: it holds every packet they counted, and not the packets that
+        // arrive while the final records go to the consumer (the programs
+        // are still attached until `capture` drops).
         dump.finish().map_err(sink_failed)?;
     }
-    let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), true);
-    stats.write = dump.as_ref().map(LiveDump::stats).transpose().map_err(sink_failed)?;
-    stats.filter = filter.as_ref().map(|filter| filter.stats().clone());
+    select(filter.as_mut(), &mut out);
+    consumer.poll(&out, &engine).map_err(sink_failed)?;
+    let stats = stats_record(&engine, clock, true, dump.as_ref(), filter.as_ref()).map_err(sink_failed)?;
     consumer.stats(&stats).map_err(sink_failed)?;
+    Ok(stats)
+}
+
+/// The engine's stats record as of now, with the `-w` and `-f` counts.
+fn stats_record(
+    engine: &FlowEngine,
+    clock: Clock,
+    is_final: bool,
+    dump: Option<&LiveDump>,
+    filter: Option<&FlowFilter>,
+) -> Result<StatsRecord, SinkFailure> {
+    let mut stats = engine.stats_record(clock.format(clock.now_source_ns()), is_final);
+    stats.write = dump.map(LiveDump::stats).transpose()?;
+    stats.filter = filter.map(|filter| filter.stats().clone());
     Ok(stats)
 }
 

@@ -24,16 +24,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let clock = Clock::monotonic();
     let analyzer = build_analyzer(args.analysis, clock, DEFAULT_LEARN_FLOWS_LIVE)?;
     let mut output = Output::open(&args.flows.path, clock, analyzer)?;
-    let mut capture = args.capture.config(interfaces, &args.table);
     let dump = match &args.write.write_file {
-        Some(path) => {
-            capture.sample_snaplen = live_snaplen(args.write.snaplen);
-            Some(PacketDump::create(path, capture.sample_snaplen)?)
-        }
+        Some(path) => Some(PacketDump::create(path, live_snaplen(args.write.snaplen))?),
         None => None,
     };
     let options = LiveOptions {
-        capture,
+        capture: args.capture.config(interfaces, &args.table),
         table: &args.table,
         limits: &args.limits,
         stats_interval: args.stats_interval,

@@ -83,8 +83,9 @@ impl<S: ReplaySink> ReplaySink for ReplaySelection<S> {
 }
 
 /// Live `-w`: frames the kernel sampled, checked per packet by the `-f`
-/// program (the real bytes are at hand here, so any primitive works), then
-/// written with their kernel timestamps turned into wall-clock time.
+/// program on their real bytes (the expression is still the key-primitive
+/// one the live parser accepts), then written with their kernel timestamps
+/// turned into wall-clock time.
 pub(crate) struct LiveDump {
     dump: PacketDump,
     filter: Option<PacketFilter>,

@@ -98,6 +98,11 @@ impl PacketDump {
         &self.stats
     }
 
+    /// The most bytes of a packet a record keeps.
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+
     fn writer(&mut self, link: LinkType) -> Result<&mut PcapWriter<File>, DumpError> {
         let path = &self.stats.path;
         if matches!(self.state, State::Empty(_))

@@ -1,13 +1,17 @@
-//! Legacy pcap output serialised with `pcap-parser`: the format every tool
-//! reads (tcpreplay included), in microsecond or nanosecond resolution.
+//! Legacy pcap output: the format every tool reads (tcpreplay included), in
+//! microsecond or nanosecond resolution, little-endian. `pcap-parser`
+//! serialises the file header (once); the per-packet record headers are
+//! written directly, without its allocation per record.
 
 use std::io::{self, BufWriter, Write};
 
-use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec as _};
+use pcap_parser::{Linktype, PcapHeader, ToVec as _};
 
 const NANOS: u64 = 1_000_000_000;
 /// Magic of nanosecond-resolution pcap files (`PcapHeader::new` writes the microsecond one).
 const NANOSECOND_MAGIC: u32 = 0xa1b2_3c4d;
+/// A legacy record header: four `u32` fields.
+const RECORD_HEADER_LEN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PcapWriteError {
@@ -60,10 +64,6 @@ impl<W: Write> PcapWriter<W> {
         Ok(Self { out, format })
     }
 
-    pub fn format(&self) -> PcapFormat {
-        self.format
-    }
-
     /// Starts a record of `caplen` captured bytes of an `orig_len`-byte packet
     /// stamped `time_ns` (since the Unix epoch); the caller writes exactly
     /// `caplen` bytes to the returned writer. Also returns the time as
@@ -75,16 +75,16 @@ impl<W: Write> PcapWriter<W> {
         orig_len: u32,
     ) -> Result<(&mut impl Write, u64), PcapWriteError> {
         let unit_ns = NANOS / self.format.resolution.units_per_second();
-        let block = LegacyPcapBlock {
-            ts_sec: (time_ns / NANOS) as u32,
-            ts_usec: ((time_ns % NANOS) / unit_ns) as u32,
-            caplen,
-            origlen: orig_len,
-            // The record header alone: the caller writes the bytes behind it,
-            // so a frame being built is never copied into a buffer first.
-            data: &[],
-        };
-        self.out.write_all(&block.to_vec_raw().map_err(|e| PcapWriteError::Header(format!("{e:?}")))?)?;
+        // The record header alone, built on the stack (this runs per packet):
+        // ts_sec, ts_usec (or ts_nsec), caplen, origlen, in the file header's
+        // byte order, little-endian. The caller writes the bytes behind it, so
+        // a frame being built is never copied into a buffer first.
+        let fields = [(time_ns / NANOS) as u32, ((time_ns % NANOS) / unit_ns) as u32, caplen, orig_len];
+        let mut header = [0; RECORD_HEADER_LEN];
+        for (bytes, field) in header.chunks_exact_mut(4).zip(fields) {
+            bytes.copy_from_slice(&field.to_le_bytes());
+        }
+        self.out.write_all(&header)?;
         Ok((&mut self.out, time_ns - time_ns % unit_ns))
     }
 

@@ -7,17 +7,16 @@
 //! - Live capture cannot run libpcap's classic BPF inside XDP/TC, and the
 //!   kernel keeps counting every packet so its counters stay honest. Instead
 //!   each flow record is tested ([`FlowFilter`]): libpcap runs the program on
-//!   a packet rebuilt from the flow key ([`key_packet`]), one per direction.
+//!   a packet rebuilt from the flow key (`key_packet`), one per direction.
 //!   That is exact only for primitives the key decides, so live filters are
 //!   restricted to them ([`FilterExpression::check_live`]).
 
 mod expression;
 mod flows;
-pub mod key_packet;
+mod key_packet;
 mod live;
 mod program;
 
 pub use expression::{FilterError, FilterExpression};
 pub use flows::{FilterStats, FlowFilter};
-pub use live::unsupported_live_primitive;
 pub use program::PacketFilter;

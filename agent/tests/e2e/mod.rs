@@ -5,8 +5,9 @@
 #![allow(dead_code)]
 
 use std::{
+    io,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Output},
 };
 
 /// The shared data folder: `FLOWWATCH_SHARED_DATA` (which `cargo xtask test`
@@ -29,9 +30,15 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
     }
 }
 
+/// Runs the built `flowwatch` with `args` and returns whatever it did: the
+/// tests that expect a failure check its status and stderr.
+pub fn flowwatch_output(args: &[&str]) -> io::Result<Output> {
+    Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
+}
+
 /// Runs the built `flowwatch` with `args`; its stdout, or an error with its stderr.
 pub fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()?;
+    let out = flowwatch_output(args)?;
     if !out.status.success() {
         return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
