@@ -403,15 +403,28 @@ mod tests {
         Ok(())
     }
 
-    /// Every capture in `../shared/data/pcaps` is benign, an attack or
-    /// skipped with a reason, so none is silently left out of the evaluation.
+    /// Every shared capture (`pcaps/` under `FLOWWATCH_SHARED_DATA`, else
+    /// `../shared/data`) is benign, an attack or skipped with a reason, so
+    /// none is silently left out of the evaluation. `cargo xtask test` sets
+    /// the variable when the data is there, so then a missing folder fails
+    /// instead of passing with nothing checked.
     #[test]
     fn every_shared_capture_has_a_role() -> Result<()> {
-        let pcaps = util::workspace_root().join("../shared/data/pcaps");
-        if !pcaps.is_dir() {
-            eprintln!("{} is absent: nothing to check", pcaps.display());
-            return Ok(());
-        }
+        let pcaps = match std::env::var_os("FLOWWATCH_SHARED_DATA") {
+            Some(shared) => {
+                let pcaps = PathBuf::from(shared).join("pcaps");
+                ensure!(pcaps.is_dir(), "FLOWWATCH_SHARED_DATA is set but {} is not a folder", pcaps.display());
+                pcaps
+            }
+            None => {
+                let pcaps = util::workspace_root().join("../shared/data/pcaps");
+                if !pcaps.is_dir() {
+                    eprintln!("{} is absent and FLOWWATCH_SHARED_DATA unset: nothing to check", pcaps.display());
+                    return Ok(());
+                }
+                pcaps
+            }
+        };
         let mut roleless = Vec::new();
         for folder in fs::read_dir(&pcaps)? {
             let folder = folder?.path();
