@@ -152,12 +152,11 @@ impl Scorer {
     pub fn score_batch(&mut self, flows: &[&FlowObservation], out: &mut Vec<Scored>) {
         out.reserve(flows.len());
         for chunk in flows.chunks(BATCH_ROWS) {
-            self.batch.forest_rows.clear();
             for (slot, flow) in chunk.iter().enumerate() {
                 self.load(slot, flow);
             }
             let batch = &mut self.batch;
-            self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores);
+            self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores[..chunk.len()]);
             for slot in 0..chunk.len() {
                 let scored = self.finish(slot, self.batch.forest_scores[slot]);
                 out.push(scored);
