@@ -49,8 +49,12 @@ fn train_evaluate_and_score_simulated_traffic() -> TestResult {
     assert!(pooled["malicious"].as_u64().unwrap_or(0) > 1000, "{pooled}");
     let auc = pooled["roc_auc"].as_f64().unwrap_or(0.0);
     assert!(auc > 0.95, "ROC-AUC {auc}");
+    // Evaluate scores as the agent does: the probes of the capture's first
+    // minute are judged on their own features, the host windows not yet
+    // trusted, so fewer are flagged than with the windows as measured (0.69
+    // of them here, was above 0.9 in that mode).
     let scan = pooled["per_kind"].as_array().and_then(|kinds| kinds.iter().find(|k| k["kind"] == "port_scan"));
-    assert!(scan.is_some_and(|k| k["recall"].as_f64().unwrap_or(0.0) > 0.9), "{scan:?}");
+    assert!(scan.is_some_and(|k| k["recall"].as_f64().unwrap_or(0.0) > 0.6), "{scan:?}");
 
     // Every flow record of a scored replay carries a score in [0, 1].
     let out = flowwatch(&["replay", s(&attack), "--model", s(&model), "--flows", "-"])?;

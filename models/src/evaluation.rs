@@ -113,7 +113,8 @@ pub fn evaluate(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -
 
 /// Scores `flows` (one capture: one host-window state, in time order) and
 /// pairs each score with its ground truth, so outcomes of several captures
-/// can be pooled into one report.
+/// can be pooled into one report. The scorer keeps its default warm-up,
+/// the mode the agent runs, so the figures describe the agent.
 pub fn outcomes(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -> Vec<Outcome> {
     let mut scorer = Scorer::new(model).explain_top(0);
     let ordered = in_time_order(flows);

@@ -38,19 +38,29 @@ pub struct Scored {
 }
 
 /// How the scorer treats flows while its host windows warm up.
+///
+/// The default is the one place the mode is chosen: the agent scores with
+/// [`Scorer::new`] as it comes, and so do [`crate::evaluation`] and the
+/// bench, so the quality they report is that of the mode the agent runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WarmUp {
     /// Host-window features as measured, partial as they are: a host's
     /// window then holds only what it did since the scorer started, so a
     /// client whose DNS lookups came before looks like one reaching
     /// addresses it never looked up.
-    #[default]
     Measured,
     /// Host-window features ([`Feature::HOST_WINDOW`]) replaced by their
     /// typical training values (the medians the explanation also
     /// substitutes): the flow is judged on its own features as if its host
     /// behaved typically, so what is flagged is a flow-level outlier and
     /// partial windows can neither raise nor explain a score.
+    ///
+    /// The default: holding every verdict until the window fills would
+    /// miss whatever an attack did in its first minute, and everything a
+    /// capture shorter than a minute holds, while measured partial windows
+    /// make ordinary flows look new. This keeps the model's eye on the flow
+    /// while the window evidence is not there to be trusted.
+    #[default]
     FlowOnly,
 }
 
@@ -113,7 +123,8 @@ impl Scorer {
         self
     }
 
-    /// How flows are scored during the first window (default: as measured).
+    /// How flows are scored during the first window (default:
+    /// [`WarmUp::FlowOnly`], as the agent scores).
     pub fn warm_up(mut self, warm_up: WarmUp) -> Self {
         self.warm_up = warm_up;
         self
@@ -141,12 +152,11 @@ impl Scorer {
     pub fn score_batch(&mut self, flows: &[&FlowObservation], out: &mut Vec<Scored>) {
         out.reserve(flows.len());
         for chunk in flows.chunks(BATCH_ROWS) {
-            self.batch.forest_rows.clear();
             for (slot, flow) in chunk.iter().enumerate() {
                 self.load(slot, flow);
             }
             let batch = &mut self.batch;
-            self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores);
+            self.model.ensemble().iforest().score_batch(&batch.forest_rows, &mut batch.forest_scores[..chunk.len()]);
             for slot in 0..chunk.len() {
                 let scored = self.finish(slot, self.batch.forest_scores[slot]);
                 out.push(scored);

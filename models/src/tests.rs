@@ -167,6 +167,26 @@ fn warm_up_flow_only_ignores_the_partial_host_windows() -> TestResult {
     Ok(())
 }
 
+/// The evaluation scores in the warm-up mode the agent runs (the scorer's
+/// default, flow-only), so its figures describe the agent: a scan's probes
+/// in the first window get the flow-only scores, not the measured ones.
+#[test]
+fn evaluation_scores_the_warm_up_as_the_agent_does() -> TestResult {
+    let model = shared_model()?;
+    let flows: Vec<_> = scan(0.0, 200).into_iter().chain([tcp(ip(99), ip(2), 443, 2.5)]).collect();
+    let ordered = crate::train::in_time_order(&flows);
+    let scores_in = |warm_up: WarmUp| {
+        let mut scorer = Scorer::new(Arc::clone(&model)).warm_up(warm_up);
+        ordered.iter().map(|flow| scorer.score(flow).detectors.combined).collect::<Vec<_>>()
+    };
+    let evaluated: Vec<f64> =
+        crate::outcomes(Arc::clone(&model), &flows, &Labels::default()).iter().map(|o| o.score).collect();
+    assert_eq!(evaluated, scores_in(WarmUp::FlowOnly));
+    assert_ne!(evaluated, scores_in(WarmUp::Measured));
+    assert_eq!(WarmUp::default(), WarmUp::FlowOnly);
+    Ok(())
+}
+
 #[test]
 fn moving_the_threshold_level() -> TestResult {
     let mut model = Model::clone(&*shared_model()?);

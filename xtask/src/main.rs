@@ -60,7 +60,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
-    /// Run the benchmarks and print one table (needs root). Arguments after
+    /// Run the benchmarks and print one table (root for the kernel and drain
+    /// sections, which run unless `--only` leaves them out). Arguments after
     /// `--` go to flowwatch-bench, e.g. `-- --only drain --json out.json`.
     Bench {
         #[arg(last = true)]

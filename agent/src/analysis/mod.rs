@@ -13,7 +13,7 @@ mod shared_geo;
 
 use std::sync::Arc;
 
-use models::{FlowObservation, Model, Scored, Scorer, WarmUp};
+use models::{FlowObservation, Model, Scored, Scorer};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -211,14 +211,12 @@ impl Analyzer {
 
 /// During the first host window (60 s) a host's window features cover only
 /// what it did since the agent started, and partial windows make ordinary
-/// flows look new (a client whose DNS lookups came before the start seems
-/// to reach addresses it never looked up). Holding every verdict until the
-/// window fills would miss whatever an attack did in its first minute, and
-/// everything a capture shorter than a minute holds; scoring those flows on
-/// their own features, the host's treated as typical, keeps the model's eye
-/// on the flow while the window evidence is not there to be trusted.
+/// flows look new; the scorer's default warm-up ([`models::WarmUp::FlowOnly`])
+/// judges those flows on their own features. The agent takes the default
+/// rather than naming a mode so that `flowwatch evaluate` and the bench,
+/// which also use [`Scorer::new`], measure the mode the agent runs.
 fn scorer_for(model: Model) -> Scorer {
-    Scorer::new(Arc::new(model)).warm_up(WarmUp::FlowOnly)
+    Scorer::new(Arc::new(model))
 }
 
 fn verdict(scored: &Scored, scorer: &Scorer) -> MlVerdict {

@@ -137,17 +137,18 @@ fn load_values<'a>(row: &mut [f32; MAX_FEATURES], values: impl IntoIterator<Item
     }
 }
 
-/// Up to [`BATCH_ROWS`] rows back to back, as [`IsolationForest::score_batch`]
-/// walks them (see the module docs). Reuse one across batches.
+/// [`BATCH_ROWS`] row slots back to back, as [`IsolationForest::score_batch`]
+/// walks them (see the module docs). Reuse one across batches: how many
+/// slots hold this batch's rows is the caller's to say, by the length of the
+/// scores it asks for, so the batch keeps no count that could go stale.
 #[derive(Clone, Debug)]
 pub struct ForestBatch {
     rows: Box<[[f32; MAX_FEATURES]; LANES]>,
-    len: usize,
 }
 
 impl Default for ForestBatch {
     fn default() -> Self {
-        Self { rows: Box::new([[0.0; MAX_FEATURES]; LANES]), len: 0 }
+        Self { rows: Box::new([[0.0; MAX_FEATURES]; LANES]) }
     }
 }
 
@@ -156,27 +157,12 @@ impl ForestBatch {
         Self::default()
     }
 
-    /// Rows loaded: slots `0..len()` are scored.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// Copies `values` into `slot` (as [`ForestRow::load`]); the batch then
-    /// holds at least `slot + 1` rows.
+    /// Copies `values` into `slot` (as [`ForestRow::load`]).
     ///
     /// # Panics
     /// When `slot >= BATCH_ROWS`.
     pub fn load<'a>(&mut self, slot: usize, values: impl IntoIterator<Item = &'a f64>) {
         load_values(&mut self.rows[slot], values);
-        self.len = self.len.max(slot + 1);
     }
 }
 
@@ -243,17 +229,14 @@ impl IsolationForest {
         self.score_row(&forest_row)
     }
 
-    /// Scores the rows of `batch` into `scores` (one each), a tree at a time
-    /// over the whole batch: the fast path when several rows are at hand.
-    ///
-    /// # Panics
-    /// When `scores` is shorter than the batch.
+    /// Scores the first `scores.len()` slots of `batch` (at most
+    /// [`BATCH_ROWS`]) into `scores`, a tree at a time over the whole batch:
+    /// the fast path when several rows are at hand.
     pub fn score_batch(&self, batch: &ForestBatch, scores: &mut [f64]) {
-        assert!(scores.len() >= batch.len(), "one score slot per row");
-        // The slots past `len` are walked too (their scores are dropped):
-        // a fixed lane count is what lets the walks stay in registers.
+        // Every slot is walked, the unused ones too (their scores are
+        // dropped): a fixed lane count is what lets the walks stay in registers.
         let totals = self.batch_path_lengths(&batch.rows);
-        for (score, total) in scores.iter_mut().zip(&totals[..batch.len()]) {
+        for (score, total) in scores.iter_mut().zip(&totals) {
             *score = self.score_of(*total);
         }
     }
@@ -396,7 +379,6 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
         let mut batch = ForestBatch::new();
         let mut scores = [0.0; LANES];
         for (rows, mut targets) in x.axis_chunks_iter(Axis(0), LANES).zip(y.axis_chunks_iter_mut(Axis(0), LANES)) {
-            batch.clear();
             for (slot, row) in rows.rows().into_iter().enumerate() {
                 batch.load(slot, row);
             }

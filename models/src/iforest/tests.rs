@@ -162,15 +162,14 @@ fn a_batch_scores_every_row_exactly_as_alone() -> TestResult {
     let mut batch = ForestBatch::new();
     for chunk in records.axis_chunks_iter(Axis(0), BATCH_ROWS) {
         // Stale rows of the previous batch stay in the unused slots.
-        batch.clear();
         for (slot, row) in chunk.rows().into_iter().enumerate() {
             batch.load(slot, row);
         }
         let mut scores = [f64::NAN; BATCH_ROWS];
-        forest.score_batch(&batch, &mut scores);
-        batched.extend_from_slice(&scores[..batch.len()]);
-        assert!(scores[batch.len()..].iter().all(|s| s.is_nan()), "only the loaded rows are written");
-        assert_eq!(forest.score_slot(&batch, batch.len() - 1), batched[batched.len() - 1]);
+        forest.score_batch(&batch, &mut scores[..chunk.nrows()]);
+        batched.extend_from_slice(&scores[..chunk.nrows()]);
+        assert!(scores[chunk.nrows()..].iter().all(|s| s.is_nan()), "only the asked slots are written");
+        assert_eq!(forest.score_slot(&batch, chunk.nrows() - 1), batched[batched.len() - 1]);
     }
     assert_eq!(batched, alone);
     let predicted: Array1<f64> = forest.predict(&records);

@@ -63,6 +63,14 @@ fn exactness(counted: u64, sent: u64) -> &'static str {
     if counted == sent { "exact" } else { "MISMATCH" }
 }
 
+/// A row checking that a program counted exactly the packets sent to it.
+fn exact_count_row(report: &mut Report, metric: &str, counted: u64, sent: u64) {
+    report
+        .add("kernel", metric, counted as f64, "pkts")
+        .target(format!("= {sent} sent"))
+        .note(exactness(counted, sent));
+}
+
 /// `map_entries`: slots of flowwatch's flow map and of every reference LRU
 /// map alike (a fair comparison uses the same map type, flags and size).
 pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> Result<()> {
@@ -146,14 +154,8 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             key_ns - parse_ns,
             counter_ns - empty_ns
         ));
-        report
-            .add("kernel", "flood packets parsed by the parse-only ablation", parsed as f64, "pkts")
-            .target(format!("= {} sent", parse_flood.sent))
-            .note(exactness(parsed, parse_flood.sent));
-        report
-            .add("kernel", "flood packets counted by the key ablation", keyed as f64, "pkts")
-            .target(format!("= {} sent", key_flood.sent))
-            .note(exactness(keyed, key_flood.sent));
+        exact_count_row(report, "flood packets parsed by the parse-only ablation", parsed, parse_flood.sent);
+        exact_count_row(report, "flood packets counted by the key ablation", keyed, key_flood.sent);
         report
             .add("kernel", "ablation: the rest of flowwatch ingress", ingress_ns - key_ns, "ns/pkt")
             .note("hook counters, clock, length and inter-arrival statistics, 104-byte value");
@@ -163,14 +165,8 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             ingress.sent,
             ingress.elapsed.as_secs_f64()
         ));
-        report
-            .add("kernel", "flood packets counted by agent (ingress)", ingress_counted as f64, "pkts")
-            .target(format!("= {} sent", ingress.sent))
-            .note(exactness(ingress_counted, ingress.sent));
-        report
-            .add("kernel", "flood packets counted by agent (egress)", egress_counted as f64, "pkts")
-            .target(format!("= {} sent", egress.sent))
-            .note(exactness(egress_counted, egress.sent));
+        exact_count_row(report, "flood packets counted by agent (ingress)", ingress_counted, ingress.sent);
+        exact_count_row(report, "flood packets counted by agent (egress)", egress_counted, egress.sent);
         report
             .add("kernel", "flood flows in the map (ingress)", flood_flows as f64, "flows")
             .target(format!("= {flows}"))

@@ -76,12 +76,10 @@ fn timed<T>(mut work: impl FnMut() -> T) -> (Elapsed, T) {
     (Elapsed { cpu: median(cpu), wall: median(wall) }, result)
 }
 
-/// "one core, N flows, …" with the wall-clock rate.
-fn rate_note(count: f64, what: &str, timing: &Elapsed) -> String {
-    format!(
-        "per CPU second (one core), {count} {what}, median of {REPEATS}; wall clock {:.0}/s on the shared machine",
-        count / timing.wall
-    )
+/// The note beside a per-CPU-second rate of `timed` work: what was timed,
+/// then [`Elapsed::note`]'s wall-clock rate and times.
+fn timed_note(what: &str, timing: &Elapsed, items: usize) -> String {
+    format!("per CPU second (one core), {what}, median of {REPEATS}; {}", timing.note(items))
 }
 
 pub fn run(report: &mut Report, train_flows: usize, sklearn_seeds: u64) -> Result<()> {
@@ -93,7 +91,10 @@ pub fn run(report: &mut Report, train_flows: usize, sklearn_seeds: u64) -> Resul
     let test_streams = [test.flows];
     let scored = throughput(report, &model, &test_streams, "synthetic");
 
-    match captures::load()? {
+    // Quality and the comparison with scikit-learn on the shared captures
+    // when they are there, else on the synthetic flows.
+    let data = captures::load()?;
+    let (model, scored, train, test, labels, source) = match &data {
         Some(data) => {
             eprintln!(
                 "models: shared captures: {} training flows, {} test flows in {} streams",
@@ -103,19 +104,12 @@ pub fn run(report: &mut Report, train_flows: usize, sklearn_seeds: u64) -> Resul
             );
             let model = train_timed(report, &data.train, "shared captures + simulator")?;
             let scored = throughput(report, &model, &data.test, "shared captures");
-            let (train, test, source) = (&data.train, &data.test, "shared captures");
-            let (malicious, ensemble_auc) = quality(report, &model, test, &scored, &data.labels, source);
-            Comparison { train, test, malicious: &malicious, ensemble_auc, seeds: sklearn_seeds, source }
-                .report(report, &model)
+            (model, scored, data.train.as_slice(), data.test.as_slice(), &data.labels, "shared captures")
         }
-        None => {
-            let (labels, source) = (&test.labels, "synthetic");
-            let (train, test) = (&train, &test_streams);
-            let (malicious, ensemble_auc) = quality(report, &model, test, &scored, labels, source);
-            Comparison { train, test, malicious: &malicious, ensemble_auc, seeds: sklearn_seeds, source }
-                .report(report, &model)
-        }
-    }
+        None => (model, scored, train.as_slice(), test_streams.as_slice(), &test.labels, "synthetic"),
+    };
+    let (malicious, ensemble_auc) = quality(report, &model, test, &scored, labels, source);
+    Comparison { train, test, malicious: &malicious, ensemble_auc, seeds: sklearn_seeds, source }.report(report, &model)
 }
 
 fn train_timed(report: &mut Report, train: &[FlowObservation], source: &str) -> Result<Arc<Model>> {
@@ -146,7 +140,7 @@ fn train_timed(report: &mut Report, train: &[FlowObservation], source: &str) -> 
 /// scores (with explanations), stream after stream.
 fn throughput(report: &mut Report, model: &Arc<Model>, streams: &[Vec<FlowObservation>], source: &str) -> Vec<Scored> {
     let ordered: Vec<Vec<&FlowObservation>> = streams.iter().map(|flows| in_time_order(flows)).collect();
-    let flows = ordered.iter().map(Vec::len).sum::<usize>() as f64;
+    let flows = ordered.iter().map(Vec::len).sum::<usize>();
     let (one_by_one, flagged) = timed(|| {
         let mut flagged = 0;
         for stream in &ordered {
@@ -159,11 +153,11 @@ fn throughput(report: &mut Report, model: &Arc<Model>, streams: &[Vec<FlowObserv
         .add(
             SECTION,
             format!("[{source}] scoring flows one at a time (Scorer::score)"),
-            flows / one_by_one.cpu,
+            one_by_one.rate_by_cpu(flows),
             "flows/s",
         )
         .target(">= 500000")
-        .note(rate_note(flows, "flows, no explanations", &one_by_one));
+        .note(timed_note("flows, no explanations", &one_by_one, flows));
     let batched = |explain_top: usize| {
         let mut scored = Vec::new();
         for stream in &ordered {
@@ -176,11 +170,11 @@ fn throughput(report: &mut Report, model: &Arc<Model>, streams: &[Vec<FlowObserv
         .add(
             SECTION,
             format!("[{source}] scoring flows in batches (Scorer::score_batch)"),
-            flows / in_batches.cpu,
+            in_batches.rate_by_cpu(flows),
             "flows/s",
         )
         .target(">= 500000")
-        .note(rate_note(flows, "flows, no explanations", &in_batches));
+        .note(timed_note("flows, no explanations", &in_batches, flows));
     let (explaining, scored) = timed(|| batched(::models::scorer::DEFAULT_EXPLAIN_TOP));
     report
         .add(
@@ -189,7 +183,7 @@ fn throughput(report: &mut Report, model: &Arc<Model>, streams: &[Vec<FlowObserv
             (explaining.cpu - in_batches.cpu).max(0.0) / flagged.max(1) as f64 * 1e6,
             "µs",
         )
-        .note(format!("{flagged} flagged; {:.0} flows/s in batches with explanations", flows / explaining.cpu));
+        .note(format!("{flagged} flagged; {:.0} flows/s in batches with explanations", explaining.rate_by_cpu(flows)));
     scored
 }
 
@@ -291,15 +285,11 @@ impl Comparison<'_> {
             .add(
                 SECTION,
                 row("Isolation Forest alone on standardized rows"),
-                test_matrix.nrows() as f64 / forest_timing.cpu,
+                forest_timing.rate_by_cpu(test_matrix.nrows()),
                 "rows/s",
             )
             .target(">= 500000")
-            .note(format!(
-                "{} trees; {}",
-                forest.trees(),
-                rate_note(test_matrix.nrows() as f64, "rows", &forest_timing)
-            ));
+            .note(format!("{} trees; {}", forest.trees(), timed_note("rows", &forest_timing, test_matrix.nrows())));
         let ours_forest_auc = metric(roc_auc(forest_scores.as_slice().unwrap_or(&[]), malicious));
         report
             .add(SECTION, row("ROC-AUC, Isolation Forest alone"), ours_forest_auc, "")
@@ -314,15 +304,18 @@ impl Comparison<'_> {
         }
         let sklearn = sklearn::run(train_matrix.view(), test_matrix.view(), malicious, seeds)?;
         let (ours_mean, theirs_mean) = (mean(&ours), mean(&sklearn.roc_auc));
+        // Five decimals: the seed means differ in the fourth, so four would
+        // hide whether the difference is inside the noise.
+        let (ours_se, theirs_se) = (standard_error(&ours), standard_error(&sklearn.roc_auc));
         report.add(SECTION, row(&format!("ROC-AUC, our forest, mean of {seeds} seeds")), ours_mean, "").note(format!(
-            "{ours_mean:.4} (min {:.4}, max {:.4})",
+            "{ours_mean:.5} ± {ours_se:.5} (standard error; min {:.4}, max {:.4})",
             min(&ours),
             max(&ours)
         ));
         report
             .add(SECTION, row(&format!("ROC-AUC, scikit-learn forest, mean of {seeds} seeds")), theirs_mean, "")
             .note(format!(
-                "{theirs_mean:.4} (min {:.4}, max {:.4}), PR-AUC {:.4}, scikit-learn {}",
+                "{theirs_mean:.5} ± {theirs_se:.5} (standard error; min {:.4}, max {:.4}), PR-AUC {:.4}, scikit-learn {}",
                 min(&sklearn.roc_auc),
                 max(&sklearn.roc_auc),
                 mean(&sklearn.pr_auc),
@@ -332,9 +325,9 @@ impl Comparison<'_> {
             .add(SECTION, row("ROC-AUC ours − scikit-learn (forest, seed means)"), ours_mean - theirs_mean, "")
             .target(">= 0")
             .note(format!(
-                "{:+.4} ± {:.4} (standard error of the difference, {seeds} seeds a side); our ensemble {:+.4}",
+                "{:+.5} ± {:.5} (standard error of the difference, {seeds} seeds a side); our ensemble {:+.4}",
                 ours_mean - theirs_mean,
-                standard_error(&ours).hypot(standard_error(&sklearn.roc_auc)),
+                ours_se.hypot(theirs_se),
                 ensemble_auc - theirs_mean
             ));
         report

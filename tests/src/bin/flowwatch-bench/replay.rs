@@ -15,7 +15,7 @@
 
 use std::{
     fs,
-    io::{Read, Seek},
+    io::{BufRead, BufReader, Read, Seek},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -178,6 +178,17 @@ fn shared_captures() -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Flows in an NDJSON records file: its `flow` lines less the interim
+/// (`active`) ones, since every flow ends with exactly one final record.
+fn flows_in_records(path: &Path) -> Result<u64> {
+    let mut flows = 0;
+    for line in BufReader::new(fs::File::open(path)?).lines() {
+        let line = line?;
+        flows += u64::from(line.starts_with(r#"{"type":"flow","#) && !line.contains(r#""reason":"active""#));
+    }
+    Ok(flows)
+}
+
 fn flowwatch_replay(bin: &Path, inputs: &[PathBuf]) -> Command {
     flowwatch_replay_to(bin, inputs, Path::new("/dev/null"), &[])
 }
@@ -193,7 +204,8 @@ fn flowwatch_replay_to(bin: &Path, inputs: &[PathBuf], flows: &Path, extra: &[&s
 /// without analysis, with its records in a real file (when `to_file`), and
 /// tshark and tcpdump reading the same file in the same run. Rates are per
 /// wall-clock second; each note adds the rate per CPU second, the figure a
-/// shared machine does not distort.
+/// shared machine does not distort, and, when the records went to a file
+/// (which counts the flows), flowwatch's CPU time per flow.
 struct FileRun<'a> {
     bin: &'a Path,
     file: &'a Path,
@@ -215,6 +227,18 @@ impl FileRun<'_> {
             measure(&mut flowwatch_replay_to(self.bin, &file, Path::new("/dev/null"), &["--no-analysis"]))?;
         let tshark = measure(Command::new("tshark").args(["-q", "-z", "conv,ip", "-r"]).arg(self.file))?;
         let tcpdump = measure(Command::new("tcpdump").arg("-r").arg(self.file).args(["-w", "/dev/null"]))?;
+        // Records to a real file: their size, and the flow count the notes use.
+        let to_file = if self.to_file {
+            let flows_file = dir.join("flows.ndjson");
+            let to_file = measure(&mut flowwatch_replay_to(self.bin, &file, &flows_file, &["--no-analysis"]))?;
+            let flows_mib = fs::metadata(&flows_file)?.len() as f64 / f64::from(1u32 << 20);
+            let flows = flows_in_records(&flows_file)?;
+            fs::remove_file(&flows_file)?;
+            Some((to_file, flows_mib, flows))
+        } else {
+            None
+        };
+        let flows = to_file.as_ref().map(|&(_, _, flows)| flows);
         let pps = |m: &Measured| packets as f64 / m.elapsed.as_secs_f64();
         let note = |m: &Measured| {
             format!(
@@ -224,21 +248,30 @@ impl FileRun<'_> {
                 packets as f64 / m.cpu.as_secs_f64()
             )
         };
+        let per_flow = |m: &Measured| {
+            flows.map_or_else(String::new, |flows| {
+                format!("; {:.2} µs CPU per flow", m.cpu.as_secs_f64() * 1e6 / flows as f64)
+            })
+        };
         let row = |name: &str| format!("[{}] {name}", self.label);
         let mut add = |name: &str, m: &Measured, extra: String| {
-            let added = report.add("replay", row(name), pps(m), "pkt/s").note(format!("{extra}{}", note(m)));
+            let added =
+                report.add("replay", row(name), pps(m), "pkt/s").note(format!("{extra}{}{}", note(m), per_flow(m)));
             if let Some(target) = self.target {
                 added.target(target);
             }
         };
-        add("flowwatch replay --flows /dev/null", &replay, format!("{packets} packets, {size_mib:.0} MiB; "));
+        let flow_count = flows.map_or_else(String::new, |flows| {
+            format!("{flows} flows ({:.1} packets per flow), ", packets as f64 / flows as f64)
+        });
+        add(
+            "flowwatch replay --flows /dev/null",
+            &replay,
+            format!("{packets} packets, {flow_count}{size_mib:.0} MiB; "),
+        );
         add("flowwatch replay --flows /dev/null --no-analysis", &no_analysis, String::new());
-        if self.to_file {
-            let flows_file = dir.join("flows.ndjson");
-            let to_file = measure(&mut flowwatch_replay_to(self.bin, &file, &flows_file, &["--no-analysis"]))?;
-            let flows_mib = fs::metadata(&flows_file)?.len() as f64 / f64::from(1u32 << 20);
-            fs::remove_file(&flows_file)?;
-            add("flowwatch replay --flows FILE --no-analysis", &to_file, format!("{flows_mib:.0} MiB of records; "));
+        if let Some((to_file, flows_mib, _)) = &to_file {
+            add("flowwatch replay --flows FILE --no-analysis", to_file, format!("{flows_mib:.0} MiB of records; "));
         }
         report.add("replay", row("tshark -q -z conv,ip"), pps(&tshark), "pkt/s").note(note(&tshark));
         report.add("replay", row("tcpdump -r FILE -w /dev/null"), pps(&tcpdump), "pkt/s").note(note(&tcpdump));
