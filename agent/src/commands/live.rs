@@ -67,6 +67,7 @@ pub(crate) async fn capture_live(
         consumer.interface(iface.index, iface.name.clone());
     }
     let mut engine = FlowEngine::new(options.table.engine_config());
+    let mut out = PollOutput::default();
     let mut ticker = interval(options.table.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stats_ticker = (!options.stats_interval.is_zero()).then(|| interval(options.stats_interval));
@@ -76,7 +77,7 @@ pub(crate) async fn capture_live(
     let stop_reason = loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let mut out = engine.poll(capture.flow_map(), clock.now_source_ns())?;
+                engine.poll(capture.flow_map(), clock.now_source_ns(), &mut out)?;
                 select(filter.as_mut(), &mut out);
                 consumer.poll(&out, &engine).map_err(sink_failed)?;
                 if let Some(dump) = &mut dump {
@@ -109,7 +110,7 @@ pub(crate) async fn capture_live(
         }
     };
     info!("stopping: {stop_reason}; flushing flows");
-    let mut out = engine.finish(capture.flow_map(), clock.now_source_ns())?;
+    engine.finish(capture.flow_map(), clock.now_source_ns(), &mut out)?;
     if let Some(dump) = &mut dump {
         // Right after the final read, so the file ends where the counters
         // do: it holds every packet they counted, and not the packets that

@@ -39,7 +39,9 @@ impl EngineConfig {
     }
 }
 
-/// What one poll produced.
+/// What one poll produced. Kept by the caller and handed to every poll,
+/// which replaces its contents: the records' buffer is reused, so a poll
+/// that ends many flows does not map and fault in fresh memory each time.
 #[derive(Debug, Default)]
 pub struct PollOutput {
     pub records: Vec<Expired>,
@@ -75,12 +77,20 @@ impl FlowEngine {
         }
     }
 
-    /// Drains `source` and returns the records whose timeouts fired at `now_ns`
-    /// (in the source's time domain).
-    pub fn poll(&mut self, source: &mut dyn FlowMapSource, now_ns: u64) -> Result<PollOutput, SourceError> {
+    /// Drains `source` and puts the records whose timeouts fired at `now_ns`
+    /// (in the source's time domain) in `out`, replacing what it held.
+    pub fn poll(
+        &mut self,
+        source: &mut dyn FlowMapSource,
+        now_ns: u64,
+        out: &mut PollOutput,
+    ) -> Result<(), SourceError> {
+        out.records.clear();
+        out.now_ns = now_ns;
         // Counters first: every packet in the snapshot was counted by then,
         // so "hooks ≥ flows" holds for the accounting identity.
         let hooks = source.hook_counters()?;
+        out.hooks = hooks;
         // New entries of a source that computes its own deltas: it lists
         // every entry it inserted in the next snapshot.
         let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
@@ -104,23 +114,29 @@ impl FlowEngine {
                 self.table.apply(&self.snapshot);
             }
         }
-        let mut records = self.table.expire(now_ns);
+        let records = &mut out.records;
+        self.table.expire(now_ns, records);
         if scope == SnapshotScope::ChangedDeltas {
-            self.release_ended(source, &mut records)?;
+            self.release_ended(source, records)?;
         }
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());
-        self.accounting.note_emitted(&records);
-        Ok(PollOutput { records, hooks, now_ns })
+        self.accounting.note_emitted(records);
+        Ok(())
     }
 
     /// Final drain, then every remaining flow with reason `shutdown`.
-    pub fn finish(&mut self, source: &mut dyn FlowMapSource, now_ns: u64) -> Result<PollOutput, SourceError> {
-        let mut out = self.poll(source, now_ns)?;
-        let rest = self.table.drain_all(EmitReason::Shutdown);
-        self.accounting.note_emitted(&rest);
-        out.records.extend(rest);
-        Ok(out)
+    pub fn finish(
+        &mut self,
+        source: &mut dyn FlowMapSource,
+        now_ns: u64,
+        out: &mut PollOutput,
+    ) -> Result<(), SourceError> {
+        self.poll(source, now_ns, out)?;
+        let start = out.records.len();
+        self.table.drain_all(EmitReason::Shutdown, &mut out.records);
+        self.accounting.note_emitted(&out.records[start..]);
+        Ok(())
     }
 
     /// A [`SnapshotScope::ChangedDeltas`] source's entries of flows that

@@ -111,6 +111,8 @@ struct Driver<'a> {
     config: &'a ReplayConfig,
     stop: &'a AtomicBool,
     engine: FlowEngine,
+    /// Each poll's records (the buffer is reused).
+    out: PollOutput,
     map: ReplayFlowMap,
     poll_ns: u64,
     /// Capture time of the first packet, and when it was replayed (for pacing).
@@ -128,6 +130,7 @@ impl<'a> Driver<'a> {
             config,
             stop,
             engine: FlowEngine::new(config.engine),
+            out: PollOutput::default(),
             map: ReplayFlowMap::default(),
             poll_ns: saturating_ns(config.poll_interval).max(1),
             start: None,
@@ -188,8 +191,8 @@ impl<'a> Driver<'a> {
             if !self.pace(self.next_poll_ns) {
                 return Ok(Step::Stop(StopReason::Interrupted));
             }
-            let out = self.engine.poll(&mut self.map, self.next_poll_ns)?;
-            sink.poll(&out, &self.engine).map_err(ReplayError::Sink)?;
+            self.engine.poll(&mut self.map, self.next_poll_ns, &mut self.out)?;
+            sink.poll(&self.out, &self.engine).map_err(ReplayError::Sink)?;
             self.next_poll_ns = self.next_poll_ns.saturating_add(self.poll_ns);
             if self.engine.active_flows() == 0 && ts >= self.next_poll_ns {
                 // Nothing can time out during the rest of the gap: skip to
@@ -233,8 +236,8 @@ impl<'a> Driver<'a> {
     /// Final drain at the last capture time, every flow written, and the final stats line.
     fn finish(&mut self, sink: &mut dyn ReplaySink) -> Result<StatsRecord, ReplayError> {
         let end_ns = self.latest_ns;
-        let out = self.engine.finish(&mut self.map, end_ns)?;
-        sink.poll(&out, &self.engine).map_err(ReplayError::Sink)?;
+        self.engine.finish(&mut self.map, end_ns, &mut self.out)?;
+        sink.poll(&self.out, &self.engine).map_err(ReplayError::Sink)?;
         let stats = self.engine.stats_record(Clock::epoch().format(end_ns), true);
         sink.stats(&stats).map_err(ReplayError::Sink)?;
         Ok(stats)

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use agent::{
     capture::{CaptureConfig, KernelFlowMap, LiveCapture},
     clock::Clock,
-    flow::{EngineConfig, FlowEngine, FlowMapSource, FlowRecord, RecordContext},
+    flow::{EngineConfig, FlowEngine, FlowMapSource, FlowRecord, PollOutput, RecordContext},
     iface::InterfaceNames,
     sink::{NdjsonWriter, OutputPath},
 };
@@ -88,18 +88,21 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     // (the steady state of a running agent).
     let rss_before = rss_kib();
     let mut live = FlowEngine::new(EngineConfig::default());
-    let (first_into_table, result) = Elapsed::of(|| live.poll(map, 10_000));
+    let mut out = PollOutput::default();
+    let (first_into_table, result) = Elapsed::of(|| live.poll(map, 10_000, &mut out));
     result?;
     let count = flows as usize;
     let rss_live = rss_kib();
     let an_hour_later = 3_600_000_000_000;
-    anyhow::ensure!(live.poll(map, an_hour_later)?.records.len() == count, "the live flows did not all end");
+    live.poll(map, an_hour_later, &mut out)?;
+    anyhow::ensure!(out.records.len() == count, "the live flows did not all end");
     let two_hours = 2 * an_hour_later;
     fill(map, flows, two_hours)?;
-    let (into_table, result) = Elapsed::of(|| live.poll(map, two_hours + 10_000));
+    let (into_table, result) = Elapsed::of(|| live.poll(map, two_hours + 10_000, &mut out));
     result?;
     anyhow::ensure!(live.active_flows() == count, "{} flows in the table, {count} expected", live.active_flows());
-    anyhow::ensure!(live.poll(map, two_hours + an_hour_later)?.records.len() == count, "the flows did not all end");
+    live.poll(map, two_hours + an_hour_later, &mut out)?;
+    anyhow::ensure!(out.records.len() == count, "the flows did not all end");
     report.add("drain", "map → flow table", into_table.rate_by_cpu(count), "flows/s").target(">= 500000").note(
         format!(
             "{}; the first time (tables growing): {:.0}/s by CPU",
@@ -114,19 +117,20 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     // Every flow idle: map entries deleted (one batch), records written the
     // way the agent writes them (commands/output.rs without analysis). The
     // poll's "now" is an hour after the entries' timestamps, past the
-    // retirement age. Twice: the first time the engine's tables grow (and
-    // fault in their memory); the second is the steady state of an agent
+    // retirement age. Twice: the first time the engine's tables and the
+    // output buffer grow (and fault in their memory); the second is the steady state of an agent
     // whose tables have held this many flows before.
     let mut ending =
         FlowEngine::new(EngineConfig { idle_timeout: std::time::Duration::ZERO, ..EngineConfig::default() });
+    let mut out = PollOutput::default();
     let mut writer = NdjsonWriter::open(&OutputPath::File(PathBuf::from("/dev/null")))?;
     let mut context = RecordContext::new(Clock::epoch(), InterfaceNames::default());
     let mut cycles = Vec::new();
     let mut snapshot = Vec::new();
     for _ in 0..2 {
         fill(map, flows, 0)?;
-        let (ended, out) = Elapsed::of(|| ending.poll(map, an_hour_later));
-        let out = out?;
+        let (ended, result) = Elapsed::of(|| ending.poll(map, an_hour_later, &mut out));
+        result?;
         let (written, result) = Elapsed::of(|| -> Result<()> {
             for expired in &out.records {
                 let record = FlowRecord::new(expired, &mut context);
