@@ -101,7 +101,6 @@ mod tests {
             resp: FlowStats { packets: packets.1, ..FlowStats::default() },
             start_ns: 0,
             end_ns: 0,
-            members: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use agent_common::{
     flow::FlowKey,
     parse::{IPPROTO_ICMP, IPPROTO_ICMPV6},
 };
+use smallvec::SmallVec;
 
 /// Direction-free identity of a conversation: the endpoints in canonical
 /// order plus everything else that separates flows (interface, VLANs).
@@ -19,17 +20,49 @@ pub struct ConversationKey {
     inner_vlan_id: u16,
 }
 
+/// ICMP exchanges whose reply carries a different type than the request:
+/// `(protocol, request type, reply type)`.
+const ICMP_REQUEST_REPLY: [(u8, u16, u16); 5] = [
+    (IPPROTO_ICMP, 8, 0),       // echo
+    (IPPROTO_ICMP, 13, 14),     // timestamp
+    (IPPROTO_ICMP, 15, 16),     // information
+    (IPPROTO_ICMP, 17, 18),     // address mask
+    (IPPROTO_ICMPV6, 128, 129), // echo
+];
+
 /// ICMP replies carry a different type than their requests; Zeek pairs them
 /// into one connection by the request's type. Returns the request type.
 pub fn icmp_request_type(protocol: u8, icmp_type: u16) -> u16 {
-    match (protocol, icmp_type) {
-        (IPPROTO_ICMP, 0) => 8,       // echo reply → echo request
-        (IPPROTO_ICMP, 14) => 13,     // timestamp reply
-        (IPPROTO_ICMP, 16) => 15,     // information reply
-        (IPPROTO_ICMP, 18) => 17,     // address mask reply
-        (IPPROTO_ICMPV6, 129) => 128, // echo reply → echo request
-        (_, t) => t,
+    ICMP_REQUEST_REPLY
+        .iter()
+        .find(|&&(p, _, reply)| p == protocol && reply == icmp_type)
+        .map_or(icmp_type, |&(_, request, _)| request)
+}
+
+/// The reply type paired with a request type, if it has one.
+fn icmp_reply_type(protocol: u8, request: u16) -> Option<u16> {
+    ICMP_REQUEST_REPLY.iter().find(|&&(p, r, _)| p == protocol && r == request).map(|&(_, _, reply)| reply)
+}
+
+/// Every key of `key`'s conversation that has `key`'s direction and
+/// generation fields: both directions of travel and, for ICMP, the
+/// request's and the reply's type. A source whose keys all share those
+/// fields (replay: ingress, generation 0) finds all of a conversation's
+/// entries among these, without keeping a list per conversation.
+pub fn conversation_keys(key: &FlowKey) -> SmallVec<[FlowKey; 4]> {
+    let reverse = |k: FlowKey| FlowKey { src_addr: k.dst_addr, dst_addr: k.src_addr, ..k };
+    let mut keys = SmallVec::new();
+    if is_icmp(key.protocol) {
+        // Type and code stay where they are; only the addresses swap.
+        let request = icmp_request_type(key.protocol, key.src_port);
+        for icmp_type in std::iter::once(request).chain(icmp_reply_type(key.protocol, request)) {
+            let typed = FlowKey { src_port: icmp_type, ..*key };
+            keys.extend([typed, reverse(typed)]);
+        }
+    } else {
+        keys.extend([*key, reverse(FlowKey { src_port: key.dst_port, dst_port: key.src_port, ..*key })]);
     }
+    keys
 }
 
 pub fn is_icmp(protocol: u8) -> bool {
@@ -74,6 +107,7 @@ pub fn is_originator_direction(originator: &FlowKey, key: &FlowKey) -> bool {
 mod tests {
     use super::*;
     use agent_common::parse::{IPPROTO_TCP, ipv4_mapped};
+    use proptest::prelude::*;
 
     fn flow(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
         FlowKey {
@@ -111,6 +145,31 @@ mod tests {
         assert!(!is_originator_direction(&request, &reply));
         let unreachable = flow([10, 0, 0, 2], 3, [10, 0, 0, 1], 1, IPPROTO_ICMP);
         assert_ne!(ConversationKey::of(&request), ConversationKey::of(&unreachable));
+    }
+
+    /// Keys from small domains, so that conversations collide often.
+    fn small_key() -> impl Strategy<Value = FlowKey> {
+        let protocol = prop_oneof![Just(IPPROTO_ICMP), Just(IPPROTO_ICMPV6), Just(IPPROTO_TCP)];
+        let port = prop_oneof![Just(0u16), Just(1), Just(3), Just(8), Just(13), Just(14), Just(128), Just(129)];
+        (1u8..3, port.clone(), 1u8..3, port, protocol, 0u16..2).prop_map(|(src, sport, dst, dport, protocol, vlan)| {
+            FlowKey { vlan_id: vlan, ..flow([10, 0, 0, src], sport, [10, 0, 0, dst], dport, protocol) }
+        })
+    }
+
+    proptest! {
+        /// `conversation_keys` lists exactly the keys of the conversation
+        /// (with the same direction and generation fields).
+        #[test]
+        fn conversation_keys_are_all_of_the_conversation(a in small_key(), b in small_key()) {
+            let keys = conversation_keys(&a);
+            prop_assert!(keys.contains(&a));
+            for key in &keys {
+                prop_assert_eq!(ConversationKey::of(key), ConversationKey::of(&a));
+            }
+            if ConversationKey::of(&a) == ConversationKey::of(&b) {
+                prop_assert!(keys.contains(&b), "{:?} missing from {:?}", b, keys);
+            }
+        }
     }
 
     #[test]

@@ -143,12 +143,13 @@ impl FlowEngine {
     /// ended: deleted so the map stays small, with anything they gained
     /// since the snapshot folded into the record.
     fn release_ended(&mut self, source: &mut dyn FlowMapSource, records: &mut [Expired]) -> Result<(), SourceError> {
-        for record in records.iter_mut() {
-            for key in std::mem::take(&mut record.members) {
-                if let Some(tail) = source.take(&key)?.filter(|tail| tail.packets > 0) {
-                    record.add_tail(&key, &tail);
+        for record in records.iter_mut().filter(|record| record.reason == EmitReason::Idle) {
+            let originator = record.originator;
+            source.release(&originator, &mut |key, tail| {
+                if tail.packets > 0 {
+                    record.add_tail(key, tail);
                 }
-            }
+            })?;
         }
         Ok(())
     }

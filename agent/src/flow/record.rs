@@ -372,7 +372,6 @@ mod golden {
             resp,
             start_ns: t0,
             end_ns: t0 + 2_000_123,
-            members: Default::default(),
         }
     }
 

@@ -28,8 +28,8 @@ pub enum SnapshotScope {
     /// computes it: additive fields as differences, the rest cumulative),
     /// from a source that never evicts (replay): a missing entry is
     /// unchanged, every entry the source inserted is in the next snapshot,
-    /// and [`FlowMapSource::take`] returns what the entry gained since the
-    /// last snapshot. The engine keeps no copy of such a source's counters,
+    /// and [`FlowMapSource::release`] deletes the entries of a flow that
+    /// ended, with what they gained since the last snapshot. The engine keeps no copy of such a source's counters,
     /// so a poll costs in proportion to the traffic since the last one, not
     /// to the number of live flows.
     ChangedDeltas,
@@ -45,10 +45,15 @@ pub trait FlowMapSource {
     /// What [`FlowMapSource::snapshot`] returns, and how entries leave the map.
     fn snapshot_scope(&self) -> SnapshotScope;
 
-    /// [`SnapshotScope::ChangedDeltas`] sources: deletes the entry of a flow
-    /// that ended, returning what it gained since the last snapshot, or
-    /// `None` if it is already gone.
-    fn take(&mut self, _key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
+    /// [`SnapshotScope::ChangedDeltas`] sources: deletes the entries of the
+    /// conversation whose originator direction is `originator`, which
+    /// ended, handing `tail` each entry's key and what it gained since the
+    /// last snapshot. Entries already gone are skipped.
+    fn release(
+        &mut self,
+        _originator: &FlowKey,
+        _tail: &mut dyn FnMut(&FlowKey, &FlowStats),
+    ) -> Result<(), SourceError> {
         Err(SourceError { context: "deleting an ended flow", message: "this source retires entries by age".into() })
     }
 

@@ -5,7 +5,6 @@ use std::{collections::hash_map::Entry, time::Duration};
 use agent_common::flow::{FlowKey, FlowStats};
 use rustc_hash::FxHashMap;
 use slab::Slab;
-use smallvec::SmallVec;
 
 use super::{
     conversation::{ConversationKey, is_originator_direction},
@@ -13,10 +12,6 @@ use super::{
     record::EmitReason,
 };
 use crate::duration::saturating_ns;
-
-/// The map entries feeding one flow: one per direction, more only when both
-/// hooks see it, so two fit inline and a flow costs no allocation of its own.
-pub type Members = SmallVec<[FlowKey; 2]>;
 
 /// One conversation: the originator is the side seen first (as in Zeek's
 /// conn.log and IPFIX biflows). Per-direction counters cover the current
@@ -29,9 +24,6 @@ struct Biflow {
     originator: FlowKey,
     orig: FlowStats,
     resp: FlowStats,
-    /// Map entries feeding this flow. Replay deletes them when the flow
-    /// ends; the kernel map's entries are retired by age instead.
-    members: Members,
     record_start_ns: u64,
     last_seen_ns: u64,
     /// Due time of this flow's current entry in the table's timer queue.
@@ -91,8 +83,6 @@ pub struct Expired {
     pub resp: FlowStats,
     pub start_ns: u64,
     pub end_ns: u64,
-    /// Map entries of a flow that ended (idle or shutdown); empty for interim records.
-    pub members: Members,
 }
 
 impl Expired {
@@ -187,7 +177,6 @@ impl BiflowTable {
                     originator: key,
                     orig: FlowStats::default(),
                     resp: FlowStats::default(),
-                    members: Members::new(),
                     record_start_ns: delta.first_seen_ns,
                     last_seen_ns: delta.last_seen_ns,
                     queued_due: u128::MAX,
@@ -199,9 +188,6 @@ impl BiflowTable {
             return;
         };
         let had_packets = flow.has_packets();
-        if !flow.members.contains(&key) {
-            flow.members.push(key);
-        }
         if is_originator_direction(&flow.originator, &key) {
             flow.orig.merge(delta);
         } else {
@@ -244,9 +230,9 @@ impl BiflowTable {
                 continue;
             };
             if self.timeouts.idle_due(flow) <= now {
-                let mut flow = self.flows.remove(slot);
+                let flow = self.flows.remove(slot);
                 self.slots.remove(&flow.conversation());
-                out.push(finish(&mut flow, EmitReason::Idle));
+                out.push(finish(&flow, EmitReason::Idle));
                 continue;
             }
             if self.timeouts.active_due(flow).is_some_and(|active| active <= now) {
@@ -265,7 +251,7 @@ impl BiflowTable {
         self.timers.clear();
         self.slots.clear();
         let start = out.len();
-        out.extend(self.flows.drain().filter(|flow| flow.has_packets()).map(|mut flow| finish(&mut flow, reason)));
+        out.extend(self.flows.drain().filter(|flow| flow.has_packets()).map(|flow| finish(&flow, reason)));
         out[start..].sort_unstable_by_key(|e| e.flow_id);
     }
 
@@ -283,7 +269,7 @@ impl BiflowTable {
     }
 }
 
-fn finish(flow: &mut Biflow, reason: EmitReason) -> Expired {
+fn finish(flow: &Biflow, reason: EmitReason) -> Expired {
     Expired {
         flow_id: flow.id,
         reason,
@@ -292,7 +278,6 @@ fn finish(flow: &mut Biflow, reason: EmitReason) -> Expired {
         resp: flow.resp,
         start_ns: flow.record_start_ns,
         end_ns: flow.last_seen_ns,
-        members: std::mem::take(&mut flow.members),
     }
 }
 
@@ -306,7 +291,6 @@ fn interim(flow: &mut Biflow) -> Expired {
         resp: flow.resp,
         start_ns: flow.record_start_ns,
         end_ns: flow.last_seen_ns,
-        members: Members::new(),
     };
     flow.orig = FlowStats::default();
     flow.resp = FlowStats::default();
@@ -371,7 +355,6 @@ mod tests {
         assert_eq!(out[0].originator, key(1, 5000, 2, 53));
         assert_eq!((out[0].orig.packets, out[0].resp.packets), (3, 2));
         assert_eq!((out[0].start_ns, out[0].end_ns), (100, 210));
-        assert_eq!(out[0].members.len(), 2);
     }
 
     fn table(idle_ns: u64, active_ns: u64) -> BiflowTable {
@@ -389,17 +372,17 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].reason, out[0].originator), (EmitReason::Idle, key(1, 1, 2, 2)));
         assert_eq!((out[1].reason, out[1].orig.packets), (EmitReason::Active, 2));
-        assert!(out[1].members.is_empty());
         assert_eq!(table.len(), 1);
         assert_eq!(table.pending_packets(), 0);
         // No new packets: no second interim record, then idle end.
         assert!(expire(&mut table, 1399).is_empty());
         // Idle end after an interim record: nothing new to report, but the
-        // record still carries the members so their map entries get deleted.
+        // record still comes out, so that a source that deletes a flow's
+        // entries when it ends (replay) hears of it.
         let ended = expire(&mut table, 1400);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].packets(), 0);
-        assert_eq!(ended[0].members.as_slice(), [key(3, 1, 4, 2)]);
+        assert_eq!((ended[0].reason, ended[0].originator), (EmitReason::Idle, key(3, 1, 4, 2)));
         assert!(table.is_empty());
     }
 

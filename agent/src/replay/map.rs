@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use slab::Slab;
 
 use super::reader::Packet;
-use crate::flow::{FlowMapSource, SnapshotScope, SourceError, delta_since};
+use crate::flow::{FlowMapSource, SnapshotScope, SourceError, conversation_keys, delta_since};
 
 /// Every replayed packet is treated as seen by the ingress hook.
 const HOOK: Hook = Hook::Ingress;
@@ -127,12 +127,15 @@ impl FlowMapSource for ReplayFlowMap {
         SnapshotScope::ChangedDeltas
     }
 
-    /// What the entry gained since the last snapshot (see [`SnapshotScope::ChangedDeltas`]).
-    fn take(&mut self, key: &FlowKey) -> Result<Option<FlowStats>, SourceError> {
-        let Some(index) = self.index.remove(key) else {
-            return Ok(None);
-        };
-        Ok(self.entries.try_remove(index).map(|entry| entry.since_drained()))
+    /// Every key of the conversation is among `conversation_keys`: all of
+    /// this map's keys are ingress, generation 0.
+    fn release(&mut self, originator: &FlowKey, tail: &mut dyn FnMut(&FlowKey, &FlowStats)) -> Result<(), SourceError> {
+        for key in conversation_keys(originator) {
+            if let Some(entry) = self.index.remove(&key).and_then(|index| self.entries.try_remove(index)) {
+                tail(&key, &entry.since_drained());
+            }
+        }
+        Ok(())
     }
 
     fn hook_counters(&mut self) -> Result<[HookCounters; 2], SourceError> {
@@ -142,6 +145,8 @@ impl FlowMapSource for ReplayFlowMap {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::replay::LinkType;
 
@@ -205,11 +210,11 @@ mod tests {
         let delta = snapshot[0].1;
         assert_eq!((delta.bytes, delta.first_seen_ns, delta.last_seen_ns), (28, 2, 4));
         assert_eq!((delta.iat_count, delta.iat_sum_ns, delta.iat_min_ns), (1, 2, 2));
-        // Changed, then taken before the snapshot: not listed, and the take
-        // hands over the packet the snapshot would have.
+        // Changed, then released before the snapshot: not listed, and the
+        // release hands over the packet the snapshot would have.
         map.record(&packet(LinkType::RawIp, &frame, 28, 5));
         let key = FlowKey { dst_port: 53, ..snapshot[0].0 };
-        assert_eq!(map.take(&key)?.map(|s| (s.packets, s.last_seen_ns)), Some((1, 5)));
+        assert_eq!(released(&mut map, &key)?, [(key, 1, 5)]);
         map.snapshot(&mut snapshot)?;
         assert!(snapshot.is_empty());
         assert_eq!(map.len(), 1);
@@ -222,18 +227,74 @@ mod tests {
         Ok(())
     }
 
+    fn icmp_frame(src: [u8; 4], dst: [u8; 4], icmp_type: u8) -> Vec<u8> {
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        ip.extend_from_slice(&[icmp_type, 0, 0, 0, 0, 0, 0, 0]);
+        ip
+    }
+
+    /// The engine releases every entry of a flow that ended, also of an
+    /// ICMP conversation whose four keys (both sides pinging) differ in
+    /// addresses and type.
     #[test]
-    fn take_removes_the_entry() -> Result<(), SourceError> {
+    fn ended_flows_leave_no_entries_behind() -> Result<(), SourceError> {
+        use crate::flow::{EngineConfig, FlowEngine, PollOutput};
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let mut reply = udp_frame(0);
+        reply[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        reply[20..24].copy_from_slice(&[0, 53, 0x13, 0x88]);
+        let frames =
+            [icmp_frame(a, b, 8), icmp_frame(b, a, 0), icmp_frame(b, a, 8), icmp_frame(a, b, 0), udp_frame(0), reply];
         let mut map = ReplayFlowMap::default();
-        let frame = udp_frame(0);
-        map.record(&packet(LinkType::RawIp, &frame, 28, 1));
+        for (n, frame) in frames.iter().enumerate() {
+            map.record(&packet(LinkType::RawIp, frame, 28, n as u64 + 1));
+        }
+        let second = 1_000_000_000;
+        let mut engine = FlowEngine::new(EngineConfig { idle_timeout: Duration::from_secs(1), ..Default::default() });
+        let mut out = PollOutput::default();
+        engine.poll(&mut map, 10, &mut out)?;
+        assert!(out.records.is_empty());
+        assert_eq!(map.len(), 6);
+        engine.poll(&mut map, 2 * second, &mut out)?;
+        assert_eq!(out.records.iter().map(|r| (r.orig.packets, r.resp.packets)).collect::<Vec<_>>(), [(2, 2), (1, 1)]);
+        assert!(map.is_empty(), "{} entries left", map.len());
+        Ok(())
+    }
+
+    /// What [`ReplayFlowMap::release`] hands over: key, packets, last seen.
+    fn released(map: &mut ReplayFlowMap, originator: &FlowKey) -> Result<Vec<(FlowKey, u64, u64)>, SourceError> {
+        let mut tails = Vec::new();
+        map.release(originator, &mut |key, tail| tails.push((*key, tail.packets, tail.last_seen_ns)))?;
+        Ok(tails)
+    }
+
+    #[test]
+    fn release_removes_both_directions_of_the_conversation() -> Result<(), SourceError> {
+        let mut map = ReplayFlowMap::default();
+        let request = udp_frame(0);
+        let mut reply = udp_frame(0);
+        // Addresses and ports swapped.
+        reply[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        reply[16..20].copy_from_slice(&[10, 0, 0, 1]);
+        reply[20..24].copy_from_slice(&[0, 53, 0x13, 0x88]);
+        let mut other = udp_frame(0);
+        other[23] = 54;
+        for (n, frame) in [&request, &reply, &other].into_iter().enumerate() {
+            map.record(&packet(LinkType::RawIp, frame, 28, n as u64 + 1));
+        }
         let mut snapshot = Vec::new();
         map.snapshot(&mut snapshot)?;
-        let key = snapshot[0].0;
-        // Nothing gained since the snapshot.
-        assert_eq!(map.take(&key)?.map(|s| s.packets), Some(0));
-        assert!(map.is_empty());
-        assert_eq!(map.take(&key)?, None);
+        assert_eq!(map.len(), 3);
+        let originator = snapshot[0].0;
+        // Nothing gained since the snapshot; the other conversation stays.
+        let tails = released(&mut map, &originator)?;
+        assert_eq!(tails.iter().map(|&(_, packets, _)| packets).collect::<Vec<_>>(), [0, 0]);
+        assert_eq!(tails[0].0, originator);
+        assert_eq!((tails[1].0.src_port, tails[1].0.dst_port), (53, 5000));
+        assert_eq!(map.len(), 1);
+        assert!(released(&mut map, &originator)?.is_empty());
         Ok(())
     }
 }

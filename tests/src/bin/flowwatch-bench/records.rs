@@ -65,7 +65,6 @@ fn ended_flow(i: u32) -> Expired {
         resp,
         start_ns,
         end_ns: orig.last_seen_ns.max(resp.last_seen_ns),
-        members: Default::default(),
     }
 }
 
