@@ -149,16 +149,19 @@ impl BiflowTable {
         }
     }
 
-    /// Adds one drain's deltas, oldest first (ties by key), so that the
-    /// originator is the direction whose first packet came first even when
-    /// both directions arrive in the same drain. What is sorted is a list
-    /// of (first seen, index) pairs: sorting the 152-byte deltas themselves
-    /// would move each of them about log n times.
+    /// Adds one drain's deltas, oldest first, so that the originator is the
+    /// direction whose first packet came first even when both directions
+    /// arrive in the same drain. Ties keep the source's order: replay lists
+    /// new entries in packet order, which decides between two packets with
+    /// the same (microsecond) timestamp as the capture file does. What is
+    /// sorted is a list of (first seen, index) pairs: sorting the 152-byte
+    /// deltas themselves would move each of them about log n times, and
+    /// comparing their keys on ties reaches all over the list.
     pub fn apply(&mut self, deltas: &[(FlowKey, FlowStats)]) {
         let mut order = std::mem::take(&mut self.apply_order);
         order.clear();
         order.extend(deltas.iter().enumerate().map(|(index, (_, stats))| (stats.first_seen_ns, index as u32)));
-        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| deltas[a.1 as usize].0.cmp(&deltas[b.1 as usize].0)));
+        order.sort_unstable();
         for &(_, index) in &order {
             let (key, delta) = &deltas[index as usize];
             self.apply_one(*key, delta);
@@ -355,6 +358,18 @@ mod tests {
         assert_eq!(out[0].originator, key(1, 5000, 2, 53));
         assert_eq!((out[0].orig.packets, out[0].resp.packets), (3, 2));
         assert_eq!((out[0].start_ns, out[0].end_ns), (100, 210));
+    }
+
+    /// Both directions first seen at the same time: the one the source
+    /// listed first (in replay, the one whose packet came first) originates.
+    #[test]
+    fn ties_keep_the_sources_order() {
+        let (request, reply) = (key(1, 5000, 2, 53), key(2, 53, 1, 5000));
+        for order in [[request, reply], [reply, request]] {
+            let mut table = BiflowTable::new(Duration::from_secs(30), Duration::from_secs(300));
+            table.apply(&order.map(|k| (k, packets(1, 100, 0))));
+            assert_eq!(drain_all(&mut table)[0].originator, order[0]);
+        }
     }
 
     fn table(idle_ns: u64, active_ns: u64) -> BiflowTable {
