@@ -47,9 +47,9 @@ impl<K: Copy> DeadlineQueue<K> {
         self.buckets.entry(bucket_of(due)).or_insert_with(|| spare.pop().unwrap_or_default()).push((due, id, key));
     }
 
-    /// Appends every entry due at or before `now` to `out`, in no
-    /// particular order, and forgets them.
-    pub fn take_due(&mut self, now: u128, out: &mut Vec<Deadline<K>>) {
+    /// Hands every entry due at or before `now` to `due`, in no particular
+    /// order, and forgets them.
+    pub fn take_due(&mut self, now: u128, mut due: impl FnMut(Deadline<K>)) {
         let now_bucket = bucket_of(now);
         while let Some(mut bucket) = self.buckets.first_entry() {
             if *bucket.key() > now_bucket {
@@ -58,18 +58,18 @@ impl<K: Copy> DeadlineQueue<K> {
             if *bucket.key() < now_bucket {
                 // The whole bucket ended before `now`.
                 let mut entries = bucket.remove();
-                out.append(&mut entries);
+                entries.drain(..).for_each(&mut due);
                 self.spare.push(entries);
                 continue;
             }
             // `now`'s own bucket: take what is due, keep the rest.
             let entries = bucket.get_mut();
-            entries.retain(|entry| {
-                let due = entry.0 <= now;
-                if due {
-                    out.push(*entry);
+            entries.retain(|&entry| {
+                let is_due = entry.0 <= now;
+                if is_due {
+                    due(entry);
                 }
-                !due
+                !is_due
             });
             if entries.is_empty() {
                 self.spare.push(bucket.remove());
@@ -95,7 +95,7 @@ mod tests {
 
     fn due(queue: &mut DeadlineQueue<char>, now: u128) -> Vec<Deadline<char>> {
         let mut out = Vec::new();
-        queue.take_due(now, &mut out);
+        queue.take_due(now, |entry| out.push(entry));
         out.sort_unstable();
         out
     }
@@ -136,7 +136,7 @@ mod tests {
                     pending.push((due, id, n));
                 }
                 let mut taken = Vec::new();
-                queue.take_due(*now, &mut taken);
+                queue.take_due(*now, |entry| taken.push(entry));
                 taken.sort_unstable();
                 let mut expected: Vec<_> = pending.iter().copied().filter(|e| e.0 <= *now).collect();
                 expected.sort_unstable();

@@ -8,7 +8,7 @@ use slab::Slab;
 
 use super::{
     conversation::{ConversationKey, is_originator_direction},
-    deadline::{Deadline, DeadlineQueue},
+    deadline::DeadlineQueue,
     record::EmitReason,
 };
 use crate::duration::saturating_ns;
@@ -127,9 +127,8 @@ pub struct BiflowTable {
     timeouts: Timeouts,
     next_id: u64,
     /// Scratch buffers reused by every drain: the order deltas are applied
-    /// in, the timers that came due, and the flows they name.
+    /// in, and the flows whose timers came due.
     apply_order: Vec<(u64, u32)>,
-    due_timers: Vec<Deadline<usize>>,
     due_flows: Vec<(u64, usize)>,
 }
 
@@ -144,7 +143,6 @@ impl BiflowTable {
             timeouts: Timeouts { idle_ns: saturating_ns(idle_timeout), active_ns: saturating_ns(active_timeout) },
             next_id: 0,
             apply_order: Vec::new(),
-            due_timers: Vec::new(),
             due_flows: Vec::new(),
         }
     }
@@ -215,38 +213,35 @@ impl BiflowTable {
     /// flows would otherwise map and fault in 40 MB of fresh memory.
     pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Expired>) {
         let now = u128::from(now_ns);
+        let Self { flows, slots, timers, timeouts, due_flows, .. } = self;
         // The due flows first, then their records in flow-id order: sorting
         // (id, slot) pairs, not the records (hundreds of bytes each).
-        let mut due_timers = std::mem::take(&mut self.due_timers);
-        due_timers.clear();
-        self.timers.take_due(now, &mut due_timers);
-        let mut due_flows = std::mem::take(&mut self.due_flows);
         due_flows.clear();
-        // Skips entries superseded by an earlier timer or left by an ended flow.
-        due_flows.extend(due_timers.iter().filter_map(|&(due, id, slot)| {
-            self.flows.get(slot).is_some_and(|flow| flow.id == id && flow.queued_due == due).then_some((id, slot))
-        }));
+        timers.take_due(now, |(due, id, slot)| {
+            // Skips entries superseded by an earlier timer or left by an ended flow.
+            if flows.get(slot).is_some_and(|flow| flow.id == id && flow.queued_due == due) {
+                due_flows.push((id, slot));
+            }
+        });
         due_flows.sort_unstable();
         out.reserve(due_flows.len());
-        for &(id, slot) in &due_flows {
-            let Some(flow) = self.flows.get_mut(slot) else {
+        for &(id, slot) in due_flows.iter() {
+            let Some(flow) = flows.get_mut(slot) else {
                 continue;
             };
-            if self.timeouts.idle_due(flow) <= now {
-                let flow = self.flows.remove(slot);
-                self.slots.remove(&flow.conversation());
+            if timeouts.idle_due(flow) <= now {
+                let flow = flows.remove(slot);
+                slots.remove(&flow.conversation());
                 out.push(finish(&flow, EmitReason::Idle));
                 continue;
             }
-            if self.timeouts.active_due(flow).is_some_and(|active| active <= now) {
+            if timeouts.active_due(flow).is_some_and(|active| active <= now) {
                 out.push(interim(flow));
             }
             // Both timeouts are now in the future.
-            flow.queued_due = self.timeouts.next_due(flow);
-            self.timers.push(flow.queued_due, id, slot);
+            flow.queued_due = timeouts.next_due(flow);
+            timers.push(flow.queued_due, id, slot);
         }
-        self.due_timers = due_timers;
-        self.due_flows = due_flows;
     }
 
     /// Ends every flow (shutdown), appending their records to `out` in flow-id order.
