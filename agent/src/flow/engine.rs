@@ -117,7 +117,10 @@ impl FlowEngine {
         let records = &mut out.records;
         self.table.expire(now_ns, records);
         if scope == SnapshotScope::ChangedDeltas {
-            self.release_ended(source, records)?;
+            // Such a source's entries of flows that ended: deleted so the map stays small.
+            for record in records.iter().filter(|record| record.reason == EmitReason::Idle) {
+                source.release(&record.originator)?;
+            }
         }
         // Flows that idled out right after an interim record have nothing to report.
         records.retain(|r| !r.is_empty());
@@ -136,21 +139,6 @@ impl FlowEngine {
         let start = out.records.len();
         self.table.drain_all(EmitReason::Shutdown, &mut out.records);
         self.accounting.note_emitted(&out.records[start..]);
-        Ok(())
-    }
-
-    /// A [`SnapshotScope::ChangedDeltas`] source's entries of flows that
-    /// ended: deleted so the map stays small, with anything they gained
-    /// since the snapshot folded into the record.
-    fn release_ended(&mut self, source: &mut dyn FlowMapSource, records: &mut [Expired]) -> Result<(), SourceError> {
-        for record in records.iter_mut().filter(|record| record.reason == EmitReason::Idle) {
-            let originator = record.originator;
-            source.release(&originator, &mut |key, tail| {
-                if tail.packets > 0 {
-                    record.add_tail(key, tail);
-                }
-            })?;
-        }
         Ok(())
     }
 

@@ -29,9 +29,9 @@ pub enum SnapshotScope {
     /// from a source that never evicts (replay): a missing entry is
     /// unchanged, every entry the source inserted is in the next snapshot,
     /// and [`FlowMapSource::release`] deletes the entries of a flow that
-    /// ended, with what they gained since the last snapshot. The engine keeps no copy of such a source's counters,
-    /// so a poll costs in proportion to the traffic since the last one, not
-    /// to the number of live flows.
+    /// ended. The engine keeps no copy of such a source's counters, so a
+    /// poll costs in proportion to the traffic since the last one, not to
+    /// the number of live flows.
     ChangedDeltas,
 }
 
@@ -47,13 +47,10 @@ pub trait FlowMapSource {
 
     /// [`SnapshotScope::ChangedDeltas`] sources: deletes the entries of the
     /// conversation whose originator direction is `originator`, which
-    /// ended, handing `tail` each entry's key and what it gained since the
-    /// last snapshot. Entries already gone are skipped.
-    fn release(
-        &mut self,
-        _originator: &FlowKey,
-        _tail: &mut dyn FnMut(&FlowKey, &FlowStats),
-    ) -> Result<(), SourceError> {
+    /// ended. The engine calls it in the poll that took the snapshot, with
+    /// the source borrowed throughout, so the entries hold nothing that
+    /// snapshot did not. Entries already gone are skipped.
+    fn release(&mut self, _originator: &FlowKey) -> Result<(), SourceError> {
         Err(SourceError { context: "deleting an ended flow", message: "this source retires entries by age".into() })
     }
 

@@ -90,17 +90,6 @@ impl Expired {
         self.orig.packets + self.resp.packets
     }
 
-    /// Folds in packets that reached the map after the last drain (read
-    /// when the flow's entries were deleted).
-    pub fn add_tail(&mut self, key: &FlowKey, tail: &FlowStats) {
-        if is_originator_direction(&self.originator, key) {
-            self.orig.merge(tail);
-        } else {
-            self.resp.merge(tail);
-        }
-        self.end_ns = self.end_ns.max(tail.last_seen_ns);
-    }
-
     /// A flow that ended with nothing since its last interim record.
     pub fn is_empty(&self) -> bool {
         self.packets() == 0
