@@ -47,13 +47,11 @@ pub fn is_frozen(last_seen_ns: u64, now_ns: u64, freeze_after_ns: u64) -> bool {
     now_ns.saturating_sub(last_seen_ns) >= freeze_after_ns
 }
 
-/// The protocol's two ages for one agent configuration.
+/// The protocol's ages for one agent configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FreezeAges {
     /// Programs stop writing into an entry idle this long.
     pub freeze_after_ns: u64,
-    /// The agent deletes entries idle this long when it read them.
-    pub retire_after_ns: u64,
 }
 
 impl FreezeAges {
@@ -62,12 +60,18 @@ impl FreezeAges {
     /// a fresh entry (and a fresh record) rather than adding to one whose
     /// flow was reported. Needs `idle_timeout_ns >= min_idle_timeout_ns(poll)`.
     pub fn new(idle_timeout_ns: u64) -> Self {
-        Self { freeze_after_ns: idle_timeout_ns, retire_after_ns: idle_timeout_ns.saturating_add(RETIRE_MARGIN_NS) }
+        Self { freeze_after_ns: idle_timeout_ns }
+    }
+
+    /// The agent deletes entries idle this long when it read them: a
+    /// margin after they froze.
+    pub fn retire_after_ns(&self) -> u64 {
+        self.freeze_after_ns.saturating_add(RETIRE_MARGIN_NS)
     }
 
     /// The shortest idle timeout the protocol works with when the agent
     /// drains every `poll_interval_ns`: a poll plus two margins. An entry is
-    /// deleted by one poll after `retire_after_ns`, so then a direction's
+    /// deleted by one poll after `retire_after_ns()`, so then a direction's
     /// second entry cannot freeze before its first one is gone, and a packet
     /// never finds both frozen while the agent keeps up
     /// (`HookCounters::frozen_writes` counts the ones that do).
@@ -79,6 +83,6 @@ impl FreezeAges {
     /// CPUs) was `last_seen_ns`, given a clock reading `read_ns` taken
     /// before the entry was read.
     pub fn is_retirable(&self, last_seen_ns: u64, read_ns: u64) -> bool {
-        read_ns.saturating_sub(last_seen_ns) >= self.retire_after_ns
+        read_ns.saturating_sub(last_seen_ns) >= self.retire_after_ns()
     }
 }
