@@ -233,6 +233,7 @@ impl IsolationForest {
     /// [`BATCH_ROWS`]) into `scores`, a tree at a time over the whole batch:
     /// the fast path when several rows are at hand.
     pub fn score_batch(&self, batch: &ForestBatch, scores: &mut [f64]) {
+        assert!(scores.len() <= BATCH_ROWS, "{} scores asked of a {BATCH_ROWS}-row batch", scores.len());
         // Every slot is walked, the unused ones too (their scores are
         // dropped): a fixed lane count is what lets the walks stay in registers.
         let totals = self.batch_path_lengths(&batch.rows);
