@@ -3,7 +3,7 @@
 //! /dev/null, so the figure is the record path's, without the kernel map or
 //! the flow table.
 
-use std::{path::PathBuf, time::Instant};
+use std::path::PathBuf;
 
 use agent::{
     clock::Clock,
@@ -17,7 +17,7 @@ use agent_common::{
 };
 use anyhow::Result;
 
-use crate::report::Report;
+use crate::{cpu_time::Elapsed, report::Report};
 
 /// Distinct records built up front (about 300 bytes each), written `rounds` times.
 const DISTINCT: u32 = 100_000;
@@ -75,21 +75,18 @@ pub fn run(report: &mut Report, records: u32) -> Result<()> {
     let mut names = InterfaceNames::default();
     names.insert(1, "eth0".to_owned());
     let mut context = RecordContext::new(Clock::epoch(), names);
-    let started = Instant::now();
-    for expired in flows.iter().cycle().take(records as usize) {
-        let record = FlowRecord::new(expired, &mut context);
-        writer.write_flow(&record)?;
-    }
-    writer.flush()?;
-    let elapsed = started.elapsed();
+    let count = records as usize;
+    let (elapsed, result) = Elapsed::of(|| -> Result<()> {
+        for expired in flows.iter().cycle().take(count) {
+            let record = FlowRecord::new(expired, &mut context);
+            writer.write_flow(&record)?;
+        }
+        Ok(writer.flush()?)
+    });
+    result?;
     report
-        .add(
-            "records",
-            "FlowRecord + NDJSON to /dev/null (1 core)",
-            f64::from(records) / elapsed.as_secs_f64(),
-            "flows/s",
-        )
+        .add("records", "FlowRecord + NDJSON to /dev/null (1 core)", elapsed.rate_by_cpu(count), "flows/s")
         .target(">= 500000")
-        .note(format!("{records} records in {:.0} ms", elapsed.as_secs_f64() * 1e3));
+        .note(elapsed.note(count));
     Ok(())
 }
