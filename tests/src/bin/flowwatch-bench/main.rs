@@ -1,7 +1,8 @@
 //! `flowwatch-bench`: the measurements behind `cargo xtask bench`. Each
 //! section prints rows into one table; nothing here asserts timings (tests
 //! never do), it measures and reports, with the target next to each figure.
-//! Needs root: it creates its own network namespaces and loads eBPF.
+//! The kernel and drain sections need root (they create their own network
+//! namespaces and load eBPF); records, replay and models do not.
 
 mod cpu_time;
 mod drain;
@@ -10,6 +11,7 @@ mod models;
 mod records;
 mod replay;
 mod report;
+mod shared_data;
 mod trafgen;
 
 use anyhow::Result;

@@ -24,7 +24,10 @@ use std::{
 use anyhow::{Context, Result, bail, ensure};
 use integration_tests::agent::flowwatch_bin;
 
-use crate::report::Report;
+use crate::{
+    report::Report,
+    shared_data::{SHARED_DATA_ENV, shared_data_dir},
+};
 
 /// Capture time between two shifted captures (beyond the idle timeout, so
 /// one capture's flows end before the next begins).
@@ -155,15 +158,12 @@ fn repeated(round: &Path, span_s: f64, copies: usize, dir: &Path, output: &Path)
 }
 
 fn shared_captures() -> Result<Vec<PathBuf>> {
-    let dir = std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-        .join("pcaps");
+    let dir = shared_data_dir().join("pcaps");
     let mut found = Vec::new();
     let mut pending = vec![dir.clone()];
     while let Some(folder) = pending.pop() {
         let entries = fs::read_dir(&folder)
-            .with_context(|| format!("reading {} (set FLOWWATCH_SHARED_DATA to ../shared/data)", folder.display()))?;
+            .with_context(|| format!("reading {} (set {SHARED_DATA_ENV} to ../shared/data)", folder.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {

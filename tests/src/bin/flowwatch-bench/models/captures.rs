@@ -8,7 +8,7 @@
 use std::{
     fs::File,
     io::{BufWriter, Write},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use ::models::{FlowObservation, Labels};
@@ -20,8 +20,8 @@ use agent::{
 use anyhow::{Context, Result};
 use clap::Parser;
 
-/// Where `cargo xtask bench` says the shared data is.
-const SHARED_DATA_ENV: &str = "FLOWWATCH_SHARED_DATA";
+use crate::shared_data::{SHARED_DATA_ENV, shared_data_dir};
+
 const LABELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/shared-pcaps.labels.csv");
 /// The captures' roles and the simulator seeds, as `cargo xtask evaluate` has them.
 #[allow(dead_code, reason = "the bench reads the capture paths, not the expected detections")]
@@ -47,11 +47,11 @@ pub struct CaptureData {
 
 /// `None` (with a note) when the shared data is not there.
 pub fn load() -> Result<Option<CaptureData>> {
-    let Some(shared) = std::env::var_os(SHARED_DATA_ENV).map(PathBuf::from) else {
-        eprintln!("models: {SHARED_DATA_ENV} is not set (cargo xtask bench sets it); skipping the shared captures");
+    let pcaps = shared_data_dir().join("pcaps");
+    if !pcaps.is_dir() {
+        eprintln!("models: no {} (set {SHARED_DATA_ENV}); skipping the shared captures", pcaps.display());
         return Ok(None);
-    };
-    let pcaps = shared.join("pcaps");
+    }
     let table = TableDefaults::try_parse_from(["flowwatch-bench"])?.table;
     let scratch = tempfile::tempdir()?;
     let replay = |path: &Path| -> Result<Vec<FlowObservation>> {
