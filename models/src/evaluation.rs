@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 use serde::Serialize;
 
 use crate::{
-    AnomalyKind, FlowObservation, Labels, Model, Scorer,
+    AnomalyKind, FlowObservation, Labels, Model, Scored, Scorer,
     metrics::{average_precision, roc_auc, tpr_at_fpr},
     train::in_time_order,
 };
@@ -20,6 +20,13 @@ pub struct Outcome {
     pub score: f64,
     pub flagged: bool,
     pub kind: Option<AnomalyKind>,
+}
+
+impl Outcome {
+    /// A scored flow of ground truth `kind`.
+    pub fn of(scored: &Scored, kind: Option<AnomalyKind>) -> Self {
+        Self { score: scored.detectors.combined, flagged: scored.is_anomaly, kind }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -123,11 +130,7 @@ pub fn outcomes(model: Arc<Model>, flows: &[FlowObservation], labels: &Labels) -
     ordered
         .into_iter()
         .zip(scored)
-        .map(|(flow, scored)| Outcome {
-            score: scored.detectors.combined,
-            flagged: scored.is_anomaly,
-            kind: labels.classify(flow).map(|label| label.kind),
-        })
+        .map(|(flow, scored)| Outcome::of(&scored, labels.classify(flow).map(|label| label.kind)))
         .collect()
 }
 

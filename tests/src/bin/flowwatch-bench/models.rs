@@ -217,11 +217,7 @@ fn quality(
         .map(|flow| labels.classify(flow).map(|label| label.kind))
         .collect();
     let malicious: Vec<bool> = kinds.iter().map(Option::is_some).collect();
-    let outcomes: Vec<Outcome> = scored
-        .iter()
-        .zip(&kinds)
-        .map(|(s, &kind)| Outcome { score: s.detectors.combined, flagged: s.is_anomaly, kind })
-        .collect();
+    let outcomes: Vec<Outcome> = scored.iter().zip(&kinds).map(|(s, &kind)| Outcome::of(s, kind)).collect();
     let evaluation = EvaluationReport::from_outcomes(&outcomes, model.calibration().level());
     eprintln!("{evaluation}");
     let metric = |value: Option<f64>| value.unwrap_or(f64::NAN);
