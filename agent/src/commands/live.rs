@@ -24,6 +24,8 @@ use crate::{
 
 pub(crate) struct LiveOptions<'a> {
     pub capture: CaptureConfig,
+    /// Its idle timeout was checked against the poll interval by `Cli::check`
+    /// before any output file was opened.
     pub table: &'a FlowTableArgs,
     pub limits: &'a LimitArgs,
     /// Also hand out a stats record this often; zero = only at exit.
@@ -47,7 +49,6 @@ pub(crate) async fn capture_live(
     // handlers (tests and supervisors send SIGTERM as soon as they see it).
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    options.table.check_live().map_err(anyhow::Error::msg)?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     // One snaplen: the kernel copies what the file keeps, and samples only with -w.
     let capture_config =
