@@ -19,12 +19,13 @@
 //! - tshark prints byte counts of 10,000 and more rounded down to kB/MB; those
 //!   are compared as the range they stand for (frames are always exact).
 //!
-//! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
-//! else ../shared/data beside the workspace) or tshark is missing.
+//! Skipped, with a message, when tshark is missing, or when the data folder
+//! is: env FLOWWATCH_SHARED_DATA, else ../shared/data beside the workspace.
+//! With the variable set, missing data fails the test instead.
 
 mod e2e;
 
-use e2e::data_dir;
+use e2e::{data_dir, skip_without_shared_data};
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
@@ -298,7 +299,7 @@ fn compare(ours: &Conversations, theirs: &Conversations) -> Comparison {
 fn replay_matches_tshark_conversations() -> TestResult {
     let dir = data_dir();
     if !dir.is_dir() {
-        println!("SKIP replay oracle: no shared data folder at {} (set FLOWWATCH_SHARED_DATA)", dir.display());
+        skip_without_shared_data(&format!("replay oracle: no shared data folder at {}", dir.display()));
         return Ok(());
     }
     if !tshark_available() {
@@ -309,7 +310,7 @@ fn replay_matches_tshark_conversations() -> TestResult {
     captures(&dir, &mut files)?;
     files.sort();
     if files.is_empty() {
-        println!("SKIP replay oracle: no .pcap/.pcapng files under {}", dir.display());
+        skip_without_shared_data(&format!("replay oracle: no .pcap/.pcapng files under {}", dir.display()));
         return Ok(());
     }
     let scratch = tempfile::tempdir()?;

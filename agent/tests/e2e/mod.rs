@@ -10,24 +10,34 @@ use std::{
     process::{Command, Output},
 };
 
+const SHARED_DATA_VAR: &str = "FLOWWATCH_SHARED_DATA";
+
 /// The shared data folder: `FLOWWATCH_SHARED_DATA` (which `cargo xtask test`
 /// sets), else `../shared/data` beside the workspace.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("FLOWWATCH_SHARED_DATA")
+    std::env::var_os(SHARED_DATA_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
 }
 
-/// `relative` under the shared data folder, if it is there; else a SKIP
-/// line is printed and the caller skips its test.
+/// `relative` under the shared data folder, if it is there; else the
+/// caller skips its test (see [`skip_without_shared_data`]).
 pub fn shared(relative: &str) -> Option<PathBuf> {
     let path = data_dir().join(relative);
     if path.exists() {
-        Some(path)
-    } else {
-        println!("SKIP {relative}: not found at {} (set FLOWWATCH_SHARED_DATA)", path.display());
-        None
+        return Some(path);
     }
+    skip_without_shared_data(&format!("{relative}: not found at {}", path.display()));
+    None
+}
+
+/// Shared data the caller needs is missing (`what` says which). With
+/// `FLOWWATCH_SHARED_DATA` set, as `cargo xtask test` sets it when the data
+/// is there, this panics: a test must not pass with nothing checked. Unset,
+/// it prints a SKIP line and the caller skips its test.
+pub fn skip_without_shared_data(what: &str) {
+    assert!(std::env::var_os(SHARED_DATA_VAR).is_none(), "{what}, but {SHARED_DATA_VAR} is set");
+    println!("SKIP {what} (set {SHARED_DATA_VAR})");
 }
 
 /// Runs the built `flowwatch` with `args` and returns whatever it did: the
