@@ -25,7 +25,7 @@
 
 mod e2e;
 
-use e2e::{data_dir, skip_without_shared_data};
+use e2e::{checked_output, data_dir, flowwatch, s, skip_without_shared_data};
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
@@ -113,18 +113,16 @@ fn ip(value: &Value) -> Result<IpAddr, Box<dyn std::error::Error>> {
 
 fn flowwatch_conversations(file: &Path, out_dir: &Path) -> Result<Conversations, Box<dyn std::error::Error>> {
     let flows = out_dir.join("flows.ndjson");
-    let output = Command::new(env!("CARGO_BIN_EXE_flowwatch"))
-        .arg("replay")
-        .arg(file)
-        .arg("--flows")
-        .arg(&flows)
-        .args(["--idle-timeout", "1000000s", "--active-timeout", "1000000s"])
-        .output()?;
-    if !output.status.success() {
-        return Err(
-            format!("flowwatch replay {} failed: {}", file.display(), String::from_utf8_lossy(&output.stderr)).into()
-        );
-    }
+    flowwatch(&[
+        "replay",
+        s(file),
+        "--flows",
+        s(&flows),
+        "--idle-timeout",
+        "1000000s",
+        "--active-timeout",
+        "1000000s",
+    ])?;
     let mut convs = Conversations::new();
     for line in std::fs::read_to_string(&flows)?.lines() {
         let record: Value = serde_json::from_str(line)?;
@@ -188,7 +186,8 @@ fn endpoint(text: &str, with_port: bool) -> Option<Endpoint> {
 const TUNNELS: [&str; 4] = ["gre", "vxlan", "geneve", "teredo"];
 
 fn tshark_conversations(file: &Path) -> Result<Conversations, Box<dyn std::error::Error>> {
-    let output = Command::new("tshark")
+    let mut tshark = Command::new("tshark");
+    tshark
         .env("LC_ALL", "C")
         .args(["-n", "-q", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
         // The kernel parser reads the outer headers only; tshark would also
@@ -209,11 +208,8 @@ fn tshark_conversations(file: &Path) -> Result<Conversations, Box<dyn std::error
             "conv,ip,icmp",
             "-z",
             "conv,ipv6,icmpv6",
-        ])
-        .output()?;
-    if !output.status.success() {
-        return Err(format!("tshark on {} failed: {}", file.display(), String::from_utf8_lossy(&output.stderr)).into());
-    }
+        ]);
+    let output = checked_output(&mut tshark)?;
     let text = String::from_utf8(output.stdout)?;
     let mut convs = Conversations::new();
     let mut kind = "";

@@ -40,19 +40,31 @@ pub fn skip_without_shared_data(what: &str) {
     println!("SKIP {what} (set {SHARED_DATA_VAR})");
 }
 
+fn flowwatch_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowwatch"));
+    command.args(args);
+    command
+}
+
 /// Runs the built `flowwatch` with `args` and returns whatever it did: the
 /// tests that expect a failure check its status and stderr.
 pub fn flowwatch_output(args: &[&str]) -> io::Result<Output> {
-    Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
+    flowwatch_command(args).output()
 }
 
 /// Runs the built `flowwatch` with `args`; its stdout, or an error with its stderr.
 pub fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = flowwatch_output(args)?;
+    Ok(checked_output(&mut flowwatch_command(args))?.stdout)
+}
+
+/// Runs `command` (flowwatch or a reference tool) to its end; what it
+/// printed, or an error with the command line and its stderr if it failed.
+pub fn checked_output(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> {
+    let out = command.output()?;
     if !out.status.success() {
-        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!("{command:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)).into());
     }
-    Ok(out.stdout)
+    Ok(out)
 }
 
 /// A path as a command-line argument (test paths are UTF-8).
