@@ -75,7 +75,7 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
         Some(k) => {
             let mut text = format!(
                 "kernel {} pkts ({} in / {} out) · open flows {} · malformed {} · non-IP {} · map failures {} · \
-                 evicted {} · unseen {} · unaccounted {}",
+                 frozen writes {} · evicted {} · unseen {} · unaccounted {}",
                 grouped(k.packets()),
                 grouped(k.ingress.packets),
                 grouped(k.egress.packets),
@@ -83,6 +83,8 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
                 grouped(k.ingress.malformed() + k.egress.malformed()),
                 grouped(k.ingress.non_ip + k.egress.non_ip),
                 grouped(k.ingress.map_update_failed + k.egress.map_update_failed),
+                // Non-zero when the agent falls behind in deleting idle entries.
+                grouped(k.ingress.frozen_writes + k.egress.frozen_writes),
                 grouped(k.flows_evicted),
                 grouped(k.flows_unseen),
                 grouped(k.packets_unaccounted),
