@@ -42,7 +42,7 @@ impl Widget for View<'_> {
         let d = self.dashboard;
         header_widget(d).render(header, buf);
         let (series, measured_by) = d.traffic();
-        let points: Vec<(f64, f64)> = series.points().map(|(x, b)| (x, b.bytes * 8.0)).collect();
+        let points: Vec<(f64, f64)> = series.points().map(|(x, bytes)| (x, bytes * 8.0)).collect();
         traffic_widget(&points, series.window(), series.newest(), measured_by).render(graph, buf);
         talkers_widget(d).render(talkers, buf);
         kinds_widget(d).render(kinds, buf);
