@@ -115,14 +115,14 @@ pub struct CaptureArgs {
 
 impl CaptureArgs {
     /// What to attach to; `interfaces` replaces the (possibly empty) `-i`
-    /// list. The kernel's freeze ages follow the flow table's timeouts.
-    pub fn config(&self, interfaces: Vec<String>, table: &FlowTableArgs) -> crate::capture::CaptureConfig {
+    /// list. The live capture loop sets what follows from other arguments:
+    /// the sampling snaplen (`-w`) and the freeze ages (the flow table's).
+    pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
         crate::capture::CaptureConfig {
             interfaces,
             map_entries: self.map_size,
             xdp_mode: self.xdp_mode,
-            sample_snaplen: 0,
-            freeze: table.engine_config().freeze_ages(),
+            ..Default::default()
         }
     }
 }
