@@ -75,16 +75,25 @@ pub enum Command {
 
 impl Cli {
     /// What clap cannot check alone, reported as a usage error (exit status 2)
-    /// before anything starts: a `train -i` filter must be one a flow key decides.
+    /// before anything starts, so that a refused command line has not yet
+    /// truncated `--flows` or `-w`: live capture (`run`, `train -i`) needs
+    /// a filter a flow key decides and an idle timeout the kernel's freeze
+    /// protocol allows ([`FlowTableArgs::check_live`]).
     pub fn check(&self) -> Result<(), clap::Error> {
-        if let Command::Train(args) = &self.command
-            && args.files.is_empty()
-            && let Some(filter) = &args.filter
-            && let Err(err) = filter.check_live()
-        {
-            return Err(<Self as clap::CommandFactory>::command().error(clap::error::ErrorKind::ValueValidation, err));
+        let refused = match &self.command {
+            Command::Run(args) => args.table.check_live().err(),
+            Command::Train(args) if args.files.is_empty() => {
+                let filter = args.filter.as_ref().and_then(|filter| filter.check_live().err());
+                filter.map(|err| err.to_string()).or_else(|| args.table.check_live().err())
+            }
+            _ => None,
+        };
+        match refused {
+            Some(err) => {
+                Err(<Self as clap::CommandFactory>::command().error(clap::error::ErrorKind::ValueValidation, err))
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -106,14 +115,14 @@ pub struct CaptureArgs {
 
 impl CaptureArgs {
     /// What to attach to; `interfaces` replaces the (possibly empty) `-i`
-    /// list. The kernel's freeze ages follow the flow table's timeouts.
-    pub fn config(&self, interfaces: Vec<String>, table: &FlowTableArgs) -> crate::capture::CaptureConfig {
+    /// list. The live capture loop sets what follows from other arguments:
+    /// the sampling snaplen (`-w`) and the freeze ages (the flow table's).
+    pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
         crate::capture::CaptureConfig {
             interfaces,
             map_entries: self.map_size,
             xdp_mode: self.xdp_mode,
-            sample_snaplen: 0,
-            freeze: table.engine_config().freeze_ages(),
+            ..Default::default()
         }
     }
 }
@@ -547,6 +556,21 @@ mod tests {
         assert_eq!(table(&["--poll-interval", "30s", "--idle-timeout", "32s"])?.check_live(), Ok(()));
         let refused = table(&["--poll-interval", "1s", "--idle-timeout", "2s"])?.check_live();
         assert!(refused.as_ref().is_err_and(|e| e.contains("at least 3s")), "{refused:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn only_live_capture_is_refused_a_short_idle_timeout_before_it_starts() -> Result<(), clap::Error> {
+        let check = |args: &[&str]| -> Result<bool, clap::Error> {
+            Ok(Cli::try_parse_from(["flowwatch"].iter().chain(args))?.check().is_ok())
+        };
+        let short = ["--poll-interval", "1s", "--idle-timeout", "2s"];
+        let with_short = |args: &[&'static str]| [args, &short].concat();
+        assert!(!check(&with_short(&["run"]))?);
+        assert!(!check(&with_short(&["train", "--model", "m.fwm", "-i", "lo"]))?);
+        assert!(check(&with_short(&["train", "--model", "m.fwm", "a.pcap"]))?);
+        assert!(check(&with_short(&["replay", "a.pcap"]))?);
+        assert!(check(&["run", "--poll-interval", "1s", "--idle-timeout", "3s"])?);
         Ok(())
     }
 

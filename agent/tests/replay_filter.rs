@@ -16,7 +16,7 @@ use std::{
 };
 
 use common::{A, B, NS, ethernet, ipv4_udp, ipv6_udp, packet, pcap, sll};
-use e2e::{flowwatch, flowwatch_output, s, shared};
+use e2e::{checked_output, flowwatch, flowwatch_output, s, shared};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -133,11 +133,7 @@ fn one_write_file_refuses_a_second_link_type() -> TestResult {
 // ------------------------------------------------------------ against tcpdump
 
 fn tcpdump(args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
-    let output = Command::new("tcpdump").args(args).output()?;
-    if !output.status.success() {
-        return Err(format!("tcpdump {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)).into());
-    }
-    Ok(output)
+    checked_output(Command::new("tcpdump").args(args))
 }
 
 /// Every packet as tcpdump prints it: nanosecond time, headers, all bytes in hex.

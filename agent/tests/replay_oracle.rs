@@ -19,12 +19,13 @@
 //! - tshark prints byte counts of 10,000 and more rounded down to kB/MB; those
 //!   are compared as the range they stand for (frames are always exact).
 //!
-//! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
-//! else ../shared/data beside the workspace) or tshark is missing.
+//! Skipped, with a message, when tshark is missing, or when the data folder
+//! is: env FLOWWATCH_SHARED_DATA, else ../shared/data beside the workspace.
+//! With the variable set, missing data fails the test instead.
 
 mod e2e;
 
-use e2e::data_dir;
+use e2e::{checked_output, data_dir, flowwatch, s, skip_without_shared_data};
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
@@ -112,18 +113,16 @@ fn ip(value: &Value) -> Result<IpAddr, Box<dyn std::error::Error>> {
 
 fn flowwatch_conversations(file: &Path, out_dir: &Path) -> Result<Conversations, Box<dyn std::error::Error>> {
     let flows = out_dir.join("flows.ndjson");
-    let output = Command::new(env!("CARGO_BIN_EXE_flowwatch"))
-        .arg("replay")
-        .arg(file)
-        .arg("--flows")
-        .arg(&flows)
-        .args(["--idle-timeout", "1000000s", "--active-timeout", "1000000s"])
-        .output()?;
-    if !output.status.success() {
-        return Err(
-            format!("flowwatch replay {} failed: {}", file.display(), String::from_utf8_lossy(&output.stderr)).into()
-        );
-    }
+    flowwatch(&[
+        "replay",
+        s(file),
+        "--flows",
+        s(&flows),
+        "--idle-timeout",
+        "1000000s",
+        "--active-timeout",
+        "1000000s",
+    ])?;
     let mut convs = Conversations::new();
     for line in std::fs::read_to_string(&flows)?.lines() {
         let record: Value = serde_json::from_str(line)?;
@@ -187,7 +186,8 @@ fn endpoint(text: &str, with_port: bool) -> Option<Endpoint> {
 const TUNNELS: [&str; 4] = ["gre", "vxlan", "geneve", "teredo"];
 
 fn tshark_conversations(file: &Path) -> Result<Conversations, Box<dyn std::error::Error>> {
-    let output = Command::new("tshark")
+    let mut tshark = Command::new("tshark");
+    tshark
         .env("LC_ALL", "C")
         .args(["-n", "-q", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
         // The kernel parser reads the outer headers only; tshark would also
@@ -208,11 +208,8 @@ fn tshark_conversations(file: &Path) -> Result<Conversations, Box<dyn std::error
             "conv,ip,icmp",
             "-z",
             "conv,ipv6,icmpv6",
-        ])
-        .output()?;
-    if !output.status.success() {
-        return Err(format!("tshark on {} failed: {}", file.display(), String::from_utf8_lossy(&output.stderr)).into());
-    }
+        ]);
+    let output = checked_output(&mut tshark)?;
     let text = String::from_utf8(output.stdout)?;
     let mut convs = Conversations::new();
     let mut kind = "";
@@ -298,7 +295,7 @@ fn compare(ours: &Conversations, theirs: &Conversations) -> Comparison {
 fn replay_matches_tshark_conversations() -> TestResult {
     let dir = data_dir();
     if !dir.is_dir() {
-        println!("SKIP replay oracle: no shared data folder at {} (set FLOWWATCH_SHARED_DATA)", dir.display());
+        skip_without_shared_data(&format!("replay oracle: no shared data folder at {}", dir.display()));
         return Ok(());
     }
     if !tshark_available() {
@@ -309,7 +306,7 @@ fn replay_matches_tshark_conversations() -> TestResult {
     captures(&dir, &mut files)?;
     files.sort();
     if files.is_empty() {
-        println!("SKIP replay oracle: no .pcap/.pcapng files under {}", dir.display());
+        skip_without_shared_data(&format!("replay oracle: no .pcap/.pcapng files under {}", dir.display()));
         return Ok(());
     }
     let scratch = tempfile::tempdir()?;

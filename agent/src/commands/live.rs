@@ -23,7 +23,11 @@ use crate::{
 };
 
 pub(crate) struct LiveOptions<'a> {
+    /// What to attach to; its sampling snaplen and freeze ages are set
+    /// here, from `dump` and `table`.
     pub capture: CaptureConfig,
+    /// Its idle timeout was checked against the poll interval by `Cli::check`
+    /// before any output file was opened.
     pub table: &'a FlowTableArgs,
     pub limits: &'a LimitArgs,
     /// Also hand out a stats record this often; zero = only at exit.
@@ -31,7 +35,7 @@ pub(crate) struct LiveOptions<'a> {
     /// `-f`: only the flow records it keeps reach the consumer.
     pub filter: Option<&'a FilterExpression>,
     /// `-w`: where the kernel's packet samples go; its snaplen is the
-    /// kernel's sampling snaplen (`capture.sample_snaplen` is set from it).
+    /// kernel's sampling snaplen.
     pub dump: Option<PacketDump>,
 }
 
@@ -47,11 +51,15 @@ pub(crate) async fn capture_live(
     // handlers (tests and supervisors send SIGTERM as soon as they see it).
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    options.table.check_live().map_err(anyhow::Error::msg)?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
-    // One snaplen: the kernel copies what the file keeps, and samples only with -w.
-    let capture_config =
-        CaptureConfig { sample_snaplen: options.dump.as_ref().map_or(0, PacketDump::snaplen), ..options.capture };
+    let engine_config = options.table.engine_config();
+    let capture_config = CaptureConfig {
+        // One snaplen: the kernel copies what the file keeps, and samples only with -w.
+        sample_snaplen: options.dump.as_ref().map_or(0, PacketDump::snaplen),
+        // The kernel stops writing into an entry at the flow table's idle timeout.
+        freeze: engine_config.freeze_ages(),
+        ..options.capture
+    };
     let mut capture = LiveCapture::start(&capture_config)?;
     let mut dump = match options.dump {
         Some(file) => {
@@ -66,7 +74,7 @@ pub(crate) async fn capture_live(
         info!("capturing on {} (ifindex {}, XDP {} mode ingress, TC egress)", iface.name, iface.index, iface.xdp_mode);
         consumer.interface(iface.index, iface.name.clone());
     }
-    let mut engine = FlowEngine::new(options.table.engine_config());
+    let mut engine = FlowEngine::new(engine_config);
     let mut out = PollOutput::default();
     let mut ticker = interval(options.table.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);

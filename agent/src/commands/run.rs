@@ -29,7 +29,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let options = LiveOptions {
-        capture: args.capture.config(interfaces, &args.table),
+        capture: args.capture.config(interfaces),
         table: &args.table,
         limits: &args.limits,
         stats_interval: args.stats_interval,

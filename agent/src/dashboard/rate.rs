@@ -11,12 +11,8 @@ pub struct RateSeries {
     window: u64,
     /// Unix second of the newest bucket; `None` until something arrives.
     newest: Option<i64>,
-    buckets: VecDeque<Bucket>,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Bucket {
-    pub bytes: f64,
+    /// Fractional: a span's bytes are split between the seconds it covers.
+    buckets: VecDeque<f64>,
 }
 
 impl RateSeries {
@@ -57,7 +53,7 @@ impl RateSeries {
             return;
         }
         if let Some(bucket) = self.buckets.get_mut((second - oldest) as usize) {
-            bucket.bytes += bytes;
+            *bucket += bytes;
         }
     }
 
@@ -68,7 +64,7 @@ impl RateSeries {
                 // A full window of empty seconds, so the first flow's own
                 // earlier seconds fit in it.
                 self.newest = Some(second);
-                self.buckets.resize(self.window as usize, Bucket::default());
+                self.buckets.resize(self.window as usize, 0.0);
                 return;
             }
             Some(newest) if second <= newest => return,
@@ -79,14 +75,14 @@ impl RateSeries {
             if self.buckets.len() as u64 == self.window {
                 self.buckets.pop_front();
             }
-            self.buckets.push_back(Bucket::default());
+            self.buckets.push_back(0.0);
         }
         self.newest = Some(second);
     }
 
-    /// `(seconds before the newest bucket, bucket)`, oldest first; the newest
-    /// bucket is still filling, so the graph shows it but it reads low.
-    pub fn points(&self) -> impl Iterator<Item = (f64, Bucket)> + '_ {
+    /// `(seconds before the newest bucket, bytes in it)`, oldest first; the
+    /// newest bucket is still filling, so the graph shows it but it reads low.
+    pub fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         let count = self.buckets.len();
         self.buckets.iter().enumerate().map(move |(i, b)| (i as f64 - (count as f64 - 1.0), *b))
     }
@@ -101,7 +97,7 @@ mod tests {
     use super::*;
 
     fn bytes(series: &RateSeries) -> Vec<f64> {
-        series.points().map(|(_, b)| b.bytes).collect()
+        series.points().map(|(_, bytes)| bytes).collect()
     }
 
     #[test]

@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(top[0].1.flows, 2);
         let (series, source) = dashboard.traffic();
         assert!(source.starts_with("flow records"));
-        let total: f64 = series.points().map(|(_, b)| b.bytes).sum();
+        let total: f64 = series.points().map(|(_, bytes)| bytes).sum();
         assert!((total - 400.0).abs() < 1e-9);
     }
 
@@ -230,7 +230,7 @@ mod tests {
         dashboard.apply_text(&stats("2024-03-05T09:00:12Z", 5_000));
         let (series, source) = dashboard.traffic();
         assert_eq!(source, "kernel counters");
-        let total: f64 = series.points().map(|(_, b)| b.bytes).sum();
+        let total: f64 = series.points().map(|(_, bytes)| bytes).sum();
         assert!((total - 4_000.0).abs() < 1e-9, "{total}");
         assert_eq!(dashboard.kernel().map(|k| k.flows_active), Some(3));
     }

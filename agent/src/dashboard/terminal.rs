@@ -183,14 +183,15 @@ mod tests {
     fn the_header_shows_every_loss_counter_of_the_newest_stats_line() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("out.ndjson");
-        let stats = |unseen: u64, drops: u64| {
+        let stats = |unseen: u64, drops: u64, frozen: u64| {
             format!(
-                r#"{{"type":"stats","time":"2024-03-05T09:00:10Z","final":false,"ingress":{{"packets":9,"bytes":900}},"egress":{{"packets":0,"bytes":0}},"flows_active":2,"flows_evicted":3,"flows_unseen":{unseen},"packets_unaccounted":5,"write":{{"path":"x.pcap","packets":8,"truncated":0,"ring_drops":{drops}}}}}"#
+                r#"{{"type":"stats","time":"2024-03-05T09:00:10Z","final":false,"ingress":{{"packets":9,"bytes":900,"frozen_writes":1}},"egress":{{"packets":0,"bytes":0,"frozen_writes":{frozen}}},"flows_active":2,"flows_evicted":3,"flows_unseen":{unseen},"packets_unaccounted":5,"write":{{"path":"x.pcap","packets":8,"truncated":0,"ring_drops":{drops}}}}}"#
             )
         };
-        std::fs::write(&path, [stats(1, 2), stats(4, 7)].join("\n"))?;
+        std::fs::write(&path, [stats(1, 2, 0), stats(4, 7, 2)].join("\n"))?;
         let text = snapshot(&InputSource::File { path, follow: false }, 60, 240, 40)?;
         assert!(text.contains("evicted 3 · unseen 4 · unaccounted 5 · -w ring drops 7"), "{text}");
+        assert!(text.contains("map failures 0 · frozen writes 3 · evicted 3"), "ingress + egress:\n{text}");
         Ok(())
     }
 }

@@ -42,7 +42,7 @@ impl Widget for View<'_> {
         let d = self.dashboard;
         header_widget(d).render(header, buf);
         let (series, measured_by) = d.traffic();
-        let points: Vec<(f64, f64)> = series.points().map(|(x, b)| (x, b.bytes * 8.0)).collect();
+        let points: Vec<(f64, f64)> = series.points().map(|(x, bytes)| (x, bytes * 8.0)).collect();
         traffic_widget(&points, series.window(), series.newest(), measured_by).render(graph, buf);
         talkers_widget(d).render(talkers, buf);
         kinds_widget(d).render(kinds, buf);
@@ -75,7 +75,7 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
         Some(k) => {
             let mut text = format!(
                 "kernel {} pkts ({} in / {} out) · open flows {} · malformed {} · non-IP {} · map failures {} · \
-                 evicted {} · unseen {} · unaccounted {}",
+                 frozen writes {} · evicted {} · unseen {} · unaccounted {}",
                 grouped(k.packets()),
                 grouped(k.ingress.packets),
                 grouped(k.egress.packets),
@@ -83,6 +83,8 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
                 grouped(k.ingress.malformed() + k.egress.malformed()),
                 grouped(k.ingress.non_ip + k.egress.non_ip),
                 grouped(k.ingress.map_update_failed + k.egress.map_update_failed),
+                // Non-zero when the agent falls behind in deleting idle entries.
+                grouped(k.ingress.frozen_writes + k.egress.frozen_writes),
                 grouped(k.flows_evicted),
                 grouped(k.flows_unseen),
                 grouped(k.packets_unaccounted),

@@ -22,6 +22,6 @@ pub struct WriteStats {
     pub truncated: u64,
     /// Live only: packets the kernel could not hand over because the sample
     /// ring was full (they were counted in the flows, but are not in the file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ring_drops: Option<u64>,
 }

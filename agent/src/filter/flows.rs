@@ -21,7 +21,7 @@ pub struct FilterStats {
     /// Packets filtered out (replay) or in records filtered out (live).
     pub packets_rejected: u64,
     /// Live only: flow records filtered out (the kernel counted them; they are not written).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub records_rejected: Option<u64>,
 }
 

@@ -10,39 +10,61 @@ use std::{
     process::{Command, Output},
 };
 
+const SHARED_DATA_VAR: &str = "FLOWWATCH_SHARED_DATA";
+
 /// The shared data folder: `FLOWWATCH_SHARED_DATA` (which `cargo xtask test`
 /// sets), else `../shared/data` beside the workspace.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("FLOWWATCH_SHARED_DATA")
+    std::env::var_os(SHARED_DATA_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
 }
 
-/// `relative` under the shared data folder, if it is there; else a SKIP
-/// line is printed and the caller skips its test.
+/// `relative` under the shared data folder, if it is there; else the
+/// caller skips its test (see [`skip_without_shared_data`]).
 pub fn shared(relative: &str) -> Option<PathBuf> {
     let path = data_dir().join(relative);
     if path.exists() {
-        Some(path)
-    } else {
-        println!("SKIP {relative}: not found at {} (set FLOWWATCH_SHARED_DATA)", path.display());
-        None
+        return Some(path);
     }
+    skip_without_shared_data(&format!("{relative}: not found at {}", path.display()));
+    None
+}
+
+/// Shared data the caller needs is missing (`what` says which). With
+/// `FLOWWATCH_SHARED_DATA` set, as `cargo xtask test` sets it when the data
+/// is there, this panics: a test must not pass with nothing checked. Unset,
+/// it prints a SKIP line and the caller skips its test.
+pub fn skip_without_shared_data(what: &str) {
+    assert!(std::env::var_os(SHARED_DATA_VAR).is_none(), "{what}, but {SHARED_DATA_VAR} is set");
+    println!("SKIP {what} (set {SHARED_DATA_VAR})");
+}
+
+fn flowwatch_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowwatch"));
+    command.args(args);
+    command
 }
 
 /// Runs the built `flowwatch` with `args` and returns whatever it did: the
 /// tests that expect a failure check its status and stderr.
 pub fn flowwatch_output(args: &[&str]) -> io::Result<Output> {
-    Command::new(env!("CARGO_BIN_EXE_flowwatch")).args(args).output()
+    flowwatch_command(args).output()
 }
 
 /// Runs the built `flowwatch` with `args`; its stdout, or an error with its stderr.
 pub fn flowwatch(args: &[&str]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = flowwatch_output(args)?;
+    Ok(checked_output(&mut flowwatch_command(args))?.stdout)
+}
+
+/// Runs `command` (flowwatch or a reference tool) to its end; what it
+/// printed, or an error with the command line and its stderr if it failed.
+pub fn checked_output(command: &mut Command) -> Result<Output, Box<dyn std::error::Error>> {
+    let out = command.output()?;
     if !out.status.success() {
-        return Err(format!("flowwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!("{command:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)).into());
     }
-    Ok(out.stdout)
+    Ok(out)
 }
 
 /// A path as a command-line argument (test paths are UTF-8).
