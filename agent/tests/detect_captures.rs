@@ -101,7 +101,9 @@ fn of_kind(events: &[Event], kind: AnomalyKind) -> Vec<&Event> {
     events.iter().filter(|e| e.kind == kind).collect()
 }
 
-/// Event ids are unique and increasing, and every finding is in some event.
+/// Event ids increase (so they are unique), every event stands for at least
+/// one occurrence and samples no more flows than it counts, and none ends
+/// before it starts.
 fn assert_well_formed(events: &[Event]) {
     assert!(events.windows(2).all(|w| w[0].event_id < w[1].event_id), "event ids not increasing");
     assert!(events.iter().all(|e| e.occurrences >= 1 && e.flows.len() as u64 <= e.flows_total));

@@ -11,11 +11,12 @@ use crate::event::{Evidence, FlowRef, MAX_FLOWS_PER_EVENT, Severity};
 pub enum Entity {
     /// A host acting: a scanner, a host using new services, a source of model outliers.
     Source(IpAddr),
-    /// A flood's victim.
+    /// A victim: of a flood, or of a model-outlier incident whose unanswered
+    /// flows came from several (possibly spoofed) sources.
     Destination(IpAddr),
     /// Traffic between two hosts (exfiltration, DNS to one resolver).
     Pair(IpAddr, IpAddr),
-    /// One client of one service (beaconing, connection floods, model verdicts).
+    /// One client of one service (beaconing, connection floods).
     Service { src: IpAddr, dst: IpAddr, proto: u8, port: u16 },
     /// A country or network a host reached.
     Region { host: IpAddr, region: String },

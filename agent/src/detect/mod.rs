@@ -19,7 +19,7 @@
 //! | [`dns_tunnel`] | source → resolver | DNS query rate, mean query size, bytes out; zone transfers |
 //! | [`rare_protocol`] | internal host | answered services not in the host's baseline, gathered per minute |
 //! | [`geo`] | remote country or network | not in the baseline, or denied |
-//! | [`ml_outlier`] | source | the model's verdicts, gathered per minute |
+//! | [`ml_outlier`] | source, or the victim of unanswered outliers from several sources | the model's verdicts, gathered per minute |
 //!
 //! State is per source, destination or pair, kept in bounded LRU tables
 //! ([`table`]) whose idle entries expire; every limit is in [`config`].

@@ -51,6 +51,13 @@ impl<K: Hash + Eq, V> EntityTable<K, V> {
         Some(&mut tracked.value)
     }
 
+    /// The entry for `key` if there is one, left where it is in the LRU
+    /// order and not marked seen: looking at an entry is not using it, and
+    /// bumping one that stays would make a full table drop another first.
+    pub fn peek(&self, key: &K) -> Option<&V> {
+        self.entries.peek(key).map(|tracked| &tracked.value)
+    }
+
     /// Removes the entry for `key`.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.entries.pop(key).map(|tracked| tracked.value)
@@ -109,6 +116,18 @@ mod tests {
         assert_eq!(table.evicted_full(), 1);
         let kept: Vec<(&str, i32)> = table.values_mut().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(kept, vec![("a", 2), ("c", 1)]);
+        Ok(())
+    }
+
+    #[test]
+    fn peeking_leaves_the_lru_order_alone() -> Result<(), Box<dyn std::error::Error>> {
+        let mut table = EntityTable::new(NonZeroUsize::new(2).ok_or("zero")?, Duration::from_secs(60));
+        table.entry("a", 0, || 1);
+        table.entry("b", SEC, || 2);
+        assert_eq!(table.peek(&"a"), Some(&1));
+        table.entry("c", 2 * SEC, || 3);
+        let kept: Vec<&str> = table.values_mut().map(|(k, _)| *k).collect();
+        assert_eq!(kept, vec!["b", "c"]);
         Ok(())
     }
 

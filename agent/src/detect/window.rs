@@ -36,13 +36,15 @@ impl<T> WindowView<'_, T> {
         field(self.current).max(field(self.previous) * self.previous_weight)
     }
 
-    /// When what the window holds started: the previous bucket's `first`
-    /// while part of it is still in the window and it has one (its samples
-    /// began before the current bucket's), else the current bucket's.
+    /// When what the window holds started: the earlier of the two buckets'
+    /// `first`, the previous bucket's only while part of it is still in the
+    /// window. Buckets are filled by when flows end, so a long flow ending in
+    /// the current bucket can have started before anything in the previous one.
     pub fn first_ns(&self, first: impl Fn(&T) -> Option<u64>) -> Option<u64> {
-        match (self.previous_weight > 0.0, first(self.previous)) {
-            (true, Some(previous)) => Some(previous),
-            _ => first(self.current),
+        let previous = if self.previous_weight > 0.0 { first(self.previous) } else { None };
+        match (previous, first(self.current)) {
+            (Some(previous), Some(current)) => Some(previous.min(current)),
+            (previous, current) => previous.or(current),
         }
     }
 }
@@ -141,6 +143,15 @@ mod tests {
         assert_eq!(window.view(12 * SEC).first_ns(|b| *b), Some(SEC));
         // 20 s: the previous bucket has left the window.
         assert_eq!(window.view(20 * SEC).first_ns(|b| *b), Some(12 * SEC));
+    }
+
+    #[test]
+    fn a_long_flow_in_the_current_bucket_can_start_the_window() {
+        let mut window: SlidingWindow<Option<u64>> = SlidingWindow::new(Duration::from_secs(10), 0);
+        *window.at(5 * SEC) = Some(5 * SEC);
+        // A flow that began at 1 s ends at 12 s, in the next bucket.
+        *window.at(12 * SEC) = Some(SEC);
+        assert_eq!(window.view(12 * SEC).first_ns(|b| *b), Some(SEC));
     }
 
     #[test]

@@ -411,7 +411,8 @@ mod tests {
         let mut detector = DnsTunnelDetector::new(config, &LimitsConfig::default(), BTreeMap::new());
         let flows = [query(1, 0.0, 90), tcp_answer(2, 60.0, 20_000), query(3, 59.99, 90), query(4, 100.0, 90)];
         assert!(observe_all(&mut detector, &flows).is_empty());
+        let mut out = Vec::new();
         detector.deferred(u64::MAX, &mut out);
-        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out.is_empty(), "{out:?}");
     }
 }

@@ -129,7 +129,8 @@ impl Transfers {
         let window = self.fallback_window_ns;
         let caused =
             |p: &PendingTransfer| flow.start_ns <= p.start_ns && flow.end_ns.saturating_add(window) >= p.start_ns;
-        if self.pending.get_mut(&key, flow.end_ns).is_some_and(|p| caused(p)) {
+        // Peek: a candidate this query does not rule out was not extended by it.
+        if self.pending.peek(&key).is_some_and(caused) {
             self.pending.remove(&key);
         }
     }

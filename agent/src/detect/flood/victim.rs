@@ -200,7 +200,7 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict) -> Finding
         (
             victim.reflection.len_secs(),
             merged(live(&r, |b| &b.flows_sample), &r.current.flows_sample),
-            earliest(live(&r, |b| &b.first_ns), r.current.first_ns),
+            r.first_ns(|b| b.first_ns),
             flows,
             flows,
             r.distinct(|b| b.sources.estimate() as f64).round() as u64,
@@ -211,7 +211,7 @@ fn finding(victim: &Victim, dst: IpAddr, now: u64, verdict: &Verdict) -> Finding
         (
             window.len_secs(),
             merged(live(&view, |b| &b.flows_sample), &view.current.flows_sample),
-            earliest(live(&view, |b| &b.first_ns), view.current.first_ns),
+            view.first_ns(|b| b.first_ns),
             view.sum(|b| b.flows as f64).round() as u64,
             view.sum(|b| b.unanswered as f64).round() as u64,
             view.distinct(|b| b.sources.estimate() as f64).round() as u64,
@@ -283,13 +283,6 @@ fn pattern_name(pattern: FloodPattern) -> &'static str {
         FloodPattern::Distributed => "distributed",
         FloodPattern::Volumetric => "packet rate",
         FloodPattern::ConnectionFlood => "connection flood",
-    }
-}
-
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
