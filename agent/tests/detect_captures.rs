@@ -6,7 +6,8 @@
 //! model and no GeoIP database, so only the rule detectors speak.
 //!
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
-//! else ../shared/data beside the workspace) is missing.
+//! else ../shared/data beside the workspace) is missing; with
+//! FLOWWATCH_SHARED_DATA set and the data missing, they fail.
 
 mod e2e;
 

@@ -7,7 +7,8 @@
 //! were gathered per target did: one per spoofed source).
 //!
 //! Skipped, with a message, when the data folder (env FLOWWATCH_SHARED_DATA,
-//! else ../shared/data beside the workspace) is missing.
+//! else ../shared/data beside the workspace) is missing; with
+//! FLOWWATCH_SHARED_DATA set and the data missing, it fails.
 
 mod e2e;
 

@@ -15,8 +15,8 @@
 //!
 //! The GeoIP test databases come from the shared data folder (env
 //! FLOWWATCH_SHARED_DATA, else ../shared/data beside the workspace); without
-//! them the geo check is skipped with a message and the rest runs without
-//! GeoIP.
+//! them the geo check is skipped with a message (fails, with
+//! FLOWWATCH_SHARED_DATA set) and the rest runs without GeoIP.
 
 mod e2e;
 
@@ -208,7 +208,7 @@ fn rare_protocol_names_the_host_and_the_irc_server() -> TestResult {
 fn rare_country_is_a_geo_event_against_the_baseline() -> TestResult {
     let scenario = scenario()?;
     if scenario.geoip.is_none() {
-        println!("SKIP rare_country: no GeoIP test database under the shared data folder (set FLOWWATCH_SHARED_DATA)");
+        e2e::skip_without_shared_data("rare_country: no GeoIP test database under the shared data folder");
         return Ok(());
     }
     assert_detected(&scenario.model_events, AnomalyKind::Geo, 1)?;

@@ -1,6 +1,6 @@
 //! GeoIP enrichment through the public API: MaxMind's test databases
 //! (GeoIP2 layout; skipped with a message when the shared data folder is
-//! absent) and ip-location-db (flat layout) databases written here with
+//! absent, failed when FLOWWATCH_SHARED_DATA names one without them) and ip-location-db (flat layout) databases written here with
 //! mmdb-writer.
 
 mod e2e;
@@ -42,13 +42,14 @@ fn open(databases: &[PathBuf]) -> Result<GeoEnricher, Box<dyn std::error::Error>
     GeoEnricher::open(&config(databases, 1024)?)?.ok_or_else(|| "no enricher although databases were given".into())
 }
 
-/// MaxMind's test databases, or `None` (and a SKIP line) when absent.
+/// MaxMind's test databases, or `None` (and a SKIP line) when absent
+/// ([`e2e::skip_without_shared_data`]: a failure if the data should be there).
 fn maxmind_test_data(test: &str) -> Option<PathBuf> {
     let dir = e2e::data_dir().join("geo/maxmind-test-data");
     if dir.join("GeoLite2-City-Test.mmdb").is_file() {
         Some(dir)
     } else {
-        println!("SKIP {test}: no MaxMind test databases at {} (set FLOWWATCH_SHARED_DATA)", dir.display());
+        e2e::skip_without_shared_data(&format!("{test}: no MaxMind test databases at {}", dir.display()));
         None
     }
 }
