@@ -78,3 +78,12 @@ impl Row {
         self
     }
 }
+
+/// The middle value of sorted `values` (the mean of the middle two for an even count).
+pub fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
