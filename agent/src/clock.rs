@@ -186,7 +186,12 @@ impl Rfc3339Text {
 
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever pushed.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text without `as_str`'s UTF-8 check, for the record encoder.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 

@@ -138,7 +138,12 @@ impl TcpFlagLetters {
 
     pub fn as_str(&self) -> &str {
         // Only the ASCII letters above are stored.
-        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The letters without `as_str`'s UTF-8 check, for the record encoder.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.letters[..usize::from(self.len)]
     }
 }
 

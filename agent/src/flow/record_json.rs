@@ -3,10 +3,14 @@
 //! replay writes — attack captures bring nearly one flow per packet — and
 //! serde_json's generic path (every key escaped at run time, one call per
 //! field, addresses through `fmt`) cost as much as the flow table itself.
-//! Numbers go through the formatters serde_json uses (`itoa`, `zmij`), so
-//! every digit is the same.
+//! Fractions go through the formatter serde_json uses (`zmij`), so every
+//! digit is the same; integers have one decimal form, written in place here
+//! (tests compare it with `itoa`'s, serde_json's).
 
-use std::{io::Write as _, net::IpAddr};
+use std::{
+    fmt::{self, Write as _},
+    net::IpAddr,
+};
 
 use super::record::{DirectionStats, FlowRecord, PacketFlagNames};
 
@@ -25,164 +29,274 @@ macro_rules! first_key {
     };
 }
 
-// Each writer takes the field's whole key text (`key!`/`first_key!`) and is
-// inlined, so the key's length is a constant at every call site and its copy
-// needs no call into `memcpy`.
-
-#[inline(always)]
-fn uint(out: &mut Vec<u8>, key: &'static str, value: impl itoa::Integer) {
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-}
-
-#[inline(always)]
-fn float(out: &mut Vec<u8>, key: &'static str, value: f64) {
-    out.extend_from_slice(key.as_bytes());
-    write_f64(out, value);
-}
-
-/// A string the record builds from ASCII letters, digits and punctuation
-/// only (names, flag letters, timestamps): nothing to escape.
-#[inline(always)]
-fn plain_str(out: &mut Vec<u8>, key: &'static str, value: &str) {
-    out.extend_from_slice(key.as_bytes());
-    out.push(b'"');
-    out.extend_from_slice(value.as_bytes());
-    out.push(b'"');
-}
-
-/// A string from outside (an interface name in a capture file).
-fn escaped_str(out: &mut Vec<u8>, key: &'static str, value: &str) {
-    out.extend_from_slice(key.as_bytes());
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-    } else {
-        // Rare: let serde_json apply its escaping rules; a `str` always encodes.
-        let _ = serde_json::to_writer(&mut *out, value);
+/// Two ASCII digits for every number below 100, so that numbers are written
+/// two digits per division.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
     }
+    pairs
+};
+
+/// Where one record's bytes go: a zeroed stretch of the output as long as
+/// the longest record, cut back to what was written at the end. Writing into
+/// a slice of known size checks one bound per piece instead of the `Vec`'s
+/// length and capacity per push, and lets digits go straight to their place
+/// instead of through a buffer and a `memcpy` call per number.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
 }
 
-#[inline(always)]
-fn ip(out: &mut Vec<u8>, key: &'static str, value: IpAddr) {
-    out.extend_from_slice(key.as_bytes());
-    out.push(b'"');
-    match value {
-        IpAddr::V4(v4) => {
-            let mut digits = itoa::Buffer::new();
-            let [a, b, c, d] = v4.octets();
-            out.extend_from_slice(digits.format(a).as_bytes());
-            for octet in [b, c, d] {
-                out.push(b'.');
-                out.extend_from_slice(digits.format(octet).as_bytes());
+// The writers that take a key get the field's whole key text (`key!`/
+// `first_key!`) and are inlined, so the key's length is a constant at every
+// call site and its copy compiles to a few moves.
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self, byte: u8) {
+        self.buf[self.pos] = byte;
+        self.pos += 1;
+    }
+
+    /// Bytes of a length known where this is inlined (keys, punctuation).
+    #[inline(always)]
+    fn fixed(&mut self, bytes: &[u8]) {
+        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+
+    /// Bytes of a length known only at run time but mostly short (numbers
+    /// from `zmij`, timestamps, flag letters, names): up to 32 bytes as two
+    /// overlapping fixed-size copies, which `copy_from_slice` of a variable
+    /// length would turn into a call into `memcpy`.
+    #[inline]
+    fn short(&mut self, bytes: &[u8]) {
+        let len = bytes.len();
+        let to = &mut self.buf[self.pos..self.pos + len];
+        match len {
+            0 => {}
+            1 => to[0] = bytes[0],
+            2..4 => overlapping_copy::<2>(to, bytes),
+            4..8 => overlapping_copy::<4>(to, bytes),
+            8..16 => overlapping_copy::<8>(to, bytes),
+            16..=32 => overlapping_copy::<16>(to, bytes),
+            _ => to.copy_from_slice(bytes),
+        }
+        self.pos += len;
+    }
+
+    /// The decimal digits of `value`, as `itoa` writes them, put in place
+    /// from the last pair of digits to the first.
+    #[inline]
+    fn digits(&mut self, value: u64) {
+        let len = value.checked_ilog10().map_or(1, |log| log as usize + 1);
+        let to = &mut self.buf[self.pos..self.pos + len];
+        let mut rest = value;
+        let mut end = len;
+        while end >= 2 {
+            let pair = (rest % 100) as usize * 2;
+            rest /= 100;
+            end -= 2;
+            to[end..end + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if end == 1 {
+            to[0] = b'0' + rest as u8;
+        }
+        self.pos += len;
+    }
+
+    #[inline(always)]
+    fn uint(&mut self, key: &'static str, value: impl Into<u64>) {
+        self.fixed(key.as_bytes());
+        self.digits(value.into());
+    }
+
+    #[inline(always)]
+    fn float(&mut self, key: &'static str, value: f64) {
+        self.fixed(key.as_bytes());
+        self.f64(value);
+    }
+
+    /// A string the record builds from ASCII letters, digits and punctuation
+    /// only (names, flag letters, timestamps): nothing to escape.
+    #[inline(always)]
+    fn plain_str(&mut self, key: &'static str, value: &[u8]) {
+        self.fixed(key.as_bytes());
+        self.byte(b'"');
+        self.short(value);
+        self.byte(b'"');
+    }
+
+    /// A string from outside (an interface name in a capture file).
+    fn escaped_str(&mut self, key: &'static str, value: &str) {
+        if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.plain_str(key, value.as_bytes());
+        } else {
+            // Rare: let serde_json apply its escaping rules (at most
+            // `ESCAPED_LEN_PER_BYTE` bytes a byte); a `str` always encodes.
+            let mut escaped = Vec::new();
+            let _ = serde_json::to_writer(&mut escaped, value);
+            self.fixed(key.as_bytes());
+            self.short(&escaped);
+        }
+    }
+
+    #[inline(always)]
+    fn ip(&mut self, key: &'static str, value: IpAddr) {
+        self.fixed(key.as_bytes());
+        self.byte(b'"');
+        match value {
+            IpAddr::V4(v4) => {
+                let [a, b, c, d] = v4.octets();
+                self.digits(a.into());
+                for octet in [b, c, d] {
+                    self.byte(b'.');
+                    self.digits(octet.into());
+                }
+            }
+            // IPv6 text has compression rules; `Display` knows them. The
+            // cursor's `write_str` cannot fail.
+            IpAddr::V6(v6) => {
+                let _ = write!(self, "{v6}");
             }
         }
-        // IPv6 text has compression rules; `Display` knows them. Writing to a Vec cannot fail.
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
+        self.byte(b'"');
+    }
+
+    /// As serde_json writes an `f64`: shortest round-trip digits, `null` when not finite.
+    #[inline(always)]
+    fn f64(&mut self, value: f64) {
+        // Truncated (saturating for NaN and negatives); equal to the value
+        // exactly when it is whole. Cheaper than `fract`, a libm call here.
+        let whole = value as u64;
+        if value.is_sign_positive() && value < WHOLE_SHORTCUT_LIMIT && whole as f64 == value {
+            // Most of a record's numbers: zero gaps and deviations of one-packet
+            // flows, whole mean lengths. Exact: the value is an integer below 2^53.
+            self.digits(whole);
+            self.fixed(b".0");
+        } else if value.is_finite() {
+            self.short(zmij::Buffer::new().format_finite(value).as_bytes());
+        } else {
+            self.fixed(b"null");
         }
     }
-    out.push(b'"');
+}
+
+/// `bytes` (at least `N` long) to `to` (as long) as two copies of `N` bytes,
+/// the first from the start, the second up to the end; they overlap unless
+/// the length is `2 * N`.
+#[inline(always)]
+fn overlapping_copy<const N: usize>(to: &mut [u8], bytes: &[u8]) {
+    let tail = bytes.len() - N;
+    to[..N].copy_from_slice(&bytes[..N]);
+    to[tail..].copy_from_slice(&bytes[tail..]);
+}
+
+impl fmt::Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.short(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// Whole numbers below this print as their digits and `.0`, in zmij's
 /// notation as in this shortcut's (exponents start far above it).
 const WHOLE_SHORTCUT_LIMIT: f64 = 1e15;
 
-/// As serde_json writes an `f64`: shortest round-trip digits, `null` when not finite.
-#[inline(always)]
-fn write_f64(out: &mut Vec<u8>, value: f64) {
-    if value.is_sign_positive() && value < WHOLE_SHORTCUT_LIMIT && value.fract() == 0.0 {
-        // Most of a record's numbers: zero gaps and deviations of one-packet
-        // flows, whole mean lengths. Exact: the value is an integer below 2^53.
-        out.extend_from_slice(itoa::Buffer::new().format(value as u64).as_bytes());
-        out.extend_from_slice(b".0");
-    } else if value.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
-
 /// More than a record takes besides its interface name (keys and
 /// punctuation are about 560 bytes, the widest numbers, addresses and
 /// timestamps about 650 more): reserved once so that no field grows the buffer.
 const RECORD_CAPACITY: usize = 1536;
 
+/// The most serde_json writes for one byte of a string (`\u001f`).
+const ESCAPED_LEN_PER_BYTE: usize = 6;
+
 impl FlowRecord<'_> {
     /// Appends this record as one JSON object (no newline) to `out`; the
     /// same bytes as `serde_json::to_writer(out, self)`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.reserve(RECORD_CAPACITY + self.interface.len());
-        plain_str(out, first_key!("type"), self.kind);
-        uint(out, key!("schema_version"), self.schema_version);
-        uint(out, key!("flow_id"), self.flow_id);
-        plain_str(out, key!("reason"), self.reason.as_str());
-        plain_str(out, key!("start"), self.start.as_str());
-        plain_str(out, key!("end"), self.end.as_str());
-        float(out, key!("duration"), self.duration);
-        escaped_str(out, key!("interface"), self.interface);
-        uint(out, key!("ifindex"), self.ifindex);
-        uint(out, key!("vlan"), self.vlan);
-        uint(out, key!("inner_vlan"), self.inner_vlan);
-        uint(out, key!("proto"), self.proto);
-        ip(out, key!("src_ip"), self.src_ip);
-        uint(out, key!("src_port"), self.src_port);
-        ip(out, key!("dst_ip"), self.dst_ip);
-        uint(out, key!("dst_port"), self.dst_port);
-        plain_str(out, key!("orig_direction"), self.orig_direction);
-        uint(out, key!("orig_packets"), self.orig_packets);
-        uint(out, key!("orig_bytes"), self.orig_bytes);
-        uint(out, key!("resp_packets"), self.resp_packets);
-        uint(out, key!("resp_bytes"), self.resp_bytes);
-        plain_str(out, key!("tcp_flags"), self.tcp_flags.as_str());
-        out.extend_from_slice(key!("orig").as_bytes());
+        let start = out.len();
+        // The interface name's quotes are in the record capacity.
+        out.resize(start + RECORD_CAPACITY + ESCAPED_LEN_PER_BYTE * self.interface.len(), 0);
+        let mut cursor = Cursor { buf: &mut out[start..], pos: 0 };
+        self.write_fields(&mut cursor);
+        let written = cursor.pos;
+        out.truncate(start + written);
+    }
+
+    fn write_fields(&self, out: &mut Cursor<'_>) {
+        out.plain_str(first_key!("type"), self.kind.as_bytes());
+        out.uint(key!("schema_version"), self.schema_version);
+        out.uint(key!("flow_id"), self.flow_id);
+        out.plain_str(key!("reason"), self.reason.as_str().as_bytes());
+        out.plain_str(key!("start"), self.start.as_bytes());
+        out.plain_str(key!("end"), self.end.as_bytes());
+        out.float(key!("duration"), self.duration);
+        out.escaped_str(key!("interface"), self.interface);
+        out.uint(key!("ifindex"), self.ifindex);
+        out.uint(key!("vlan"), self.vlan);
+        out.uint(key!("inner_vlan"), self.inner_vlan);
+        out.uint(key!("proto"), self.proto);
+        out.ip(key!("src_ip"), self.src_ip);
+        out.uint(key!("src_port"), self.src_port);
+        out.ip(key!("dst_ip"), self.dst_ip);
+        out.uint(key!("dst_port"), self.dst_port);
+        out.plain_str(key!("orig_direction"), self.orig_direction.as_bytes());
+        out.uint(key!("orig_packets"), self.orig_packets);
+        out.uint(key!("orig_bytes"), self.orig_bytes);
+        out.uint(key!("resp_packets"), self.resp_packets);
+        out.uint(key!("resp_bytes"), self.resp_bytes);
+        out.plain_str(key!("tcp_flags"), self.tcp_flags.as_bytes());
+        out.fixed(key!("orig").as_bytes());
         self.orig.write_json(out);
-        out.extend_from_slice(key!("resp").as_bytes());
+        out.fixed(key!("resp").as_bytes());
         self.resp.write_json(out);
         if let Some(score) = self.score {
-            float(out, key!("score"), score);
+            out.float(key!("score"), score);
         }
         if let Some(anomaly) = self.anomaly {
-            out.extend_from_slice(key!("anomaly").as_bytes());
-            out.extend_from_slice(if anomaly { b"true" } else { b"false" });
+            out.fixed(key!("anomaly").as_bytes());
+            out.short(if anomaly { b"true" } else { b"false" });
         }
-        out.push(b'}');
+        out.byte(b'}');
     }
 }
 
 impl DirectionStats {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        plain_str(out, first_key!("tcp_flags"), self.tcp_flags.as_str());
-        uint(out, key!("syn"), self.syn);
-        uint(out, key!("fin"), self.fin);
-        uint(out, key!("rst"), self.rst);
-        uint(out, key!("len_min"), self.len_min);
-        uint(out, key!("len_max"), self.len_max);
-        float(out, key!("len_mean"), self.len_mean);
-        float(out, key!("len_stddev"), self.len_stddev);
-        float(out, key!("iat_min_ms"), self.iat_min_ms);
-        float(out, key!("iat_max_ms"), self.iat_max_ms);
-        float(out, key!("iat_mean_ms"), self.iat_mean_ms);
-        float(out, key!("iat_stddev_ms"), self.iat_stddev_ms);
-        out.extend_from_slice(key!("flags").as_bytes());
+    fn write_json(&self, out: &mut Cursor<'_>) {
+        out.plain_str(first_key!("tcp_flags"), self.tcp_flags.as_bytes());
+        out.uint(key!("syn"), self.syn);
+        out.uint(key!("fin"), self.fin);
+        out.uint(key!("rst"), self.rst);
+        out.uint(key!("len_min"), self.len_min);
+        out.uint(key!("len_max"), self.len_max);
+        out.float(key!("len_mean"), self.len_mean);
+        out.float(key!("len_stddev"), self.len_stddev);
+        out.float(key!("iat_min_ms"), self.iat_min_ms);
+        out.float(key!("iat_max_ms"), self.iat_max_ms);
+        out.float(key!("iat_mean_ms"), self.iat_mean_ms);
+        out.float(key!("iat_stddev_ms"), self.iat_stddev_ms);
+        out.fixed(key!("flags").as_bytes());
         write_flag_names(out, self.flags);
-        out.push(b'}');
+        out.byte(b'}');
     }
 }
 
-fn write_flag_names(out: &mut Vec<u8>, flags: PacketFlagNames) {
-    out.push(b'[');
+fn write_flag_names(out: &mut Cursor<'_>, flags: PacketFlagNames) {
+    out.byte(b'[');
     for (n, name) in flags.names().enumerate() {
         if n > 0 {
-            out.push(b',');
+            out.byte(b',');
         }
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'"');
+        out.byte(b'"');
+        out.short(name.as_bytes());
+        out.byte(b'"');
     }
-    out.push(b']');
+    out.byte(b']');
 }
 
 #[cfg(test)]
@@ -220,6 +334,12 @@ mod tests {
         ]
     }
 
+    /// Integers of up to `bits` bits and of every decimal width (`any`
+    /// gives nearly only the widest).
+    fn any_width(bits: u32) -> impl Strategy<Value = u64> {
+        (any::<u64>(), 0..bits).prop_map(move |(n, drop)| n >> (64 - bits) >> drop)
+    }
+
     fn ip() -> impl Strategy<Value = IpAddr> {
         prop_oneof![
             any::<[u8; 4]>().prop_map(|o| IpAddr::V4(Ipv4Addr::from(o))),
@@ -230,14 +350,15 @@ mod tests {
     }
 
     fn direction() -> impl Strategy<Value = DirectionStats> {
-        (any::<(u8, u32, u32, u32, u32, u32, u8)>(), proptest::collection::vec(float(), 6)).prop_map(
-            |((tcp, syn, fin, rst, len_min, len_max, pkt), f)| DirectionStats {
+        let counts = proptest::collection::vec(any_width(32).prop_map(|n| n as u32), 5);
+        (any::<(u8, u8)>(), counts, proptest::collection::vec(float(), 6)).prop_map(|((tcp, pkt), n, f)| {
+            DirectionStats {
                 tcp_flags: TcpFlagLetters::new(tcp),
-                syn,
-                fin,
-                rst,
-                len_min,
-                len_max,
+                syn: n[0],
+                fin: n[1],
+                rst: n[2],
+                len_min: n[3],
+                len_max: n[4],
                 len_mean: f[0],
                 len_stddev: f[1],
                 iat_min_ms: f[2],
@@ -245,8 +366,8 @@ mod tests {
                 iat_mean_ms: f[4],
                 iat_stddev_ms: f[5],
                 flags: PacketFlagNames(pkt),
-            },
-        )
+            }
+        })
     }
 
     /// Interface names as a capture file may carry them, quotes, control characters and all.
@@ -257,8 +378,9 @@ mod tests {
     proptest! {
         #[test]
         fn encodes_exactly_like_serde_json(
-            ids in any::<(u64, u32, u16, u16, u8, u16, u16)>(),
-            counts in any::<(u64, u64, u64, u64)>(),
+            (flow_id, ifindex) in (any_width(64), any_width(32).prop_map(|n| n as u32)),
+            (vlan, inner_vlan, proto, src_port, dst_port) in any::<(u16, u16, u8, u16, u16)>(),
+            counts in proptest::collection::vec(any_width(64), 4),
             times in any::<(u64, u64)>(),
             (reason, egress, tcp) in (0u8..3, any::<bool>(), any::<u8>()),
             (src_ip, dst_ip) in (ip(), ip()),
@@ -268,7 +390,6 @@ mod tests {
             anomaly in proptest::option::of(any::<bool>()),
             interface in interface(),
         ) {
-            let (flow_id, ifindex, vlan, inner_vlan, proto, src_port, dst_port) = ids;
             let mut timestamps = Rfc3339Formatter::default();
             let record = FlowRecord {
                 kind: "flow",
@@ -288,10 +409,10 @@ mod tests {
                 dst_ip,
                 dst_port,
                 orig_direction: if egress { "egress" } else { "ingress" },
-                orig_packets: counts.0,
-                orig_bytes: counts.1,
-                resp_packets: counts.2,
-                resp_bytes: counts.3,
+                orig_packets: counts[0],
+                orig_bytes: counts[1],
+                resp_packets: counts[2],
+                resp_bytes: counts[3],
                 tcp_flags: TcpFlagLetters::new(tcp),
                 orig,
                 resp,
@@ -302,18 +423,43 @@ mod tests {
         }
     }
 
+    /// What `write` puts in a cursor.
+    fn written(write: impl FnOnce(&mut Cursor<'_>)) -> String {
+        let mut buf = [0; 64];
+        let mut cursor = Cursor { buf: &mut buf, pos: 0 };
+        write(&mut cursor);
+        let len = cursor.pos;
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    }
+
     #[test]
     fn whole_numbers_print_as_zmij_prints_them() {
         let limit = WHOLE_SHORTCUT_LIMIT as u64;
         for n in (0..1_000).chain([limit - 1, limit, limit + 1, 1 << 53]) {
             let value = n as f64;
-            let mut out = Vec::new();
-            write_f64(&mut out, value);
-            assert_eq!(String::from_utf8_lossy(&out), zmij::Buffer::new().format_finite(value), "{n}");
+            assert_eq!(written(|out| out.f64(value)), zmij::Buffer::new().format_finite(value), "{n}");
         }
-        let mut out = Vec::new();
-        write_f64(&mut out, -0.0);
-        assert_eq!(out, b"-0.0");
+        assert_eq!(written(|out| out.f64(-0.0)), "-0.0");
+    }
+
+    /// Every width, at both ends: 10^k - 1, 10^k and 10^k + 1, up to `u64::MAX`.
+    #[test]
+    fn digits_are_itoas() {
+        let powers = (0..20).map(|k| 10u64.pow(k));
+        let around = powers.flat_map(|p| [p - 1, p, p + 1]);
+        for n in around.chain([u64::from(u32::MAX), u64::MAX - 1, u64::MAX]) {
+            assert_eq!(written(|out| out.digits(n)), itoa::Buffer::new().format(n), "{n}");
+        }
+    }
+
+    /// Every length through each of the copy's cases, and past them.
+    #[test]
+    fn short_copies_are_whole() {
+        let text: Vec<u8> = (0..40).map(|n| b'a' + n % 26).collect();
+        for len in 0..=text.len() {
+            let bytes = &text[..len];
+            assert_eq!(written(|out| out.short(bytes)).as_bytes(), bytes, "{len}");
+        }
     }
 
     #[test]
