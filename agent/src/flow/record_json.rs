@@ -207,9 +207,9 @@ impl fmt::Write for Cursor<'_> {
 /// notation as in this shortcut's (exponents start far above it).
 const WHOLE_SHORTCUT_LIMIT: f64 = 1e15;
 
-/// More than a record takes besides its interface name (keys and
-/// punctuation are about 560 bytes, the widest numbers, addresses and
-/// timestamps about 650 more): reserved once so that no field grows the buffer.
+/// More than a record takes besides its interface name (1,494 bytes with
+/// every field at its widest, `the_widest_record_fits`): reserved once so
+/// that no field grows the buffer.
 const RECORD_CAPACITY: usize = 1536;
 
 /// The most serde_json writes for one byte of a string (`\u001f`).
@@ -474,5 +474,60 @@ mod tests {
         let json = encoded(&record);
         assert!(json.contains(r#""duration":null,"interface":"eth\"0\n","#), "{json}");
         assert!(json.ends_with(r#""score":null,"anomaly":false}"#), "{json}");
+    }
+
+    /// Every field at its widest at once fits the space reserved per record
+    /// (the cursor panics past it), which random records rarely reach.
+    #[test]
+    fn the_widest_record_fits() {
+        // zmij's longest: 17 significant digits, a sign and a three-digit exponent.
+        let widest_float = -2.2250738585072014e-308;
+        let widest_direction = DirectionStats {
+            tcp_flags: TcpFlagLetters::new(u8::MAX),
+            syn: u32::MAX,
+            fin: u32::MAX,
+            rst: u32::MAX,
+            len_min: u32::MAX,
+            len_max: u32::MAX,
+            len_mean: widest_float,
+            len_stddev: widest_float,
+            iat_min_ms: widest_float,
+            iat_max_ms: widest_float,
+            iat_mean_ms: widest_float,
+            iat_stddev_ms: widest_float,
+            flags: PacketFlagNames(u8::MAX),
+        };
+        let widest_ip = IpAddr::V6(Ipv6Addr::new(0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666, 0x7777, 0x8888));
+        let mut timestamps = Rfc3339Formatter::default();
+        let record = FlowRecord {
+            flow_id: u64::MAX,
+            reason: EmitReason::Shutdown,
+            start: timestamps.format(i128::from(u64::MAX) - 1),
+            end: timestamps.format(i128::from(u64::MAX)),
+            duration: widest_float,
+            ifindex: u32::MAX,
+            vlan: u16::MAX,
+            inner_vlan: u16::MAX,
+            proto: u8::MAX,
+            src_ip: widest_ip,
+            src_port: u16::MAX,
+            dst_ip: widest_ip,
+            dst_port: u16::MAX,
+            orig_direction: "ingress",
+            orig_packets: u64::MAX,
+            orig_bytes: u64::MAX,
+            resp_packets: u64::MAX,
+            resp_bytes: u64::MAX,
+            tcp_flags: TcpFlagLetters::new(u8::MAX),
+            orig: widest_direction.clone(),
+            resp: widest_direction,
+            score: Some(widest_float),
+            anomaly: Some(false),
+            ..crate::sink::test_support::flow_record()
+        };
+        let json = encoded(&record);
+        assert_eq!(json, serde_json::to_string(&record).expect("a record encodes"));
+        let without_name = json.len() - record.interface.len();
+        assert!(without_name <= RECORD_CAPACITY, "{without_name} bytes besides the name, {RECORD_CAPACITY} reserved");
     }
 }
