@@ -25,13 +25,6 @@ use models::FlowObservation;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The captures' roles, as `cargo xtask evaluate` reads them (the benign
-/// list, and the stopddos victims).
-#[allow(dead_code)]
-mod shared_captures {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
-}
-
 /// Feeds every flow record of a replay to the detection engine, as the agent does.
 struct Detecting {
     engine: DetectionEngine,
@@ -177,7 +170,7 @@ const STOPDDOS_PATTERNS: [(&str, FloodPattern); 8] = [
 /// Every stopddos capture is a one-way attack on one victim.
 #[test]
 fn stopddos_attacks_are_floods_on_their_victim() -> TestResult {
-    for attack in shared_captures::ATTACKS.iter().filter(|a| a.capture.starts_with("stopddos/")) {
+    for attack in e2e::shared_captures::ATTACKS.iter().filter(|a| a.capture.starts_with("stopddos/")) {
         let file = attack.capture;
         let Some(&(_, pattern)) = STOPDDOS_PATTERNS.iter().find(|(capture, _)| *capture == file) else {
             return Err(format!("{file}: no flood pattern listed").into());
@@ -254,7 +247,7 @@ fn arp_scan_is_counted_but_not_detected() -> TestResult {
 
 #[test]
 fn benign_captures_raise_nothing_high() -> TestResult {
-    for file in shared_captures::BENIGN {
+    for file in e2e::shared_captures::BENIGN {
         let Some(path) = shared(&format!("pcaps/{file}")) else { continue };
         let detected = detect(&path)?;
         let high: Vec<_> = detected.events.iter().filter(|e| e.severity == Severity::High).collect();

@@ -19,12 +19,6 @@ use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The captures' roles, as `cargo xtask evaluate` reads them (the stopddos victims).
-#[allow(dead_code)]
-mod shared_captures {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
-}
-
 /// The `ml_outlier` events of `capture` replayed with `model`.
 fn model_outliers(capture: &Path, model: &Path) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
     let out = flowwatch(&["replay", s(capture), "--flows", "/dev/null", "--events", "-", "--model", s(model)])?;
@@ -48,7 +42,7 @@ fn model_outliers_of_spoofed_floods_are_one_incident_about_the_victim() -> TestR
 
     // Every stopddos capture, about its victim: the one address its row of
     // the expected detections names.
-    for attack in &shared_captures::ATTACKS {
+    for attack in &e2e::shared_captures::ATTACKS {
         let Some(file) = attack.capture.strip_prefix("stopddos/") else { continue };
         let [victim] = attack.names else { return Err(format!("{file}: not one victim").into()) };
         let outliers = model_outliers(&stopddos.join(file), &model)?;

@@ -12,6 +12,12 @@ use std::{
 
 const SHARED_DATA_VAR: &str = "FLOWWATCH_SHARED_DATA";
 
+/// The shared captures' roles, as `cargo xtask evaluate` reads them (the
+/// benign list, the attacks and their victims).
+pub mod shared_captures {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/shared-pcaps.captures.rs"));
+}
+
 /// The shared data folder: `FLOWWATCH_SHARED_DATA` (which `cargo xtask test`
 /// sets), else `../shared/data` beside the workspace.
 pub fn data_dir() -> PathBuf {
