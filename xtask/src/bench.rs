@@ -27,7 +27,7 @@ pub fn run(args: &[OsString]) -> Result<()> {
     let bench = util::target_dir()?.join("release").join("flowwatch-bench");
     let mut command = util::cmd(&bench);
     command.env("FLOWWATCH_BIN", &agent).args(args);
-    match util::workspace_root().join("../shared/data").canonicalize() {
+    match util::shared_data_dir().canonicalize() {
         Ok(shared) => {
             command.env("FLOWWATCH_SHARED_DATA", shared);
         }

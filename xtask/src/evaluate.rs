@@ -60,7 +60,7 @@ pub fn run(json_out: Option<&Path>) -> Result<()> {
     setup::run(setup::Parts::TOOLCHAIN)?;
     let agent = build::build_agent(true)?;
     let root = util::workspace_root();
-    let data = root.join("../shared/data");
+    let data = util::shared_data_dir();
     let data = data.canonicalize().with_context(|| {
         format!("{} not found: the evaluation needs the shared captures and GeoIP test databases", data.display())
     })?;
@@ -421,7 +421,7 @@ mod tests {
                 pcaps
             }
             None => {
-                let pcaps = util::workspace_root().join("../shared/data/pcaps");
+                let pcaps = util::shared_data_dir().join("pcaps");
                 if !pcaps.is_dir() {
                     eprintln!("{} is absent and FLOWWATCH_SHARED_DATA unset: nothing to check", pcaps.display());
                     return Ok(());

@@ -37,7 +37,7 @@ fn run_steps(extra: &[OsString]) -> Result<()> {
     }
     test.arg("--release").args(extra);
 
-    let shared = root.join("../shared/data");
+    let shared = util::shared_data_dir();
     match shared.canonicalize() {
         Ok(shared) => {
             test.env("FLOWWATCH_SHARED_DATA", &shared);

@@ -23,6 +23,11 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
+/// The shared data (captures, GeoIP databases) beside the workspace: `../shared/data`.
+pub fn shared_data_dir() -> PathBuf {
+    workspace_root().join("../shared/data")
+}
+
 /// `$CARGO_HOME`, defaulting like cargo does to `~/.cargo`.
 pub fn cargo_home() -> Result<PathBuf> {
     if let Some(home) = env::var_os("CARGO_HOME").filter(|h| !h.is_empty()) {
