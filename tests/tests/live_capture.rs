@@ -396,7 +396,8 @@ fn a_direction_resuming_after_its_entry_froze_stays_one_exact_flow() -> Result<(
     let out = agent.stop()?;
 
     let (frame, reply) = (ETH + IPV4 + UDP + 100, ETH + IPV4 + UDP + 60);
-    let t = out.flow(&FlowKey::udp(b, a))?;
+    let ours = FlowKey::udp(b, a);
+    let t = out.flow(&ours)?;
     assert_eq!(
         (t.orig_packets, t.orig_bytes, t.resp_packets, t.resp_bytes),
         (12, 12 * frame, replies, replies * reply),
@@ -407,7 +408,6 @@ fn a_direction_resuming_after_its_entry_froze_stays_one_exact_flow() -> Result<(
     let s = out.final_stats()?;
     // b → a took two entries on ingress, the second after the first froze;
     // any other flow's ingress side (a late MLD report) took one.
-    let ours = FlowKey::udp(b, a);
     let others = out
         .flows
         .iter()
