@@ -45,7 +45,6 @@ impl EngineConfig {
 #[derive(Debug, Default)]
 pub struct PollOutput {
     pub records: Vec<Expired>,
-    pub hooks: [HookCounters; 2],
     /// The poll's time (source time, as the records' timestamps).
     pub now_ns: u64,
 }
@@ -90,7 +89,6 @@ impl FlowEngine {
         // Counters first: every packet in the snapshot was counted by then,
         // so "hooks ≥ flows" holds for the accounting identity.
         let hooks = source.hook_counters()?;
-        out.hooks = hooks;
         // New entries of a source that computes its own deltas: it lists
         // every entry it inserted in the next snapshot.
         let inserted = flows_inserted(&hooks).wrapping_sub(flows_inserted(&self.last_hooks));
