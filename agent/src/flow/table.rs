@@ -21,7 +21,8 @@ use crate::duration::saturating_ns;
 struct Biflow {
     id: u64,
     /// The key of the direction seen first. The flow's table key is derived
-    /// from it ([`Biflow::conversation`]) when the flow ends, not stored.
+    /// from it ([`Biflow::conversation`]) whenever the index needs it (a
+    /// lookup's comparison, a rehash, the flow's end), not stored.
     originator: FlowKey,
     orig: FlowStats,
     resp: FlowStats,
@@ -298,6 +299,11 @@ impl ConversationIndex {
     fn clear(&mut self) {
         self.slots.clear();
     }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
 }
 
 fn finish(flow: &Biflow, reason: EmitReason) -> Expired {
@@ -314,15 +320,7 @@ fn finish(flow: &Biflow, reason: EmitReason) -> Expired {
 
 /// An active-timeout record; the next one starts where this one ends.
 fn interim(flow: &mut Biflow) -> Expired {
-    let record = Expired {
-        flow_id: flow.id,
-        reason: EmitReason::Active,
-        originator: flow.originator,
-        orig: flow.orig,
-        resp: flow.resp,
-        start_ns: flow.record_start_ns,
-        end_ns: flow.last_seen_ns,
-    };
+    let record = finish(flow, EmitReason::Active);
     flow.orig = FlowStats::default();
     flow.resp = FlowStats::default();
     flow.record_start_ns = flow.last_seen_ns;
@@ -515,6 +513,10 @@ mod tests {
                         now += advance_ns * unit;
                         prop_assert_eq!(expire(&mut queued, now), expire_by_scan(&mut scanned, now));
                     }
+                }
+                // The index forgets every ended flow and knows every live one.
+                for table in [&queued, &scanned] {
+                    prop_assert_eq!(table.slots.len(), table.flows.len());
                 }
             }
             prop_assert_eq!(drain_all(&mut queued), drain_all(&mut scanned));
