@@ -16,7 +16,7 @@ use crate::flow::{FlowMapSource, SnapshotScope, SourceError, conversation_keys, 
 const HOOK: Hook = Hook::Ingress;
 
 /// Per-direction counters keyed like the kernel map, filled by
-/// [`ReplayFlowMap::record`]. Unbounded: the engine takes out ended flows,
+/// [`ReplayFlowMap::record`]. Unbounded: the engine releases ended flows,
 /// so it holds the flows live at the current capture time. Unlike the
 /// kernel map it knows which entries changed and what they held at the
 /// last snapshot, so a snapshot lists only the changed entries, each with
@@ -32,7 +32,7 @@ pub struct ReplayFlowMap {
     entries: Slab<Entry>,
     /// Indices of the entries changed since the last snapshot. An index is
     /// listed when its entry's `changed` becomes true; one left behind by a
-    /// taken entry is skipped (or, when its slot was reused, still listed once).
+    /// released entry is skipped (or, when its slot was reused, still listed once).
     changed: Vec<usize>,
     hooks: [HookCounters; 2],
 }
@@ -112,7 +112,7 @@ impl FlowMapSource for ReplayFlowMap {
     fn snapshot(&mut self, out: &mut Vec<(FlowKey, FlowStats)>) -> Result<(), SourceError> {
         out.clear();
         for index in self.changed.drain(..) {
-            // Skips indices of entries taken since they changed, and repeats.
+            // Skips indices of entries released since they changed, and repeats.
             let Some(entry) = self.entries.get_mut(index).filter(|entry| entry.changed) else {
                 continue;
             };
@@ -217,7 +217,7 @@ mod tests {
         map.snapshot(&mut snapshot)?;
         assert!(snapshot.is_empty());
         assert_eq!(map.len(), 1);
-        // The taken entry's slot is reused by the next new flow, listed once.
+        // The released entry's slot is reused by the next new flow, listed once.
         map.record(&packet(LinkType::RawIp, &frame, 28, 6));
         map.record(&packet(LinkType::RawIp, &frame, 28, 7));
         map.snapshot(&mut snapshot)?;
