@@ -29,7 +29,10 @@ use linfa::{
 };
 use ndarray::{Array1, Array2, Axis};
 
-use crate::{cpu_time::Elapsed, report::Report};
+use crate::{
+    cpu_time::Elapsed,
+    report::{Report, median},
+};
 
 const SECTION: &str = "models";
 /// Timed repetitions of each throughput figure; the median is reported.
@@ -54,11 +57,6 @@ fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Runs `work` `REPEATS` times; returns the median CPU seconds and the
 /// median wall seconds (each its own median), and the last run's result.
 fn timed<T>(mut work: impl FnMut() -> T) -> (Elapsed, T) {
@@ -73,7 +71,7 @@ fn timed<T>(mut work: impl FnMut() -> T) -> (Elapsed, T) {
     for _ in 1..REPEATS {
         result = run();
     }
-    (Elapsed { cpu: median(cpu), wall: median(wall) }, result)
+    (Elapsed { cpu: median(&cpu), wall: median(&wall) }, result)
 }
 
 /// The note beside a per-CPU-second rate of `timed` work: what was timed,

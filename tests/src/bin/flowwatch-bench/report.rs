@@ -79,8 +79,10 @@ impl Row {
     }
 }
 
-/// The middle value of sorted `values` (the mean of the middle two for an even count).
-pub fn median(sorted: &[f64]) -> f64 {
+/// The middle value of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
     match sorted.len() {
         0 => f64::NAN,
         n if n % 2 == 1 => sorted[n / 2],
