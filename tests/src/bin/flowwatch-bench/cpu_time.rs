@@ -50,37 +50,28 @@ impl Elapsed {
 /// by tens of percent between runs, so one sample says little. Rows report
 /// the median and show the range.
 #[derive(Clone, Debug, Default)]
-pub struct Samples(Vec<Elapsed>);
+pub struct Samples(pub Vec<Elapsed>);
 
 impl Samples {
-    pub fn push(&mut self, elapsed: Elapsed) {
-        self.0.push(elapsed);
-    }
-
-    /// Per-sample `items / CPU seconds`, sorted.
-    fn rates_by_cpu(&self, items: usize) -> Vec<f64> {
-        let mut rates: Vec<f64> = self.0.iter().map(|e| e.rate_by_cpu(items)).collect();
-        rates.sort_by(f64::total_cmp);
-        rates
-    }
-
     /// The median of the samples' CPU-time rates.
     pub fn median_rate_by_cpu(&self, items: usize) -> f64 {
-        median(&self.rates_by_cpu(items))
+        median(&self.0.iter().map(|e| e.rate_by_cpu(items)).collect::<Vec<_>>())
     }
 
     /// "median of N (min–max/s by CPU); …": the note beside a median rate,
     /// ending in the median sample's wall-clock note.
     pub fn note(&self, items: usize) -> String {
-        let rates = self.rates_by_cpu(items);
-        let (Some(low), Some(high)) = (rates.first(), rates.last()) else {
-            return "no samples".to_owned();
-        };
         let mut by_cpu = self.0.clone();
         by_cpu.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+        // The least CPU is the highest rate.
+        let (Some(fastest), Some(slowest)) = (by_cpu.first(), by_cpu.last()) else {
+            return "no samples".to_owned();
+        };
         format!(
-            "median of {} ({low:.0}–{high:.0}/s by CPU); median sample {}",
-            rates.len(),
+            "median of {} ({:.0}–{:.0}/s by CPU); median sample {}",
+            by_cpu.len(),
+            slowest.rate_by_cpu(items),
+            fastest.rate_by_cpu(items),
             by_cpu[by_cpu.len() / 2].note(items)
         )
     }

@@ -67,12 +67,20 @@ fn fill(map: &mut KernelFlowMap, flows: u32, base_ns: u64) -> Result<()> {
     Ok(())
 }
 
-/// Steady-state cycles each drain row is measured over (after one cycle in
-/// which the engine's tables grow); rows report their median.
+/// Steady-state cycles each drain row is measured over; rows report their median.
 const STEADY_CYCLES: usize = 5;
 
+/// Runs `cycle` once, the first time (buffers and tables grow and fault
+/// in their memory), then [`STEADY_CYCLES`] times, the state of an agent
+/// that has drained as many flows before.
+fn first_then_steady<T>(mut cycle: impl FnMut() -> Result<T>) -> Result<(T, Vec<T>)> {
+    let first = cycle()?;
+    let steady = (0..STEADY_CYCLES).map(|_| cycle()).collect::<Result<_>>()?;
+    Ok((first, steady))
+}
+
 pub fn run(report: &mut Report, flows: u32) -> Result<()> {
-    eprintln!("drain: {flows} flows, median of {STEADY_CYCLES} cycles per row");
+    eprintln!("drain: {flows} flows, median of {STEADY_CYCLES} steady cycles per rate");
     let mut capture = LiveCapture::start(&CaptureConfig {
         interfaces: Vec::new(),
         map_entries: flows.saturating_mul(2),
@@ -83,67 +91,60 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
     fill(map, flows, 0)?;
 
     let mut snapshot = Vec::new();
-    let mut reads = Samples::default();
-    for _ in 0..STEADY_CYCLES {
+    let (_, reads) = first_then_steady(|| {
         let (read, result) = Elapsed::of(|| map.snapshot(&mut snapshot));
         result?;
         anyhow::ensure!(snapshot.len() == count, "{} entries read, {count} expected", snapshot.len());
-        reads.push(read);
-    }
+        Ok(read)
+    })?;
+    let reads = Samples(reads);
     report.add("drain", "map read (per-CPU merge)", reads.median_rate_by_cpu(count), "flows/s").note(reads.note(count));
 
-    // Live flows taken into the table (idle timeout far away). The first
-    // time the engine's tables grow; then, each time after those flows
-    // ended, a new 100,000 arrive into tables that have held as many (the
-    // steady state of a running agent).
+    // Live flows taken into the table (idle timeout far away), then ended
+    // an hour later; each cycle two hours after the last, so its entries are
+    // new flows to the engine.
     let rss_before = rss_kib();
     let mut live = FlowEngine::new(EngineConfig::default());
     let mut out = PollOutput::default();
     let an_hour = 3_600_000_000_000;
-    let mut first_into_table = None;
-    let mut into_table = Samples::default();
-    let mut rss_live = 0;
-    for cycle in 0..=STEADY_CYCLES as u64 {
-        // Two hours apart, so each cycle's entries are new flows to the engine.
-        let start = 2 * an_hour * cycle;
-        if cycle > 0 {
+    let mut start = 0;
+    let ((first_into_table, rss_live), into_table) = first_then_steady(|| {
+        // The first cycle takes the entries the map read left.
+        if start > 0 {
             fill(map, flows, start)?;
         }
         let (taken, result) = Elapsed::of(|| live.poll(map, start + 10_000, &mut out));
         result?;
         anyhow::ensure!(live.active_flows() == count, "{} flows in the table, {count} expected", live.active_flows());
-        if cycle == 0 {
-            rss_live = rss_kib();
-            first_into_table = Some(taken);
-        } else {
-            into_table.push(taken);
-        }
+        let rss_live = rss_kib();
         live.poll(map, start + an_hour, &mut out)?;
         anyhow::ensure!(out.records.len() == count, "the live flows did not all end");
-    }
-    let first_into_table = first_into_table.map_or(f64::NAN, |first| first.rate_by_cpu(count));
-    report
-        .add("drain", "map → flow table", into_table.median_rate_by_cpu(count), "flows/s")
-        .target(">= 500000")
-        .note(format!("{}; the first time (tables growing): {first_into_table:.0}/s by CPU", into_table.note(count)));
-    report
-        .add("drain", format!("agent RSS with {flows} live flows"), rss_live as f64 / 1024.0, "MiB")
-        .note(format!("+{:.1} MiB for the flow state", rss_live.saturating_sub(rss_before) as f64 / 1024.0));
+        start += 2 * an_hour;
+        Ok((taken, rss_live))
+    })?;
+    let into_table = Samples(into_table.into_iter().map(|(taken, _)| taken).collect());
+    report.add("drain", "map → flow table", into_table.median_rate_by_cpu(count), "flows/s").target(">= 500000").note(
+        format!(
+            "{}; the first time (tables growing): {:.0}/s by CPU",
+            into_table.note(count),
+            first_into_table.rate_by_cpu(count)
+        ),
+    );
+    report.add("drain", format!("agent RSS with {flows} live flows"), rss_live as f64 / 1024.0, "MiB").note(format!(
+        "one reading, the first time; +{:.1} MiB for the flow state",
+        rss_live.saturating_sub(rss_before) as f64 / 1024.0
+    ));
 
     // Every flow idle: map entries deleted (one batch), records written the
     // way the agent writes them (commands/output.rs without analysis). The
     // poll's "now" is an hour after the entries' timestamps, past the
-    // retirement age. The first cycle the engine's tables and the output
-    // buffer grow (and fault in their memory); the steady cycles after it
-    // are an agent whose tables have held this many flows before.
+    // retirement age.
     let mut ending =
         FlowEngine::new(EngineConfig { idle_timeout: std::time::Duration::ZERO, ..EngineConfig::default() });
     let mut out = PollOutput::default();
     let mut writer = NdjsonWriter::open(&OutputPath::File(PathBuf::from("/dev/null")))?;
     let mut context = RecordContext::new(Clock::epoch(), InterfaceNames::default());
-    let mut first = None;
-    let (mut polls, mut writes, mut totals) = (Samples::default(), Samples::default(), Samples::default());
-    for _ in 0..=STEADY_CYCLES {
+    let ((first_ended, first_written), steady) = first_then_steady(|| {
         fill(map, flows, 0)?;
         let (ended, result) = Elapsed::of(|| ending.poll(map, an_hour, &mut out));
         result?;
@@ -158,20 +159,26 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
         anyhow::ensure!(out.records.len() == count, "{} records for {count} flows", out.records.len());
         map.snapshot(&mut snapshot)?;
         anyhow::ensure!(snapshot.is_empty(), "{} entries left after every flow ended", snapshot.len());
-        let total = Elapsed { cpu: ended.cpu + written.cpu, wall: ended.wall + written.wall };
-        if first.is_none() {
-            first = Some(total);
-            continue;
-        }
-        polls.push(ended);
-        writes.push(written);
-        totals.push(total);
-    }
-    let first = first.map_or(f64::NAN, |first| first.rate_by_cpu(count));
+        Ok((ended, written))
+    })?;
+    let total = |(ended, written): &(Elapsed, Elapsed)| Elapsed {
+        cpu: ended.cpu + written.cpu,
+        wall: ended.wall + written.wall,
+    };
+    let first = total(&(first_ended, first_written));
+    let (totals, polls, writes) = (
+        Samples(steady.iter().map(total).collect()),
+        Samples(steady.iter().map(|(ended, _)| *ended).collect()),
+        Samples(steady.iter().map(|(_, written)| *written).collect()),
+    );
     report
         .add("drain", "map → records (JSON) + deletion of ended entries", totals.median_rate_by_cpu(count), "flows/s")
         .target(">= 500000")
-        .note(format!("{}; the first time (tables growing): {first:.0}/s by CPU", totals.note(count)));
+        .note(format!(
+            "{}; the first time (tables growing): {:.0}/s by CPU",
+            totals.note(count),
+            first.rate_by_cpu(count)
+        ));
     report
         .add("drain", "  of which: the poll (read, table, deletion)", polls.median_rate_by_cpu(count), "flows/s")
         .note(polls.note(count));
@@ -181,15 +188,15 @@ pub fn run(report: &mut Report, flows: u32) -> Result<()> {
 
     // The deletion alone: every entry in one batch.
     let keys: Vec<FlowKey> = (0..flows).map(|i| synthetic(i, 0).0).collect();
-    let mut deletions = Samples::default();
-    for _ in 0..STEADY_CYCLES {
+    let (_, deletions) = first_then_steady(|| {
         fill(map, flows, 0)?;
         let (deleted, result) = Elapsed::of(|| map.retire(&keys));
         result?;
         map.snapshot(&mut snapshot)?;
         anyhow::ensure!(snapshot.is_empty(), "{} entries left after the batch delete", snapshot.len());
-        deletions.push(deleted);
-    }
+        Ok(deleted)
+    })?;
+    let deletions = Samples(deletions);
     report
         .add(
             "drain",
