@@ -87,7 +87,29 @@ fn be16(bytes: [u8; 2]) -> u16 {
 /// IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
 #[inline(always)]
 pub fn ipv4_mapped(v4: [u8; 4]) -> [u8; 16] {
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]]
+    address_from_words([0, 0, u32::from_ne_bytes([0, 0, 0xff, 0xff]), u32::from_ne_bytes(v4)])
+}
+
+/// An address from four words, each holding four of its bytes in memory
+/// order. Addresses go through the parser as words, not bytes: built from
+/// sixteen separate bytes, LLVM's BPF backend kept each byte in its own
+/// 8-byte stack slot and wrote the flow key a byte at a time. Words made
+/// both kernel programs about 8% shorter and cut their stack accesses by
+/// 30–45% (commit message has the counts), headroom under the 512-byte stack.
+#[inline(always)]
+fn address_from_words(words: [u32; 4]) -> [u8; 16] {
+    let mut address = [0u8; 16];
+    for (bytes, word) in address.chunks_exact_mut(4).zip(words) {
+        bytes.copy_from_slice(&word.to_ne_bytes());
+    }
+    address
+}
+
+/// The IPv6 address at `at` in the fixed header, read a word at a time.
+#[inline(always)]
+fn ipv6_address(hdr: &[u8; 40], at: usize) -> [u8; 16] {
+    let word = |i: usize| u32::from_ne_bytes([hdr[at + i], hdr[at + i + 1], hdr[at + i + 2], hdr[at + i + 3]]);
+    address_from_words([word(0), word(4), word(8), word(12)])
 }
 
 /// Parses an Ethernet frame.
@@ -219,12 +241,8 @@ fn parse_ipv6<P: PacketBytes + ?Sized>(pkt: &P, offset: usize) -> Result<ParsedP
     }
     let mut next = hdr[6];
     let mut parsed = empty_packet(next, offset + 40);
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src.copy_from_slice(&hdr[8..24]);
-    dst.copy_from_slice(&hdr[24..40]);
-    parsed.src_addr = src;
-    parsed.dst_addr = dst;
+    parsed.src_addr = ipv6_address(&hdr, 8);
+    parsed.dst_addr = ipv6_address(&hdr, 24);
     let mut l4_offset = offset + 40;
     // Bounded walk; one extra iteration detects a chain that is too long.
     for _ in 0..=MAX_IPV6_EXT_HEADERS {
