@@ -1,15 +1,21 @@
 //! Reference programs for `cargo xtask bench`: the cost floor (an XDP program
 //! that does nothing) and a minimal 5-tuple per-CPU LRU counter, so the
 //! flowwatch programs' per-packet cost is compared on the same machine and
-//! in the same run rather than against absolute numbers; and two ablations
-//! that do part of flowwatch's work, so the bench shows what each part costs.
+//! in the same run rather than against absolute numbers; and four ablations
+//! that each add one part of flowwatch's work, so the bench shows what each
+//! part costs.
 #![no_std]
 #![no_main]
 
-use agent_common::{counters::Hook, flow::FlowKey, parse::parse_ethernet};
+use agent_common::{
+    counters::Hook,
+    flow::{FlowKey, FlowStats, PacketSample},
+    parse::parse_ethernet,
+};
 use agent_ebpf::frame::XdpFrame;
 use aya_ebpf::{
     bindings::xdp_action,
+    helpers::bpf_ktime_get_ns,
     macros::{map, xdp},
     maps::{LruPerCpuHashMap, PerCpuArray},
     programs::XdpContext,
@@ -33,24 +39,73 @@ struct Count {
     bytes: u64,
 }
 
-impl Count {
+/// Packets, and the time of the last one: the clock ablation's value, the
+/// size of [`Count`], so that ablation differs from the key ablation only in
+/// reading the clock.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Stamp {
+    packets: u64,
+    last_seen_ns: u64,
+}
+
+/// A per-CPU map value that one packet updates in place.
+trait PacketValue: Copy {
+    /// What the program knows of one packet.
+    type Packet;
+    /// The value of a new entry whose first packet this is.
+    fn first(packet: &Self::Packet) -> Self;
+    fn add(&mut self, packet: &Self::Packet);
+}
+
+impl PacketValue for Count {
+    type Packet = u64;
     #[inline(always)]
-    fn add(&mut self, bytes: u64) {
+    fn first(bytes: &u64) -> Self {
+        Count { packets: 1, bytes: *bytes }
+    }
+    #[inline(always)]
+    fn add(&mut self, bytes: &u64) {
         self.packets += 1;
-        self.bytes += bytes;
+        self.bytes += *bytes;
     }
 }
 
-/// One packet of `bytes` under `key`: added in place to this CPU's value of
-/// the entry, or a new entry. The minimal counter and the key ablation count
-/// alike, so the two differ only in their keys.
+impl PacketValue for Stamp {
+    type Packet = u64;
+    #[inline(always)]
+    fn first(now_ns: &u64) -> Self {
+        Stamp { packets: 1, last_seen_ns: *now_ns }
+    }
+    #[inline(always)]
+    fn add(&mut self, now_ns: &u64) {
+        self.packets += 1;
+        self.last_seen_ns = *now_ns;
+    }
+}
+
+impl PacketValue for FlowStats {
+    type Packet = PacketSample;
+    #[inline(always)]
+    fn first(sample: &Self::Packet) -> Self {
+        FlowStats::first(sample)
+    }
+    #[inline(always)]
+    fn add(&mut self, sample: &Self::Packet) {
+        self.record(sample)
+    }
+}
+
+/// One packet under `key`: added in place to this CPU's value of the entry,
+/// or a new entry. Every LRU program here counts this way, so they differ
+/// only in their keys and values.
 #[inline(always)]
-fn count_packet<K>(map: &LruPerCpuHashMap<K, Count>, key: &K, bytes: u64) {
+fn count_packet<K, V: PacketValue>(map: &LruPerCpuHashMap<K, V>, key: &K, packet: &V::Packet) {
     match map.get_ptr_mut(key) {
         // SAFETY: a per-CPU value, written only by this program on this CPU.
-        Some(count) => unsafe { (*count).add(bytes) },
+        Some(value) => unsafe { (*value).add(packet) },
         None => {
-            let _ = map.insert(key, Count { packets: 1, bytes }, 0);
+            let _ = map.insert(key, V::first(packet), 0);
         }
     }
 }
@@ -58,10 +113,19 @@ fn count_packet<K>(map: &LruPerCpuHashMap<K, Count>, key: &K, bytes: u64) {
 #[map(name = "REF_FLOWS")]
 static REF_FLOWS: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
 
-/// Ablation: flowwatch's 48-byte key, counting packets and bytes only. This map
-/// and REF_FLOWS are resized at load to the size of flowwatch's flow map.
+/// Ablation: flowwatch's 48-byte key, counting packets and bytes only. Every
+/// LRU map here is resized at load to the size of flowwatch's flow map.
 #[map(name = "ABLATION_FLOWS")]
 static ABLATION_FLOWS: LruPerCpuHashMap<FlowKey, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+/// Ablation: the key ablation plus the clock read every packet.
+#[map(name = "ABLATION_CLOCKED")]
+static ABLATION_CLOCKED: LruPerCpuHashMap<FlowKey, Stamp> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+/// Ablation: flowwatch's parser, key, clock and 104-byte statistics; what
+/// flowwatch ingress does less its hook counters and freeze check.
+#[map(name = "ABLATION_STATISTICS")]
+static ABLATION_STATISTICS: LruPerCpuHashMap<FlowKey, FlowStats> = LruPerCpuHashMap::with_max_entries(65536, 0);
 
 #[map(name = "ABLATION_PARSED")]
 static ABLATION_PARSED: PerCpuArray<Count> = PerCpuArray::with_max_entries(1, 0);
@@ -96,7 +160,7 @@ pub fn reference_counter(ctx: XdpContext) -> u32 {
         return xdp_action::XDP_PASS;
     }
     let key = FiveTuple { src, dst, sport, dport, proto, _pad: [0; 3] };
-    count_packet(&REF_FLOWS, &key, (end - start) as u64);
+    count_packet(&REF_FLOWS, &key, &((end - start) as u64));
     xdp_action::XDP_PASS
 }
 
@@ -108,7 +172,7 @@ pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
     let frame = XdpFrame::new(&ctx);
     if let (Ok(parsed), Some(count)) = (parse_ethernet(&frame, None), ABLATION_PARSED.get_ptr_mut(0)) {
         // SAFETY: a per-CPU value, written only by this program on this CPU.
-        unsafe { (*count).add(parsed.header_len as u64) }
+        unsafe { (*count).add(&(parsed.header_len as u64)) }
     }
     xdp_action::XDP_PASS
 }
@@ -122,7 +186,37 @@ pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
         return xdp_action::XDP_PASS;
     };
     let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
-    count_packet(&ABLATION_FLOWS, &key, frame.frame_len() as u64);
+    count_packet(&ABLATION_FLOWS, &key, &(frame.frame_len() as u64));
+    xdp_action::XDP_PASS
+}
+
+/// Ablation: the key ablation plus `bpf_ktime_get_ns` on every packet, kept
+/// in a value as large as the key ablation's.
+#[xdp]
+pub fn ablation_clock(ctx: XdpContext) -> u32 {
+    let frame = XdpFrame::new(&ctx);
+    let Ok(parsed) = parse_ethernet(&frame, None) else {
+        return xdp_action::XDP_PASS;
+    };
+    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
+    // SAFETY: helper without preconditions.
+    let now_ns = unsafe { bpf_ktime_get_ns() };
+    count_packet(&ABLATION_CLOCKED, &key, &now_ns);
+    xdp_action::XDP_PASS
+}
+
+/// Ablation: flowwatch's per-flow statistics (`FlowStats::record`, the
+/// 104-byte value), without the hook counters and the freeze check.
+#[xdp]
+pub fn ablation_statistics(ctx: XdpContext) -> u32 {
+    let frame = XdpFrame::new(&ctx);
+    let Ok(parsed) = parse_ethernet(&frame, None) else {
+        return xdp_action::XDP_PASS;
+    };
+    // SAFETY: helper without preconditions.
+    let sample = parsed.sample(frame.frame_len(), 1, unsafe { bpf_ktime_get_ns() });
+    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
+    count_packet(&ABLATION_STATISTICS, &key, &sample);
     xdp_action::XDP_PASS
 }
 

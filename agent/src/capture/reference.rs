@@ -1,11 +1,11 @@
 //! The benchmark's reference programs (agent-ebpf/src/bench_reference.rs):
-//! an empty XDP program, a minimal 5-tuple counter and two ablations that
-//! do part of flowwatch's work, loaded from the embedded object so the bench
-//! compares like with like on this machine.
+//! an empty XDP program, a minimal 5-tuple counter and four ablations that
+//! each add one part of flowwatch's work, loaded from the embedded object so
+//! the bench compares like with like on this machine.
 
-use agent_common::flow::FlowKey;
+use agent_common::flow::{FlowKey, FlowStats};
 use aya::{
-    Ebpf, EbpfLoader,
+    Ebpf, EbpfLoader, Pod,
     maps::{MapError, PerCpuArray, PerCpuHashMap},
     programs::{Xdp, XdpMode},
 };
@@ -16,18 +16,55 @@ pub const REFERENCE_EMPTY: &str = "reference_empty";
 pub const REFERENCE_COUNTER: &str = "reference_counter";
 /// flowwatch's parser, then one per-CPU counter.
 pub const ABLATION_PARSE_ONLY: &str = "ablation_parse_only";
-/// flowwatch's parser and 48-byte key in a per-CPU LRU map, packets and bytes only.
-pub const ABLATION_PARSE_AND_KEY: &str = "ablation_parse_and_key";
 
-const ALL: [&str; 4] = [REFERENCE_EMPTY, REFERENCE_COUNTER, ABLATION_PARSE_ONLY, ABLATION_PARSE_AND_KEY];
+/// The ablations that count each flow under flowwatch's 48-byte key in a
+/// per-CPU LRU map, each adding one part of flowwatch's work to the one before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyedAblation {
+    /// flowwatch's parser and key, packets and bytes only.
+    Key,
+    /// … and the clock read on every packet.
+    Clock,
+    /// … and flowwatch's per-flow statistics (`FlowStats::record`, the
+    /// 104-byte value): flowwatch ingress less its hook counters and freeze check.
+    Statistics,
+}
 
-/// The key ablation's per-CPU LRU map: [`FlowKey`] → [`Count`].
-const ABLATION_FLOWS: &str = "ABLATION_FLOWS";
+impl KeyedAblation {
+    pub const ALL: [Self; 3] = [Self::Key, Self::Clock, Self::Statistics];
+
+    pub const fn program(self) -> &'static str {
+        match self {
+            Self::Key => "ablation_parse_and_key",
+            Self::Clock => "ablation_clock",
+            Self::Statistics => "ablation_statistics",
+        }
+    }
+
+    const fn map(self) -> &'static str {
+        match self {
+            Self::Key => "ABLATION_FLOWS",
+            Self::Clock => "ABLATION_CLOCKED",
+            Self::Statistics => "ABLATION_STATISTICS",
+        }
+    }
+}
+
+const ALL: [&str; 6] = [
+    REFERENCE_EMPTY,
+    REFERENCE_COUNTER,
+    ABLATION_PARSE_ONLY,
+    KeyedAblation::Key.program(),
+    KeyedAblation::Clock.program(),
+    KeyedAblation::Statistics.program(),
+];
+
 /// The parse-only ablation's one per-CPU [`Count`].
 const ABLATION_PARSED: &str = "ABLATION_PARSED";
 
-/// The per-CPU LRU maps of the minimal counter and of the key ablation.
-const LRU_MAPS: [&str; 2] = ["REF_FLOWS", ABLATION_FLOWS];
+/// Every per-CPU LRU map: the minimal counter's and the keyed ablations'.
+const LRU_MAPS: [&str; 4] =
+    ["REF_FLOWS", KeyedAblation::Key.map(), KeyedAblation::Clock.map(), KeyedAblation::Statistics.map()];
 
 /// `Count` of bench_reference.rs: packets, and bytes (frame bytes in the
 /// LRU maps, parsed header bytes in `ABLATION_PARSED`). aya checks the size
@@ -40,11 +77,18 @@ struct Count {
 }
 
 // SAFETY: repr(C), two u64 fields, no padding.
-unsafe impl aya::Pod for Count {}
+unsafe impl Pod for Count {}
 
-fn packets<'a>(per_cpu: impl IntoIterator<Item = &'a Count>) -> u64 {
-    per_cpu.into_iter().map(|count| count.packets).sum()
+/// `Stamp` of bench_reference.rs: packets, and the last packet's time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct Stamp {
+    packets: u64,
+    last_seen_ns: u64,
 }
+
+// SAFETY: repr(C), two u64 fields, no padding.
+unsafe impl Pod for Stamp {}
 
 pub struct ReferencePrograms {
     ebpf: Ebpf,
@@ -88,17 +132,27 @@ impl ReferencePrograms {
         let map_error = |source: MapError| CaptureError::Map { map: ABLATION_PARSED, source };
         let map = self.ebpf.map(ABLATION_PARSED).ok_or(CaptureError::MissingMap { map: ABLATION_PARSED })?;
         let per_cpu = PerCpuArray::<_, Count>::try_from(map).map_err(map_error)?.get(&0, 0).map_err(map_error)?;
-        Ok(packets(per_cpu.iter()))
+        Ok(per_cpu.iter().map(|count| count.packets).sum())
     }
 
-    /// The key ablation's entries: each flow key with its packets over every CPU.
-    pub fn keyed_packets(&self) -> Result<Vec<(FlowKey, u64)>, CaptureError> {
-        let map_error = |source: MapError| CaptureError::Map { map: ABLATION_FLOWS, source };
-        let map = self.ebpf.map(ABLATION_FLOWS).ok_or(CaptureError::MissingMap { map: ABLATION_FLOWS })?;
-        PerCpuHashMap::<_, FlowKey, Count>::try_from(map)
+    /// A keyed ablation's entries: each flow key with its packets over every CPU.
+    pub fn keyed_packets(&self, ablation: KeyedAblation) -> Result<Vec<(FlowKey, u64)>, CaptureError> {
+        match ablation {
+            KeyedAblation::Key => self.flows::<Count>(ablation.map(), |count| count.packets),
+            KeyedAblation::Clock => self.flows::<Stamp>(ablation.map(), |stamp| stamp.packets),
+            KeyedAblation::Statistics => self.flows::<FlowStats>(ablation.map(), |stats| stats.packets),
+        }
+    }
+
+    /// The entries of the per-CPU map `name` of [`FlowKey`] → `V`, with the
+    /// packets `packets` reads from each value summed over every CPU.
+    fn flows<V: Pod>(&self, name: &'static str, packets: fn(&V) -> u64) -> Result<Vec<(FlowKey, u64)>, CaptureError> {
+        let map_error = |source: MapError| CaptureError::Map { map: name, source };
+        let map = self.ebpf.map(name).ok_or(CaptureError::MissingMap { map: name })?;
+        PerCpuHashMap::<_, FlowKey, V>::try_from(map)
             .map_err(map_error)?
             .iter()
-            .map(|entry| entry.map(|(key, per_cpu)| (key, packets(per_cpu.iter()))).map_err(map_error))
+            .map(|entry| entry.map(|(key, per_cpu)| (key, per_cpu.iter().map(packets).sum())).map_err(map_error))
             .collect()
     }
 }

@@ -7,9 +7,7 @@ use std::fs;
 use agent::{
     capture::{
         CaptureConfig, LiveCapture, ProgramStats, XdpModeChoice,
-        reference::{
-            ABLATION_PARSE_AND_KEY, ABLATION_PARSE_ONLY, REFERENCE_COUNTER, REFERENCE_EMPTY, ReferencePrograms,
-        },
+        reference::{ABLATION_PARSE_ONLY, KeyedAblation, REFERENCE_COUNTER, REFERENCE_EMPTY, ReferencePrograms},
     },
     flow::FlowMapSource,
 };
@@ -96,7 +94,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
     let empty_pair = VethPair::new(&a, &b)?;
     let counter_pair = VethPair::new(&a, &b)?;
     let parse_pair = VethPair::new(&a, &b)?;
-    let key_pair = VethPair::new(&a, &b)?;
+    let keyed_pairs = KeyedAblation::ALL.iter().map(|_| VethPair::new(&a, &b)).collect::<Result<Vec<_>>>()?;
     let _stats = BpfStats::enable()?;
 
     a.run_in(|| -> Result<()> {
@@ -110,26 +108,30 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         references.attach(REFERENCE_EMPTY, &empty_pair.a_if)?;
         references.attach(REFERENCE_COUNTER, &counter_pair.a_if)?;
         references.attach(ABLATION_PARSE_ONLY, &parse_pair.a_if)?;
-        references.attach(ABLATION_PARSE_AND_KEY, &key_pair.a_if)?;
+        for (ablation, pair) in KeyedAblation::ALL.iter().zip(&keyed_pairs) {
+            references.attach(ablation.program(), &pair.a_if)?;
+        }
 
         // The floods take turns in rounds, so a change in the load that other
         // processes put on the shared caches falls on every program alike:
-        // their costs are mostly cache misses in the map lookup.
-        let mut ingress = FloodResult::default();
-        // What was sent to the parse-only and the key ablation, whose counts are checked.
-        let (mut parse_flood, mut key_flood) = (FloodResult::default(), FloodResult::default());
+        // their costs are mostly cache misses in the map lookup. Each pair's
+        // flood, and what was sent to it (the counts are checked): flowwatch,
+        // the two references, then the ablations.
+        let pairs: Vec<&VethPair> =
+            [&agent_pair, &empty_pair, &counter_pair, &parse_pair].into_iter().chain(&keyed_pairs).collect();
+        let mut sent = vec![FloodResult::default(); pairs.len()];
         // The ratio to the minimal counter, one per round: drift in the
         // machine's speed between rounds then moves both sides of a ratio.
         let mut round_ratios = Vec::new();
         let mut before = (capture.program_stats(), references.stats());
         for round in 0..ROUNDS {
             let share = packets / ROUNDS + u64::from(round < packets % ROUNDS);
-            ingress += trafgen::flood(&b, &agent_pair, false, share, flows, false)?;
-            for pair in [&empty_pair, &counter_pair] {
-                trafgen::flood(&b, pair, false, share, flows, false)?;
+            // The order turns by one each round, so no program always runs
+            // in the same place: its place in a round cannot favour it.
+            for turn in 0..pairs.len() {
+                let which = (turn + round as usize) % pairs.len();
+                sent[which] += trafgen::flood(&b, pairs[which], false, share, flows, false)?;
             }
-            parse_flood += trafgen::flood(&b, &parse_pair, false, share, flows, false)?;
-            key_flood += trafgen::flood(&b, &key_pair, false, share, flows, false)?;
             let after = (capture.program_stats(), references.stats());
             round_ratios.push(
                 ns_per_packet_between(&before.0, &after.0, agent_common::names::INGRESS_PROGRAM)
@@ -137,6 +139,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             );
             before = after;
         }
+        let (ingress, parse_flood, keyed_floods) = (sent[0], sent[3], &sent[4..]);
         round_ratios.sort_by(f64::total_cmp);
         let egress = trafgen::flood(&a, &agent_pair, true, packets / 4, flows, true)?;
 
@@ -154,14 +157,17 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         // The parse-only counter has no key to tell a stray frame by; the
         // veth pairs are quiet by the time the programs attach.
         let parsed = references.parsed_packets()?;
-        let keyed: u64 =
-            references.keyed_packets()?.iter().filter(|(k, _)| is_flood(k, 0)).map(|(_, packets)| packets).sum();
+        let keyed = KeyedAblation::ALL.map(|ablation| -> Result<u64> {
+            let flows = references.keyed_packets(ablation)?;
+            Ok(flows.iter().filter(|(k, _)| is_flood(k, 0)).map(|(_, packets)| packets).sum())
+        });
         let ingress_ns = ns_per_packet(&ours, agent_common::names::INGRESS_PROGRAM);
         let egress_ns = ns_per_packet(&ours, agent_common::names::EGRESS_PROGRAM);
         let empty_ns = ns_per_packet(&refs, REFERENCE_EMPTY);
         let counter_ns = ns_per_packet(&refs, REFERENCE_COUNTER);
         let parse_ns = ns_per_packet(&refs, ABLATION_PARSE_ONLY);
-        let key_ns = ns_per_packet(&refs, ABLATION_PARSE_AND_KEY);
+        let [key_ns, clock_ns, statistics_ns] =
+            KeyedAblation::ALL.map(|ablation| ns_per_packet(&refs, ablation.program()));
 
         report.add("kernel", "reference: empty XDP program", empty_ns, "ns/pkt").note("cost floor on this VM");
         report
@@ -187,11 +193,20 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             key_ns - parse_ns,
             counter_ns - empty_ns
         ));
-        exact_count_row(report, "flood packets parsed by the parse-only ablation", parsed, parse_flood.sent);
-        exact_count_row(report, "flood packets counted by the key ablation", keyed, key_flood.sent);
         report
-            .add("kernel", "ablation: the rest of flowwatch ingress", ingress_ns - key_ns, "ns/pkt")
-            .note("hook counters, clock, length and inter-arrival statistics, 104-byte value");
+            .add("kernel", "ablation: … + the clock (bpf_ktime_get_ns)", clock_ns, "ns/pkt")
+            .note(format!("clock ≈ {:+.0} ns over the key ablation; value as large (16 bytes)", clock_ns - key_ns));
+        report
+            .add("kernel", "ablation: … + flowwatch's statistics (104-byte value)", statistics_ns, "ns/pkt")
+            .note(format!("FlowStats::record ≈ {:+.0} ns over the clock ablation", statistics_ns - clock_ns));
+        report
+            .add("kernel", "ablation: the rest of flowwatch ingress", ingress_ns - statistics_ns, "ns/pkt")
+            .note("hook counters, freeze check");
+        exact_count_row(report, "flood packets parsed by the parse-only ablation", parsed, parse_flood.sent);
+        for ((ablation, counted), flood) in KeyedAblation::ALL.iter().zip(keyed).zip(keyed_floods) {
+            let metric = format!("flood packets counted by {}", ablation.program());
+            exact_count_row(report, &metric, counted?, flood.sent);
+        }
         report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("trafgen via qdisc path");
         report.add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s").note(format!(
             "{} packets in {:.2} s ({ROUNDS} floods, trafgen start-up included), 1 sender core",
