@@ -10,7 +10,7 @@
 use agent_common::{
     counters::Hook,
     flow::{FlowKey, FlowStats, PacketSample},
-    parse::parse_ethernet,
+    parse::{ParsedPacket, parse_ethernet},
 };
 use agent_ebpf::frame::XdpFrame;
 use aya_ebpf::{
@@ -177,47 +177,47 @@ pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Parses the frame and counts it under flowwatch's key in `map`, with
+/// what `packet` takes from it: the keyed ablations differ only in that.
+#[inline(always)]
+fn count_keyed<V: PacketValue>(
+    ctx: &XdpContext,
+    map: &LruPerCpuHashMap<FlowKey, V>,
+    packet: impl FnOnce(&XdpFrame, &ParsedPacket) -> V::Packet,
+) -> u32 {
+    let frame = XdpFrame::new(ctx);
+    if let Ok(parsed) = parse_ethernet(&frame, None) {
+        // Before the key, as flowwatch reads its clock.
+        let packet = packet(&frame, &parsed);
+        let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
+        count_packet(map, &key, &packet);
+    }
+    xdp_action::XDP_PASS
+}
+
 /// Ablation: flowwatch's parser and 48-byte flow key in a per-CPU LRU map,
 /// counting packets and bytes only (no clock, no statistics, no hook counters).
 #[xdp]
 pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
-    let frame = XdpFrame::new(&ctx);
-    let Ok(parsed) = parse_ethernet(&frame, None) else {
-        return xdp_action::XDP_PASS;
-    };
-    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
-    count_packet(&ABLATION_FLOWS, &key, &(frame.frame_len() as u64));
-    xdp_action::XDP_PASS
+    count_keyed(&ctx, &ABLATION_FLOWS, |frame, _| frame.frame_len() as u64)
 }
 
 /// Ablation: the key ablation plus `bpf_ktime_get_ns` on every packet, kept
 /// in a value as large as the key ablation's.
 #[xdp]
 pub fn ablation_clock(ctx: XdpContext) -> u32 {
-    let frame = XdpFrame::new(&ctx);
-    let Ok(parsed) = parse_ethernet(&frame, None) else {
-        return xdp_action::XDP_PASS;
-    };
-    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
     // SAFETY: helper without preconditions.
-    let now_ns = unsafe { bpf_ktime_get_ns() };
-    count_packet(&ABLATION_CLOCKED, &key, &now_ns);
-    xdp_action::XDP_PASS
+    count_keyed(&ctx, &ABLATION_CLOCKED, |_, _| unsafe { bpf_ktime_get_ns() })
 }
 
 /// Ablation: flowwatch's per-flow statistics (`FlowStats::record`, the
 /// 104-byte value), without the hook counters and the freeze check.
 #[xdp]
 pub fn ablation_statistics(ctx: XdpContext) -> u32 {
-    let frame = XdpFrame::new(&ctx);
-    let Ok(parsed) = parse_ethernet(&frame, None) else {
-        return xdp_action::XDP_PASS;
-    };
-    // SAFETY: helper without preconditions.
-    let sample = parsed.sample(frame.frame_len(), 1, unsafe { bpf_ktime_get_ns() });
-    let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
-    count_packet(&ABLATION_STATISTICS, &key, &sample);
-    xdp_action::XDP_PASS
+    count_keyed(&ctx, &ABLATION_STATISTICS, |frame, parsed| {
+        // SAFETY: helper without preconditions.
+        parsed.sample(frame.frame_len(), 1, unsafe { bpf_ktime_get_ns() })
+    })
 }
 
 #[cfg(not(test))]
