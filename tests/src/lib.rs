@@ -21,6 +21,7 @@ pub mod padding;
 pub mod process;
 pub mod records;
 pub mod root;
+pub mod shared_data;
 pub mod snmp;
 pub mod traffic;
 pub mod veth;

@@ -38,6 +38,7 @@ use integration_tests::{
     padding::pad_to_wire_length,
     records::{AgentOutput, HookStats},
     require_root,
+    shared_data::{SHARED_DATA_ENV, shared_captures},
 };
 
 /// Timeouts no capture comes near: one record per conversation.
@@ -76,26 +77,6 @@ fn conversations(out: &AgentOutput, skip: Option<&FlowKey>) -> BTreeMap<Conversa
 /// the kernel map is per CPU, so one flow may be inserted once per CPU).
 fn comparable(h: &HookStats) -> [u64; 7] {
     [h.packets, h.bytes, h.non_ip, h.malformed_truncated, h.malformed_header, h.malformed_too_deep, h.fragments]
-}
-
-fn shared_captures() -> Option<Vec<PathBuf>> {
-    let data = std::env::var_os("FLOWWATCH_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let mut found = Vec::new();
-    let mut pending = vec![data.join("pcaps")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    (!found.is_empty()).then_some(found)
 }
 
 /// Frame sizes that decide how a capture is sent.
@@ -241,8 +222,8 @@ fn offline_replay_and_live_capture_of_the_same_captures_agree() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let Some(captures) = shared_captures() else {
-        eprintln!("skipped: no shared captures (set FLOWWATCH_SHARED_DATA to ../shared/data)");
+    let Some(captures) = shared_captures().ok().filter(|found| !found.is_empty()) else {
+        eprintln!("skipped: no shared captures (set {SHARED_DATA_ENV} to ../shared/data)");
         return Ok(());
     };
     flowwatch_bin()?;

@@ -11,7 +11,6 @@ mod models;
 mod records;
 mod replay;
 mod report;
-mod shared_data;
 mod trafgen;
 
 use anyhow::Result;

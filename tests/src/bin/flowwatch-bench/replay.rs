@@ -22,12 +22,9 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-use integration_tests::agent::flowwatch_bin;
+use integration_tests::{agent::flowwatch_bin, shared_data::shared_data_dir};
 
-use crate::{
-    report::Report,
-    shared_data::{SHARED_DATA_ENV, shared_data_dir},
-};
+use crate::report::Report;
 
 /// Capture time between two shifted captures (beyond the idle timeout, so
 /// one capture's flows end before the next begins).
@@ -157,24 +154,10 @@ fn repeated(round: &Path, span_s: f64, copies: usize, dir: &Path, output: &Path)
     Ok(())
 }
 
+/// The shared captures, at least one.
 fn shared_captures() -> Result<Vec<PathBuf>> {
-    let dir = shared_data_dir().join("pcaps");
-    let mut found = Vec::new();
-    let mut pending = vec![dir.clone()];
-    while let Some(folder) = pending.pop() {
-        let entries = fs::read_dir(&folder)
-            .with_context(|| format!("reading {} (set {SHARED_DATA_ENV} to ../shared/data)", folder.display()))?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    ensure!(!found.is_empty(), "no captures under {}", dir.display());
+    let found = integration_tests::shared_data::shared_captures()?;
+    ensure!(!found.is_empty(), "no captures under {}", shared_data_dir().join("pcaps").display());
     Ok(found)
 }
 

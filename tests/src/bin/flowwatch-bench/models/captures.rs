@@ -20,7 +20,7 @@ use agent::{
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::shared_data::{SHARED_DATA_ENV, shared_data_dir};
+use integration_tests::shared_data::{SHARED_DATA_ENV, shared_data_dir};
 
 const LABELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/shared-pcaps.labels.csv");
 /// The captures' roles and the simulator seeds, as `cargo xtask evaluate` has them.
