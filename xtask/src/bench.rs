@@ -27,12 +27,7 @@ pub fn run(args: &[OsString]) -> Result<()> {
     let bench = util::target_dir()?.join("release").join("flowwatch-bench");
     let mut command = util::cmd(&bench);
     command.env("FLOWWATCH_BIN", &agent).args(args);
-    match util::shared_data_dir().canonicalize() {
-        Ok(shared) => {
-            command.env("FLOWWATCH_SHARED_DATA", shared);
-        }
-        Err(_) => eprintln!("bench: ../shared/data not found; the replay section needs the shared captures"),
-    }
+    util::pass_shared_data(&mut command, "bench", "the replay section needs the shared captures");
     util::run(&mut command)
 }
 

@@ -414,21 +414,13 @@ mod tests {
     /// instead of passing with nothing checked.
     #[test]
     fn every_shared_capture_has_a_role() -> Result<()> {
-        let pcaps = match std::env::var_os("FLOWWATCH_SHARED_DATA") {
-            Some(shared) => {
-                let pcaps = PathBuf::from(shared).join("pcaps");
-                ensure!(pcaps.is_dir(), "FLOWWATCH_SHARED_DATA is set but {} is not a folder", pcaps.display());
-                pcaps
-            }
-            None => {
-                let pcaps = util::shared_data_dir().join("pcaps");
-                if !pcaps.is_dir() {
-                    eprintln!("{} is absent and FLOWWATCH_SHARED_DATA unset: nothing to check", pcaps.display());
-                    return Ok(());
-                }
-                pcaps
-            }
-        };
+        let set = std::env::var_os(util::SHARED_DATA_ENV);
+        let pcaps = set.clone().map_or_else(util::shared_data_dir, PathBuf::from).join("pcaps");
+        if !pcaps.is_dir() {
+            ensure!(set.is_none(), "{} is set but {} is not a folder", util::SHARED_DATA_ENV, pcaps.display());
+            eprintln!("{} is absent and {} unset: nothing to check", pcaps.display(), util::SHARED_DATA_ENV);
+            return Ok(());
+        }
         let mut roleless = Vec::new();
         for folder in fs::read_dir(&pcaps)? {
             let folder = folder?.path();

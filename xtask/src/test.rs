@@ -37,13 +37,7 @@ fn run_steps(extra: &[OsString]) -> Result<()> {
     }
     test.arg("--release").args(extra);
 
-    let shared = util::shared_data_dir();
-    match shared.canonicalize() {
-        Ok(shared) => {
-            test.env("FLOWWATCH_SHARED_DATA", &shared);
-        }
-        Err(_) => eprintln!("test: {} not found; tests that need the shared captures will skip", shared.display()),
-    }
+    util::pass_shared_data(&mut test, "test", "tests that need the shared captures will skip");
     if !util::is_root() {
         eprintln!("test: not root; privileged (netns/veth) integration tests will skip themselves");
     }

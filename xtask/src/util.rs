@@ -28,6 +28,21 @@ pub fn shared_data_dir() -> PathBuf {
     workspace_root().join("../shared/data")
 }
 
+/// The variable that tells the tests and the bench where the shared data is.
+pub const SHARED_DATA_ENV: &str = "FLOWWATCH_SHARED_DATA";
+
+/// Points `command` at the shared data through [`SHARED_DATA_ENV`], or says
+/// (as `who`) that it is missing and what `missing` means for the run.
+pub fn pass_shared_data(command: &mut Command, who: &str, missing: &str) {
+    let shared = shared_data_dir();
+    match shared.canonicalize() {
+        Ok(shared) => {
+            command.env(SHARED_DATA_ENV, shared);
+        }
+        Err(_) => eprintln!("{who}: {} not found; {missing}", shared.display()),
+    }
+}
+
 /// `$CARGO_HOME`, defaulting like cargo does to `~/.cargo`.
 pub fn cargo_home() -> Result<PathBuf> {
     if let Some(home) = env::var_os("CARGO_HOME").filter(|h| !h.is_empty()) {
