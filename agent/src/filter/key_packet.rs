@@ -9,6 +9,8 @@ use agent_common::{
     parse::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP},
 };
 
+use crate::flow::reversed;
+
 const IPV4_MAPPED_PREFIX: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /// Which way the rebuilt packet travels.
@@ -23,12 +25,11 @@ pub enum Direction {
 /// Writes the frame for `key` travelling `direction` into `frame` (cleared first).
 pub fn rebuild(key: &FlowKey, direction: Direction, frame: &mut Vec<u8>) {
     frame.clear();
-    let is_icmp = matches!(key.protocol, IPPROTO_ICMP | IPPROTO_ICMPV6);
-    let (src, dst, src_port, dst_port) = match direction {
-        Direction::Forward => (&key.src_addr, &key.dst_addr, key.src_port, key.dst_port),
-        Direction::Reverse if is_icmp => (&key.dst_addr, &key.src_addr, key.src_port, key.dst_port),
-        Direction::Reverse => (&key.dst_addr, &key.src_addr, key.dst_port, key.src_port),
+    let key = match direction {
+        Direction::Forward => *key,
+        Direction::Reverse => reversed(key),
     };
+    let (src, dst, src_port, dst_port) = (&key.src_addr, &key.dst_addr, key.src_port, key.dst_port);
     let transport_len = transport_len(key.protocol);
     let ipv4 = src.starts_with(&IPV4_MAPPED_PREFIX) && dst.starts_with(&IPV4_MAPPED_PREFIX);
 

@@ -50,19 +50,25 @@ fn icmp_reply_type(protocol: u8, request: u16) -> Option<u16> {
 /// fields (replay: ingress, generation 0) finds all of a conversation's
 /// entries among these, without keeping a list per conversation.
 pub fn conversation_keys(key: &FlowKey) -> SmallVec<[FlowKey; 4]> {
-    let reverse = |k: FlowKey| FlowKey { src_addr: k.dst_addr, dst_addr: k.src_addr, ..k };
     let mut keys = SmallVec::new();
     if is_icmp(key.protocol) {
-        // Type and code stay where they are; only the addresses swap.
         let request = icmp_request_type(key.protocol, key.src_port);
         for icmp_type in std::iter::once(request).chain(icmp_reply_type(key.protocol, request)) {
             let typed = FlowKey { src_port: icmp_type, ..*key };
-            keys.extend([typed, reverse(typed)]);
+            keys.extend([typed, reversed(&typed)]);
         }
     } else {
-        keys.extend([*key, reverse(FlowKey { src_port: key.dst_port, dst_port: key.src_port, ..*key })]);
+        keys.extend([*key, reversed(key)]);
     }
     keys
+}
+
+/// `key` travelling the other way: addresses swapped, and ports swapped
+/// unless ICMP (type and code describe the exchange, not an endpoint).
+pub fn reversed(key: &FlowKey) -> FlowKey {
+    let (src_port, dst_port) =
+        if is_icmp(key.protocol) { (key.src_port, key.dst_port) } else { (key.dst_port, key.src_port) };
+    FlowKey { src_addr: key.dst_addr, dst_addr: key.src_addr, src_port, dst_port, ..*key }
 }
 
 pub fn is_icmp(protocol: u8) -> bool {

@@ -15,7 +15,7 @@ mod source;
 mod table;
 
 pub use accounting::Accounting;
-pub use conversation::{ConversationKey, conversation_keys, icmp_request_type};
+pub use conversation::{ConversationKey, conversation_keys, icmp_request_type, reversed};
 pub use delta::{DeltaTracker, Drained, delta_since};
 pub use engine::{EngineConfig, FlowEngine, PollOutput};
 pub use observation::summarize;
