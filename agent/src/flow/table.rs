@@ -159,7 +159,7 @@ impl BiflowTable {
     }
 
     fn apply_one(&mut self, key: FlowKey, delta: &FlowStats) {
-        let slot = self.slots.find_or_insert(ConversationKey::of(&key), &mut self.flows, || {
+        let (slot, flow) = self.slots.find_or_insert(ConversationKey::of(&key), &mut self.flows, || {
             self.next_id += 1;
             Biflow {
                 id: self.next_id,
@@ -171,10 +171,6 @@ impl BiflowTable {
                 queued_due: u128::MAX,
             }
         });
-        // Every slot in the index holds a flow.
-        let Some(flow) = self.flows.get_mut(slot) else {
-            return;
-        };
         let had_packets = flow.has_packets();
         if is_originator_direction(&flow.originator, &key) {
             flow.orig.merge(delta);
@@ -271,22 +267,25 @@ fn hash(conversation: ConversationKey) -> u64 {
 }
 
 impl ConversationIndex {
-    /// The slot of `conversation`'s flow, a new flow from `new` if it has none.
-    fn find_or_insert(
+    /// The slot of `conversation`'s flow and the flow, a new one from `new`
+    /// if it has none.
+    fn find_or_insert<'f>(
         &mut self,
         conversation: ConversationKey,
-        flows: &mut Slab<Biflow>,
+        flows: &'f mut Slab<Biflow>,
         new: impl FnOnce() -> Biflow,
-    ) -> usize {
+    ) -> (usize, &'f mut Biflow) {
         let entry = self.slots.entry(
             hash(conversation),
             |&slot| flows.get(slot).is_some_and(|flow| flow.conversation() == conversation),
             |&slot| flows.get(slot).map_or(0, |flow| hash(flow.conversation())),
         );
-        match entry {
+        let slot = match entry {
             Entry::Occupied(entry) => *entry.get(),
             Entry::Vacant(entry) => *entry.insert(flows.insert(new())).get(),
-        }
+        };
+        // Every slot in the index holds a flow.
+        (slot, &mut flows[slot])
     }
 
     /// Forgets `flow`, which was in `slot`.
