@@ -158,6 +158,21 @@ mod tests {
         ip
     }
 
+    /// The reply to [`udp_frame`]: addresses and ports swapped.
+    fn udp_reply_frame() -> Vec<u8> {
+        let mut reply = udp_frame(0);
+        reply[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        reply[20..24].copy_from_slice(&[0, 53, 0x13, 0x88]);
+        reply
+    }
+
+    /// [`udp_frame`] to destination port 54 instead of 53: another flow.
+    fn udp_frame_to_port_54() -> Vec<u8> {
+        let mut other = udp_frame(0);
+        other[23] = 54;
+        other
+    }
+
     fn packet(link: LinkType, data: &[u8], orig_len: u32, timestamp_ns: u64) -> Packet<'_> {
         Packet { timestamp_ns, orig_len, data, link, interface: 0 }
     }
@@ -189,8 +204,7 @@ mod tests {
     fn snapshots_hold_what_changed_entries_gained_since_the_previous_one() -> Result<(), SourceError> {
         let mut map = ReplayFlowMap::default();
         let frame = udp_frame(0);
-        let mut other = udp_frame(0);
-        other[23] = 54; // destination port 54
+        let other = udp_frame_to_port_54();
         map.record(&packet(LinkType::RawIp, &frame, 28, 1));
         map.record(&packet(LinkType::RawIp, &other, 28, 2));
         map.record(&packet(LinkType::RawIp, &frame, 28, 3));
@@ -241,11 +255,14 @@ mod tests {
     fn ended_flows_leave_no_entries_behind() -> Result<(), SourceError> {
         use crate::flow::{EngineConfig, FlowEngine, PollOutput};
         let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
-        let mut reply = udp_frame(0);
-        reply[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
-        reply[20..24].copy_from_slice(&[0, 53, 0x13, 0x88]);
-        let frames =
-            [icmp_frame(a, b, 8), icmp_frame(b, a, 0), icmp_frame(b, a, 8), icmp_frame(a, b, 0), udp_frame(0), reply];
+        let frames = [
+            icmp_frame(a, b, 8),
+            icmp_frame(b, a, 0),
+            icmp_frame(b, a, 8),
+            icmp_frame(a, b, 0),
+            udp_frame(0),
+            udp_reply_frame(),
+        ];
         let mut map = ReplayFlowMap::default();
         for (n, frame) in frames.iter().enumerate() {
             map.record(&packet(LinkType::RawIp, frame, 28, n as u64 + 1));
@@ -265,14 +282,7 @@ mod tests {
     #[test]
     fn release_removes_both_directions_of_the_conversation() -> Result<(), SourceError> {
         let mut map = ReplayFlowMap::default();
-        let request = udp_frame(0);
-        let mut reply = udp_frame(0);
-        // Addresses and ports swapped.
-        reply[12..16].copy_from_slice(&[10, 0, 0, 2]);
-        reply[16..20].copy_from_slice(&[10, 0, 0, 1]);
-        reply[20..24].copy_from_slice(&[0, 53, 0x13, 0x88]);
-        let mut other = udp_frame(0);
-        other[23] = 54;
+        let (request, reply, other) = (udp_frame(0), udp_reply_frame(), udp_frame_to_port_54());
         for (n, frame) in [&request, &reply, &other].into_iter().enumerate() {
             map.record(&packet(LinkType::RawIp, frame, 28, n as u64 + 1));
         }
