@@ -98,12 +98,19 @@ pub struct StatsLine {
 }
 
 impl StatsLine {
+    /// Both hooks' counters added up.
+    pub fn hooks(&self) -> HookCounters {
+        let mut both = self.ingress;
+        both.accumulate(&self.egress);
+        both
+    }
+
     pub fn packets(&self) -> u64 {
-        self.ingress.packets + self.egress.packets
+        self.hooks().packets
     }
 
     pub fn bytes(&self) -> u64 {
-        self.ingress.bytes + self.egress.bytes
+        self.hooks().bytes
     }
 }
 

@@ -73,18 +73,19 @@ fn header_widget(d: &Dashboard) -> Paragraph<'_> {
     ];
     lines.push(match d.kernel() {
         Some(k) => {
+            let both = k.hooks();
             let mut text = format!(
                 "kernel {} pkts ({} in / {} out) · open flows {} · malformed {} · non-IP {} · map failures {} · \
                  frozen writes {} · evicted {} · unseen {} · unaccounted {}",
-                grouped(k.packets()),
+                grouped(both.packets),
                 grouped(k.ingress.packets),
                 grouped(k.egress.packets),
                 grouped(k.flows_active),
-                grouped(k.ingress.malformed() + k.egress.malformed()),
-                grouped(k.ingress.non_ip + k.egress.non_ip),
-                grouped(k.ingress.map_update_failed + k.egress.map_update_failed),
+                grouped(both.malformed()),
+                grouped(both.non_ip),
+                grouped(both.map_update_failed),
                 // Non-zero when the agent falls behind in deleting idle entries.
-                grouped(k.ingress.frozen_writes + k.egress.frozen_writes),
+                grouped(both.frozen_writes),
                 grouped(k.flows_evicted),
                 grouped(k.flows_unseen),
                 grouped(k.packets_unaccounted),
