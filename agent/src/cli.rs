@@ -115,14 +115,20 @@ pub struct CaptureArgs {
 
 impl CaptureArgs {
     /// What to attach to; `interfaces` replaces the (possibly empty) `-i`
-    /// list. The live capture loop sets what follows from other arguments:
-    /// the sampling snaplen (`-w`) and the freeze ages (the flow table's).
-    pub fn config(&self, interfaces: Vec<String>) -> crate::capture::CaptureConfig {
+    /// list. The rest follows from other arguments: the sampling snaplen
+    /// from `-w`, the freeze ages from the flow table's idle timeout.
+    pub fn config(
+        &self,
+        interfaces: Vec<String>,
+        sample_snaplen: u32,
+        freeze: agent_common::freeze::FreezeAges,
+    ) -> crate::capture::CaptureConfig {
         crate::capture::CaptureConfig {
             interfaces,
             map_entries: self.map_size,
             xdp_mode: self.xdp_mode,
-            ..Default::default()
+            sample_snaplen,
+            freeze,
         }
     }
 }

@@ -13,8 +13,8 @@ use tracing::info;
 
 use super::selection::LiveDump;
 use crate::{
-    capture::{CaptureConfig, LiveCapture},
-    cli::{FlowTableArgs, LimitArgs},
+    capture::LiveCapture,
+    cli::{CaptureArgs, FlowTableArgs, LimitArgs},
     clock::Clock,
     dump::PacketDump,
     filter::{FilterExpression, FlowFilter, PacketFilter},
@@ -23,9 +23,10 @@ use crate::{
 };
 
 pub(crate) struct LiveOptions<'a> {
-    /// What to attach to; its sampling snaplen and freeze ages are set
-    /// here, from `dump` and `table`.
-    pub capture: CaptureConfig,
+    /// What to attach to (`interfaces` replaces its `-i` list); the
+    /// capture's sampling snaplen and freeze ages follow from `dump` and `table`.
+    pub capture: &'a CaptureArgs,
+    pub interfaces: Vec<String>,
     /// Its idle timeout was checked against the poll interval by `Cli::check`
     /// before any output file was opened.
     pub table: &'a FlowTableArgs,
@@ -53,13 +54,13 @@ pub(crate) async fn capture_live(
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut filter = options.filter.map(FlowFilter::new).transpose()?;
     let engine_config = options.table.engine_config();
-    let capture_config = CaptureConfig {
+    let capture_config = options.capture.config(
+        options.interfaces,
         // One snaplen: the kernel copies what the file keeps, and samples only with -w.
-        sample_snaplen: options.dump.as_ref().map_or(0, PacketDump::snaplen),
+        options.dump.as_ref().map_or(0, PacketDump::snaplen),
         // The kernel stops writing into an entry at the flow table's idle timeout.
-        freeze: engine_config.freeze_ages(),
-        ..options.capture
-    };
+        engine_config.freeze_ages(),
+    );
     let mut capture = LiveCapture::start(&capture_config)?;
     let mut dump = match options.dump {
         Some(file) => {

@@ -29,7 +29,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let options = LiveOptions {
-        capture: args.capture.config(interfaces),
+        capture: &args.capture,
+        interfaces,
         table: &args.table,
         limits: &args.limits,
         stats_interval: args.stats_interval,

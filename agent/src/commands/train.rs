@@ -68,7 +68,8 @@ async fn from_interfaces(args: &TrainArgs) -> anyhow::Result<Vec<FlowObservation
         info!("capturing until Ctrl-C (or give -c N / -t DURATION)");
     }
     let options = LiveOptions {
-        capture: args.capture.config(args.capture.interfaces.clone()),
+        capture: &args.capture,
+        interfaces: args.capture.interfaces.clone(),
         table: &args.table,
         limits: &args.limits,
         stats_interval: std::time::Duration::ZERO,
