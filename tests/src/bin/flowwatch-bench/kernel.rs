@@ -46,20 +46,23 @@ impl Drop for BpfStats {
     }
 }
 
+fn find<'a>(stats: &'a [ProgramStats], name: &str) -> Option<&'a ProgramStats> {
+    stats.iter().find(|s| s.name == name)
+}
+
 fn ns_per_packet(stats: &[ProgramStats], name: &str) -> f64 {
-    stats.iter().find(|s| s.name == name).and_then(ProgramStats::ns_per_run).unwrap_or(f64::NAN)
+    find(stats, name).and_then(ProgramStats::ns_per_run).unwrap_or(f64::NAN)
 }
 
 /// Nanoseconds per run of `name` between two readings of the cumulative statistics.
 fn ns_per_packet_between(before: &[ProgramStats], after: &[ProgramStats], name: &'static str) -> f64 {
-    let find = |stats: &[ProgramStats]| stats.iter().find(|s| s.name == name).map(|s| (s.run_time_ns, s.run_count));
-    let (Some((time_before, runs_before)), Some((time_after, runs_after))) = (find(before), find(after)) else {
+    let (Some(before), Some(after)) = (find(before, name), find(after, name)) else {
         return f64::NAN;
     };
     let window = ProgramStats {
         name,
-        run_time_ns: time_after.saturating_sub(time_before),
-        run_count: runs_after.saturating_sub(runs_before),
+        run_time_ns: after.run_time_ns.saturating_sub(before.run_time_ns),
+        run_count: after.run_count.saturating_sub(before.run_count),
     };
     window.ns_per_run().unwrap_or(f64::NAN)
 }
@@ -114,9 +117,11 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
 
         // The floods take turns in rounds, so a change in the load that other
         // processes put on the shared caches falls on every program alike:
-        // their costs are mostly cache misses in the map lookup. Each pair's
-        // flood, and what was sent to it (the counts are checked): flowwatch,
-        // the two references, then the ablations.
+        // their costs are mostly cache misses in the map lookup. Every pair
+        // to flood, and what was sent to each (the counts are checked).
+        const AGENT: usize = 0;
+        const PARSE_ONLY: usize = 3;
+        const FIRST_KEYED: usize = 4;
         let pairs: Vec<&VethPair> =
             [&agent_pair, &empty_pair, &counter_pair, &parse_pair].into_iter().chain(&keyed_pairs).collect();
         let mut sent = vec![FloodResult::default(); pairs.len()];
@@ -139,7 +144,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             );
             before = after;
         }
-        let (ingress, parse_flood, keyed_floods) = (sent[0], sent[3], &sent[4..]);
+        let (ingress, parse_flood, keyed_floods) = (sent[AGENT], sent[PARSE_ONLY], &sent[FIRST_KEYED..]);
         round_ratios.sort_by(f64::total_cmp);
         let egress = trafgen::flood(&a, &agent_pair, true, packets / 4, flows, true)?;
 
