@@ -95,7 +95,7 @@ pub fn ipv4_mapped(v4: [u8; 4]) -> [u8; 16] {
 /// sixteen separate bytes, LLVM's BPF backend kept each byte in its own
 /// 8-byte stack slot and wrote the flow key a byte at a time. Words made
 /// both kernel programs about 8% shorter and cut their stack accesses by
-/// 30–45% (`e99950f`): headroom under the 512-byte stack.
+/// 30–45% (`e99950f`).
 #[inline(always)]
 fn address_from_words(words: [u32; 4]) -> [u8; 16] {
     let mut address = [0u8; 16];
