@@ -1,7 +1,8 @@
-//! Reference programs for `cargo xtask bench`: the cost floor (an XDP program
-//! that does nothing) and a minimal 5-tuple per-CPU LRU counter, so the
-//! flowwatch programs' per-packet cost is compared on the same machine and
-//! in the same run rather than against absolute numbers; and four ablations
+//! Reference programs for `cargo xtask bench`: the cost floor (a program
+//! that does nothing) and a minimal 5-tuple per-CPU LRU counter, each as an
+//! XDP program and as a TC program, so the flowwatch programs' per-packet
+//! cost is compared with the same hook on the same machine and in the same
+//! run rather than against absolute numbers; and four ablations
 //! that each add one part of flowwatch's work, so the bench shows what each
 //! part costs.
 #![no_std]
@@ -12,13 +13,13 @@ use agent_common::{
     flow::{FlowKey, FlowStats, PacketSample},
     parse::{ParsedPacket, parse_ethernet},
 };
-use agent_ebpf::frame::XdpFrame;
+use agent_ebpf::{frame::DirectFrame, record::prefetch_lines};
 use aya_ebpf::{
-    bindings::xdp_action,
+    bindings::{TC_ACT_PIPE, xdp_action},
     helpers::bpf_ktime_get_ns,
-    macros::{map, xdp},
+    macros::{classifier, map, xdp},
     maps::{LruPerCpuHashMap, PerCpuArray},
-    programs::XdpContext,
+    programs::{TcContext, XdpContext},
 };
 
 #[repr(C)]
@@ -98,20 +99,35 @@ impl PacketValue for FlowStats {
 
 /// One packet under `key`: added in place to this CPU's value of the entry,
 /// or a new entry. Every LRU program here counts this way, so they differ
-/// only in their keys and values.
+/// only in their keys, their values and what `packet` reads. `packet` runs
+/// after the lookup, where flowwatch reads its clock; `prefetch` starts
+/// loading the value's cache lines before it, as flowwatch does before
+/// its clock read.
 #[inline(always)]
-fn count_packet<K, V: PacketValue>(map: &LruPerCpuHashMap<K, V>, key: &K, packet: &V::Packet) {
-    match map.get_ptr_mut(key) {
-        // SAFETY: a per-CPU value, written only by this program on this CPU.
-        Some(value) => unsafe { (*value).add(packet) },
-        None => {
-            let _ = map.insert(key, V::first(packet), 0);
-        }
+fn count_packet<K, V: PacketValue>(
+    map: &LruPerCpuHashMap<K, V>,
+    key: &K,
+    prefetch: bool,
+    packet: impl FnOnce() -> V::Packet,
+) {
+    let Some(value) = map.get_ptr_mut(key) else {
+        let _ = map.insert(key, V::first(&packet()), 0);
+        return;
+    };
+    if prefetch {
+        prefetch_lines(value);
     }
+    let packet = packet();
+    // SAFETY: a per-CPU value, written only by this program on this CPU.
+    unsafe { (*value).add(&packet) }
 }
 
 #[map(name = "REF_FLOWS")]
 static REF_FLOWS: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
+
+/// The TC counter's map, apart so neither counter finds the other's entries.
+#[map(name = "REF_FLOWS_TC")]
+static REF_FLOWS_TC: LruPerCpuHashMap<FiveTuple, Count> = LruPerCpuHashMap::with_max_entries(65536, 0);
 
 /// Ablation: flowwatch's 48-byte key, counting packets and bytes only. Every
 /// LRU map here is resized at load to the size of flowwatch's flow map.
@@ -137,11 +153,31 @@ pub fn reference_empty(_ctx: XdpContext) -> u32 {
 
 #[xdp]
 pub fn reference_counter(ctx: XdpContext) -> u32 {
-    let start = ctx.data();
-    let end = ctx.data_end();
+    count_five_tuple(&REF_FLOWS, ctx.data(), ctx.data_end());
+    xdp_action::XDP_PASS
+}
+
+/// The egress floor: a TC program that does nothing.
+#[classifier]
+pub fn reference_empty_tc(_ctx: TcContext) -> i32 {
+    TC_ACT_PIPE
+}
+
+/// The minimal counter as a TC program, the like-for-like reference for
+/// flowwatch's TC egress program (the same flood, through the qdisc path).
+#[classifier]
+pub fn reference_counter_tc(ctx: TcContext) -> i32 {
+    count_five_tuple(&REF_FLOWS_TC, ctx.data(), ctx.data_end());
+    TC_ACT_PIPE
+}
+
+/// The minimal counter: the 5-tuple of an IPv4 frame without options at
+/// fixed offsets in `[start, end)` (direct packet access), counted in `map`.
+#[inline(always)]
+fn count_five_tuple(map: &LruPerCpuHashMap<FiveTuple, Count>, start: usize, end: usize) {
     // Ethernet (14) + IPv4 without options (20) + ports (4), IPv4 only.
     if start + 38 > end {
-        return xdp_action::XDP_PASS;
+        return;
     }
     // SAFETY: 38 bytes were bounds-checked above.
     let (ethertype, proto, ihl, src, dst, sport, dport) = unsafe {
@@ -157,11 +193,11 @@ pub fn reference_counter(ctx: XdpContext) -> u32 {
         )
     };
     if ethertype != 0x0800 || ihl != 5 {
-        return xdp_action::XDP_PASS;
+        return;
     }
     let key = FiveTuple { src, dst, sport, dport, proto, _pad: [0; 3] };
-    count_packet(&REF_FLOWS, &key, &((end - start) as u64));
-    xdp_action::XDP_PASS
+    let bytes = (end - start) as u64;
+    count_packet(map, &key, false, || bytes);
 }
 
 /// Ablation: flowwatch's parser, then one per-CPU counter (no flow map).
@@ -169,7 +205,7 @@ pub fn reference_counter(ctx: XdpContext) -> u32 {
 /// copies of fields it does not use (the addresses) may be.
 #[xdp]
 pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
-    let frame = XdpFrame::new(&ctx);
+    let frame = DirectFrame::xdp(&ctx);
     if let (Ok(parsed), Some(count)) = (parse_ethernet(&frame, None), ABLATION_PARSED.get_ptr_mut(0)) {
         // SAFETY: a per-CPU value, written only by this program on this CPU.
         unsafe { (*count).add(&(parsed.header_len as u64)) }
@@ -178,19 +214,19 @@ pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
 }
 
 /// Parses the frame and counts it under flowwatch's key in `map`, with
-/// what `packet` takes from it: the keyed ablations differ only in that.
+/// what `packet` takes from it: the keyed ablations differ only in that
+/// (and in `prefetch`, see [`count_packet`]).
 #[inline(always)]
 fn count_keyed<V: PacketValue>(
     ctx: &XdpContext,
     map: &LruPerCpuHashMap<FlowKey, V>,
-    packet: impl FnOnce(&XdpFrame, &ParsedPacket) -> V::Packet,
+    prefetch: bool,
+    packet: impl FnOnce(&DirectFrame, &ParsedPacket) -> V::Packet,
 ) -> u32 {
-    let frame = XdpFrame::new(ctx);
+    let frame = DirectFrame::xdp(ctx);
     if let Ok(parsed) = parse_ethernet(&frame, None) {
-        // Before the key, as flowwatch reads its clock.
-        let packet = packet(&frame, &parsed);
         let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
-        count_packet(map, &key, &packet);
+        count_packet(map, &key, prefetch, || packet(&frame, &parsed));
     }
     xdp_action::XDP_PASS
 }
@@ -199,7 +235,7 @@ fn count_keyed<V: PacketValue>(
 /// counting packets and bytes only (no clock, no statistics, no hook counters).
 #[xdp]
 pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
-    count_keyed(&ctx, &ABLATION_FLOWS, |frame, _| frame.frame_len() as u64)
+    count_keyed(&ctx, &ABLATION_FLOWS, false, |frame, _| frame.frame_len() as u64)
 }
 
 /// Ablation: the key ablation plus `bpf_ktime_get_ns` on every packet, kept
@@ -207,14 +243,14 @@ pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn ablation_clock(ctx: XdpContext) -> u32 {
     // SAFETY: helper without preconditions.
-    count_keyed(&ctx, &ABLATION_CLOCKED, |_, _| unsafe { bpf_ktime_get_ns() })
+    count_keyed(&ctx, &ABLATION_CLOCKED, true, |_, _| unsafe { bpf_ktime_get_ns() })
 }
 
 /// Ablation: flowwatch's per-flow statistics (`FlowStats::record`, the
 /// 104-byte value), without the hook counters and the freeze check.
 #[xdp]
 pub fn ablation_statistics(ctx: XdpContext) -> u32 {
-    count_keyed(&ctx, &ABLATION_STATISTICS, |frame, parsed| {
+    count_keyed(&ctx, &ABLATION_STATISTICS, true, |frame, parsed| {
         // SAFETY: helper without preconditions.
         parsed.sample(frame.frame_len(), 1, unsafe { bpf_ktime_get_ns() })
     })

@@ -5,8 +5,9 @@
 #![no_main]
 
 use agent_common::counters::Hook;
+use agent_common::parse::parse_ethernet;
 use agent_ebpf::{
-    frame::{SkbFrame, XdpFrame},
+    frame::{DirectFrame, parse_skb},
     record::{Observation, record_frame},
     sample::sample_frame,
 };
@@ -18,17 +19,16 @@ use aya_ebpf::{
 
 #[xdp]
 pub fn flowwatch_ingress(ctx: XdpContext) -> u32 {
-    let frame = XdpFrame::new(&ctx);
+    let frame = DirectFrame::xdp(&ctx);
     let obs = Observation {
         hook: Hook::Ingress,
         ifindex: ctx.ingress_ifindex() as u32,
         frame_len: frame.frame_len(),
         segments: 1,
-        metadata_vlan: None,
     };
     // -w: packet sampling (agent-ebpf/src/sample.rs); removed by the verifier when off.
     sample_frame(&ctx, obs.frame_len);
-    record_frame(&frame, &obs);
+    record_frame(parse_ethernet(&frame, None), &obs);
     xdp_action::XDP_PASS
 }
 
@@ -37,14 +37,8 @@ pub fn flowwatch_egress(ctx: TcContext) -> i32 {
     // SAFETY: the context pointer is valid for the program's run.
     let skb = unsafe { &*ctx.skb.skb };
     let metadata_vlan = if skb.vlan_present != 0 { Some(skb.vlan_tci as u16) } else { None };
-    let obs = Observation {
-        hook: Hook::Egress,
-        ifindex: skb.ifindex,
-        frame_len: skb.len,
-        segments: skb.gso_segs,
-        metadata_vlan,
-    };
-    record_frame(&SkbFrame::new(&ctx), &obs);
+    let obs = Observation { hook: Hook::Egress, ifindex: skb.ifindex, frame_len: skb.len, segments: skb.gso_segs };
+    record_frame(parse_skb(&ctx, skb.len, metadata_vlan), &obs);
     TC_ACT_PIPE
 }
 

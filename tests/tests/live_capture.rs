@@ -261,6 +261,41 @@ fn vlan_and_qinq_frames_are_counted_per_tag() -> Result<()> {
 /// Test 6: K frames of each malformed kind and a normal UDP flow: the
 /// final stats count each kind in its bucket exactly, nothing crashes, and
 /// the UDP flow is still exact.
+/// An egress frame longer than a page, sent through an AF_PACKET socket:
+/// the kernel then builds an skb whose linear part is the Ethernet header
+/// alone (`packet_snd`), so the TC program must read the IP and UDP headers
+/// past it, through `bpf_skb_load_bytes` (`parse_skb`'s fallback). The
+/// frames must make an exact flow, not malformed counts.
+#[test]
+fn egress_headers_past_the_skb_linear_part_are_counted() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    const K: u64 = 4;
+    const PAYLOAD: usize = 6000;
+    let lab = Lab::new()?;
+    // Room for the frames on the wire (driver-mode XDP then falls back to SKB mode).
+    lab.veth.set_mtu(9000)?;
+    let agent = Agent::start(&lab.a, &lab.veth.a_if, &[])?;
+    let (a, b) = (lab.a_addr(false, 6004), lab.b_addr(false, 5004));
+    let frame = frames::udp_frame(lab.veth.b_mac, lab.veth.a_mac, &[], a, b, PAYLOAD);
+    // The TC program runs inside each send, before it returns.
+    RawSender::open(&lab.a, &lab.veth.a_if)?.send_n(&frame, K as usize)?;
+    let out = agent.stop()?;
+
+    let t = out.flow(&FlowKey::udp(a, b))?;
+    assert_eq!(
+        (t.orig_packets, t.orig_bytes, t.resp_packets, t.resp_bytes),
+        (K, K * (ETH + IPV4 + UDP + PAYLOAD as u64), 0, 0),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(t.orig_directions, set(&["egress"]));
+    let s = out.final_stats()?;
+    assert_eq!(s.egress.malformed(), 0, "{s:?}");
+    assert_lossless(&out)
+}
+
 #[test]
 fn malformed_frames_are_counted_and_harmless() -> Result<()> {
     if !require_root() {
