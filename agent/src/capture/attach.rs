@@ -81,7 +81,7 @@ pub fn attach_interface(
     choice: XdpModeChoice,
 ) -> Result<AttachedInterface, CaptureError> {
     let xdp_mode = attach_xdp(program_mut::<Xdp>(ebpf, INGRESS_PROGRAM)?, name, index, choice)?;
-    attach_tc_egress(program_mut::<SchedClassifier>(ebpf, EGRESS_PROGRAM)?, name)?;
+    attach_tc_egress(program_mut::<SchedClassifier>(ebpf, EGRESS_PROGRAM)?, EGRESS_PROGRAM, name)?;
     Ok(AttachedInterface { name: name.to_owned(), index, xdp_mode })
 }
 
@@ -114,14 +114,19 @@ fn attach_xdp(program: &mut Xdp, name: &str, index: u32, choice: XdpModeChoice) 
     }
 }
 
-fn attach_tc_egress(program: &mut SchedClassifier, name: &str) -> Result<(), CaptureError> {
+/// Attaches `program` (named `program_name`) on the egress of interface `name`.
+pub(super) fn attach_tc_egress(
+    program: &mut SchedClassifier,
+    program_name: &'static str,
+    name: &str,
+) -> Result<(), CaptureError> {
     // Kernels ≥ 6.6 use TCX links and need no qdisc; older ones need clsact.
     // An existing clsact qdisc is fine and left in place.
     if let Err(err) = tc::qdisc_add_clsact(name) {
         debug!(interface = name, error = %err, "clsact qdisc not added (exists, or TCX in use)");
     }
     program.attach(name, TcAttachType::Egress).map_err(|source| CaptureError::Attach {
-        program: EGRESS_PROGRAM,
+        program: program_name,
         interface: name.to_owned(),
         source,
     })?;

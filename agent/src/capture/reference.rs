@@ -1,19 +1,28 @@
 //! The benchmark's reference programs (agent-ebpf/src/bench_reference.rs):
-//! an empty XDP program, a minimal 5-tuple counter and four ablations that
-//! each add one part of flowwatch's work, loaded from the embedded object so
-//! the bench compares like with like on this machine.
+//! an empty program and a minimal 5-tuple counter, as XDP programs and as
+//! TC programs (for egress), and four ablations that each add one part of
+//! flowwatch's work, loaded from the embedded object so the bench compares
+//! like with like on this machine.
 
 use agent_common::flow::{FlowKey, FlowStats};
 use aya::{
     Ebpf, EbpfLoader, Pod,
     maps::{MapError, PerCpuArray, PerCpuHashMap},
-    programs::{Xdp, XdpMode},
+    programs::{SchedClassifier, Xdp, XdpMode},
 };
 
-use super::{BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats, attach::program_mut, program_stats};
+use super::{
+    BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats,
+    attach::{attach_tc_egress, program_mut},
+    program_stats,
+};
 
 pub const REFERENCE_EMPTY: &str = "reference_empty";
 pub const REFERENCE_COUNTER: &str = "reference_counter";
+/// The empty program and the minimal counter as TC programs, the references
+/// for flowwatch's TC egress program.
+pub const REFERENCE_EMPTY_TC: &str = "reference_empty_tc";
+pub const REFERENCE_COUNTER_TC: &str = "reference_counter_tc";
 /// flowwatch's parser, then one per-CPU counter.
 pub const ABLATION_PARSE_ONLY: &str = "ablation_parse_only";
 
@@ -50,7 +59,7 @@ impl KeyedAblation {
     }
 }
 
-const ALL: [&str; 6] = [
+const XDP_PROGRAMS: [&str; 6] = [
     REFERENCE_EMPTY,
     REFERENCE_COUNTER,
     ABLATION_PARSE_ONLY,
@@ -59,12 +68,19 @@ const ALL: [&str; 6] = [
     KeyedAblation::Statistics.program(),
 ];
 
+const TC_PROGRAMS: [&str; 2] = [REFERENCE_EMPTY_TC, REFERENCE_COUNTER_TC];
+
 /// The parse-only ablation's one per-CPU [`Count`].
 const ABLATION_PARSED: &str = "ABLATION_PARSED";
 
 /// Every per-CPU LRU map: the minimal counter's and the keyed ablations'.
-const LRU_MAPS: [&str; 4] =
-    ["REF_FLOWS", KeyedAblation::Key.map(), KeyedAblation::Clock.map(), KeyedAblation::Statistics.map()];
+const LRU_MAPS: [&str; 5] = [
+    "REF_FLOWS",
+    "REF_FLOWS_TC",
+    KeyedAblation::Key.map(),
+    KeyedAblation::Clock.map(),
+    KeyedAblation::Statistics.map(),
+];
 
 /// `Count` of bench_reference.rs: packets, and bytes (frame bytes in the
 /// LRU maps, parsed header bytes in `ABLATION_PARSED`). aya checks the size
@@ -106,16 +122,25 @@ impl ReferencePrograms {
             loader.map_max_entries(map, lru_entries);
         }
         let mut ebpf = loader.load(BENCH_REFERENCE_OBJECT).map_err(CaptureError::Load)?;
-        for name in ALL {
+        for name in XDP_PROGRAMS {
             program_mut::<Xdp>(&mut ebpf, name)?
+                .load()
+                .map_err(|source| CaptureError::Verify { program: name, source })?;
+        }
+        for name in TC_PROGRAMS {
+            program_mut::<SchedClassifier>(&mut ebpf, name)?
                 .load()
                 .map_err(|source| CaptureError::Verify { program: name, source })?;
         }
         Ok(Self { ebpf })
     }
 
-    /// Attaches one reference program (driver mode) to an interface.
+    /// Attaches one reference program to an interface: an XDP program in
+    /// driver mode, a TC program on egress.
     pub fn attach(&mut self, program: &'static str, interface: &str) -> Result<(), CaptureError> {
+        if TC_PROGRAMS.contains(&program) {
+            return attach_tc_egress(program_mut::<SchedClassifier>(&mut self.ebpf, program)?, program, interface);
+        }
         program_mut::<Xdp>(&mut self.ebpf, program)?
             .attach(interface, XdpMode::Driver)
             .map_err(|source| CaptureError::Attach { program, interface: interface.to_owned(), source })?;
@@ -123,7 +148,8 @@ impl ReferencePrograms {
     }
 
     pub fn stats(&self) -> Vec<ProgramStats> {
-        program_stats(&self.ebpf, &ALL)
+        let all: Vec<&'static str> = XDP_PROGRAMS.into_iter().chain(TC_PROGRAMS).collect();
+        program_stats(&self.ebpf, &all)
     }
 
     /// Packets the parse-only ablation parsed, over every CPU (its cost per

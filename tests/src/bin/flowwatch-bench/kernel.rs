@@ -7,7 +7,10 @@ use std::fs;
 use agent::{
     capture::{
         CaptureConfig, LiveCapture, ProgramStats, XdpModeChoice,
-        reference::{ABLATION_PARSE_ONLY, KeyedAblation, REFERENCE_COUNTER, REFERENCE_EMPTY, ReferencePrograms},
+        reference::{
+            ABLATION_PARSE_ONLY, KeyedAblation, REFERENCE_COUNTER, REFERENCE_COUNTER_TC, REFERENCE_EMPTY,
+            REFERENCE_EMPTY_TC, ReferencePrograms,
+        },
     },
     flow::FlowMapSource,
 };
@@ -16,6 +19,7 @@ use anyhow::{Context, Result};
 use integration_tests::{netns::NetNs, veth::VethPair};
 
 use crate::{
+    egress_flood,
     report::{Report, median},
     trafgen::{self, FloodResult},
 };
@@ -23,6 +27,30 @@ use crate::{
 /// Turns each program's flood is split into. Odd, so the per-round ratio
 /// has a true median.
 const ROUNDS: u64 = 5;
+
+/// One program's flood: the veth pair whose `a` end runs it, and whether
+/// the flood leaves that end (egress, TC) or arrives at it (ingress, XDP).
+struct Flood<'p> {
+    pair: &'p VethPair,
+    egress: bool,
+}
+
+impl<'p> Flood<'p> {
+    fn ingress(pair: &'p VethPair) -> Self {
+        Self { pair, egress: false }
+    }
+
+    fn egress(pair: &'p VethPair) -> Self {
+        Self { pair, egress: true }
+    }
+}
+
+/// Per-round ratios of each flowwatch program to the minimal counter on its hook.
+#[derive(Default)]
+struct HookRatios {
+    ingress: Vec<f64>,
+    egress: Vec<f64>,
+}
 
 const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
@@ -87,6 +115,16 @@ fn exact_count_row(report: &mut Report, metric: &str, counted: u64, sent: u64) {
         .note(exactness(counted, sent));
 }
 
+/// A flowwatch program's cost against the minimal counter on its hook: the
+/// median of the rounds' ratios, with the rounds and the whole run's ratio.
+fn ratio_row(report: &mut Report, metric: &str, mut rounds: Vec<f64>, whole_run: f64) {
+    rounds.sort_by(f64::total_cmp);
+    report.add("kernel", metric, median(&rounds), "x").target("<= 1.5x").note(format!(
+        "median of {ROUNDS} rounds ({}); over the whole run {whole_run:.2}x",
+        rounds.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+    ));
+}
+
 /// `map_entries`: slots of flowwatch's flow map and of every reference LRU
 /// map alike (a fair comparison uses the same map type, flags and size).
 pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> Result<()> {
@@ -98,6 +136,8 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
     let counter_pair = VethPair::new(&a, &b)?;
     let parse_pair = VethPair::new(&a, &b)?;
     let keyed_pairs = KeyedAblation::ALL.iter().map(|_| VethPair::new(&a, &b)).collect::<Result<Vec<_>>>()?;
+    let empty_tc_pair = VethPair::new(&a, &b)?;
+    let counter_tc_pair = VethPair::new(&a, &b)?;
     let _stats = BpfStats::enable()?;
 
     a.run_in(|| -> Result<()> {
@@ -114,39 +154,54 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         for (ablation, pair) in KeyedAblation::ALL.iter().zip(&keyed_pairs) {
             references.attach(ablation.program(), &pair.a_if)?;
         }
+        references.attach(REFERENCE_EMPTY_TC, &empty_tc_pair.a_if)?;
+        references.attach(REFERENCE_COUNTER_TC, &counter_tc_pair.a_if)?;
 
         // The floods take turns in rounds, so a change in the load that other
         // processes put on the shared caches falls on every program alike:
-        // their costs are mostly cache misses in the map lookup. Every pair
-        // to flood, and what was sent to each (the counts are checked).
+        // their costs are mostly cache misses in the map lookup. Every flood,
+        // and what was sent in each (the counts are checked). Ingress floods
+        // (trafgen) are sent into the `a` ends, which run the XDP programs;
+        // egress floods (a quarter as many packets, from a raw socket on this
+        // thread, in namespace `a`) leave the `a` ends through TC egress.
+        let ingress_targets =
+            [&agent_pair, &empty_pair, &counter_pair, &parse_pair].into_iter().chain(&keyed_pairs).map(Flood::ingress);
+        let egress_targets = [&agent_pair, &empty_tc_pair, &counter_tc_pair].into_iter().map(Flood::egress);
+        let floods: Vec<Flood> = ingress_targets.chain(egress_targets).collect();
         const AGENT: usize = 0;
         const PARSE_ONLY: usize = 3;
         const FIRST_KEYED: usize = 4;
-        let pairs: Vec<&VethPair> =
-            [&agent_pair, &empty_pair, &counter_pair, &parse_pair].into_iter().chain(&keyed_pairs).collect();
-        let mut sent = vec![FloodResult::default(); pairs.len()];
-        // The ratio to the minimal counter, one per round: drift in the
-        // machine's speed between rounds then moves both sides of a ratio.
-        let mut round_ratios = Vec::new();
+        let agent_egress = FIRST_KEYED + KeyedAblation::ALL.len();
+        let mut sent = vec![FloodResult::default(); floods.len()];
+        // Each flowwatch program's ratio to the minimal counter on its hook,
+        // one per round: drift in the machine's speed between rounds then
+        // moves both sides of a ratio.
+        let mut round_ratios = HookRatios::default();
         let mut before = (capture.program_stats(), references.stats());
         for round in 0..ROUNDS {
-            let share = packets / ROUNDS + u64::from(round < packets % ROUNDS);
             // The order turns by one each round, so no program always runs
             // in the same place: its place in a round cannot favour it.
-            for turn in 0..pairs.len() {
-                let which = (turn + round as usize) % pairs.len();
-                sent[which] += trafgen::flood(&b, pairs[which], false, share, flows, false)?;
+            for turn in 0..floods.len() {
+                let which = (turn + round as usize) % floods.len();
+                let flood = &floods[which];
+                let total = if flood.egress { packets / 4 } else { packets };
+                let share = total / ROUNDS + u64::from(round < total % ROUNDS);
+                sent[which] += if flood.egress {
+                    egress_flood::flood(flood.pair.a_v4, flood.pair.b_v4, share, flows)?
+                } else {
+                    trafgen::flood(&b, flood.pair, share, flows)?
+                };
             }
             let after = (capture.program_stats(), references.stats());
-            round_ratios.push(
-                ns_per_packet_between(&before.0, &after.0, agent_common::names::INGRESS_PROGRAM)
-                    / ns_per_packet_between(&before.1, &after.1, REFERENCE_COUNTER),
-            );
+            let ratio = |ours: &'static str, reference: &'static str| {
+                ns_per_packet_between(&before.0, &after.0, ours) / ns_per_packet_between(&before.1, &after.1, reference)
+            };
+            round_ratios.ingress.push(ratio(agent_common::names::INGRESS_PROGRAM, REFERENCE_COUNTER));
+            round_ratios.egress.push(ratio(agent_common::names::EGRESS_PROGRAM, REFERENCE_COUNTER_TC));
             before = after;
         }
-        let (ingress, parse_flood, keyed_floods) = (sent[AGENT], sent[PARSE_ONLY], &sent[FIRST_KEYED..]);
-        round_ratios.sort_by(f64::total_cmp);
-        let egress = trafgen::flood(&a, &agent_pair, true, packets / 4, flows, true)?;
+        let (ingress, egress) = (sent[AGENT], sent[agent_egress]);
+        let (parse_flood, keyed_floods) = (sent[PARSE_ONLY], &sent[FIRST_KEYED..agent_egress]);
 
         let ours = capture.program_stats();
         let refs = references.stats();
@@ -170,6 +225,8 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         let egress_ns = ns_per_packet(&ours, agent_common::names::EGRESS_PROGRAM);
         let empty_ns = ns_per_packet(&refs, REFERENCE_EMPTY);
         let counter_ns = ns_per_packet(&refs, REFERENCE_COUNTER);
+        let empty_tc_ns = ns_per_packet(&refs, REFERENCE_EMPTY_TC);
+        let counter_tc_ns = ns_per_packet(&refs, REFERENCE_COUNTER_TC);
         let parse_ns = ns_per_packet(&refs, ABLATION_PARSE_ONLY);
         let [key_ns, clock_ns, statistics_ns] =
             KeyedAblation::ALL.map(|ablation| ns_per_packet(&refs, ablation.program()));
@@ -181,14 +238,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         report
             .add("kernel", "flowwatch XDP ingress", ingress_ns, "ns/pkt")
             .note("full parser + 104-byte stats per flow");
-        report
-            .add("kernel", "flowwatch XDP ingress / minimal counter", median(&round_ratios), "x")
-            .target("<= 1.5x")
-            .note(format!(
-                "median of {ROUNDS} rounds ({}); over the whole run {:.2}x",
-                round_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
-                ingress_ns / counter_ns
-            ));
+        ratio_row(report, "flowwatch XDP ingress / minimal counter", round_ratios.ingress, ingress_ns / counter_ns);
         // Ablation: each step adds one part of flowwatch's per-packet work.
         report
             .add("kernel", "ablation: flowwatch parser + one per-CPU counter", parse_ns, "ns/pkt")
@@ -212,7 +262,12 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             let metric = format!("flood packets counted by {}", ablation.program());
             exact_count_row(report, &metric, counted?, flood.sent);
         }
-        report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("trafgen via qdisc path");
+        report.add("kernel", "reference: empty TC program (egress)", empty_tc_ns, "ns/pkt").note("egress cost floor");
+        report
+            .add("kernel", "reference: minimal counter as a TC program (egress)", counter_tc_ns, "ns/pkt")
+            .note("the XDP counter's code on the skb's linear data");
+        report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("raw-socket UDP flood, 64-byte frames");
+        ratio_row(report, "flowwatch TC egress / minimal TC counter", round_ratios.egress, egress_ns / counter_tc_ns);
         report.add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s").note(format!(
             "{} packets in {:.2} s ({ROUNDS} floods, trafgen start-up included), 1 sender core",
             ingress.sent,

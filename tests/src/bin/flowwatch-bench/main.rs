@@ -6,6 +6,7 @@
 
 mod cpu_time;
 mod drain;
+mod egress_flood;
 mod kernel;
 mod models;
 mod records;

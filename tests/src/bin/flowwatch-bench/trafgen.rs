@@ -30,22 +30,10 @@ impl FloodResult {
 }
 
 /// Sends `packets` UDP frames of 64 bytes from the `b` end of `pair` (in
-/// `ns`) to the `a` end, cycling through `flows` source ports.
-/// `qdisc_path` sends through the qdisc layer so TC egress programs on the
-/// sending interface run too (trafgen bypasses it by default).
-pub fn flood(
-    ns: &NetNs,
-    pair: &VethPair,
-    from_a: bool,
-    packets: u64,
-    flows: u32,
-    qdisc_path: bool,
-) -> Result<FloodResult> {
-    let (dev, src_mac, dst_mac, src_ip, dst_ip) = if from_a {
-        (&pair.a_if, pair.a_mac, pair.b_mac, pair.a_v4, pair.b_v4)
-    } else {
-        (&pair.b_if, pair.b_mac, pair.a_mac, pair.b_v4, pair.a_v4)
-    };
+/// `ns`) to the `a` end, cycling through `flows` source ports. trafgen
+/// bypasses the qdisc layer, so only the `a` end's XDP program sees them.
+pub fn flood(ns: &NetNs, pair: &VethPair, packets: u64, flows: u32) -> Result<FloodResult> {
+    let (dev, src_mac, dst_mac, src_ip, dst_ip) = (&pair.b_if, pair.b_mac, pair.a_mac, pair.b_v4, pair.a_v4);
     let last_port = 1024 + flows - 1;
     // 14 + 20 + 8 + 22 = 64-byte frames.
     let config = format!(
@@ -55,13 +43,9 @@ pub fn flood(
         mac_string(&src_mac)
     );
     let packets_arg = packets.to_string();
-    let mut args = vec!["-o", dev.as_str(), "-n", packets_arg.as_str(), "--cpus", "1", "-C", "-Q"];
-    if qdisc_path {
-        args.push("-q");
-    }
-    args.push(config.as_str());
+    let args = ["-o", dev.as_str(), "-n", packets_arg.as_str(), "--cpus", "1", "-C", "-Q", config.as_str()];
     let started = Instant::now();
-    let output = ns.command("trafgen", &args).output().context("running trafgen (install netsniff-ng)")?;
+    let output = ns.command("trafgen", args).output().context("running trafgen (install netsniff-ng)")?;
     let elapsed = started.elapsed();
     if !output.status.success() {
         bail!("trafgen failed: {}", String::from_utf8_lossy(&output.stderr));
