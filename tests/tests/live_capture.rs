@@ -258,9 +258,6 @@ fn vlan_and_qinq_frames_are_counted_per_tag() -> Result<()> {
     assert_lossless(&out)
 }
 
-/// Test 6: K frames of each malformed kind and a normal UDP flow: the
-/// final stats count each kind in its bucket exactly, nothing crashes, and
-/// the UDP flow is still exact.
 /// An egress frame longer than a page, sent through an AF_PACKET socket:
 /// the kernel then builds an skb whose linear part is the Ethernet header
 /// alone (`packet_snd`), so the TC program must read the IP and UDP headers
@@ -296,6 +293,9 @@ fn egress_headers_past_the_skb_linear_part_are_counted() -> Result<()> {
     assert_lossless(&out)
 }
 
+/// Test 6: K frames of each malformed kind and a normal UDP flow: the
+/// final stats count each kind in its bucket exactly, nothing crashes, and
+/// the UDP flow is still exact.
 #[test]
 fn malformed_frames_are_counted_and_harmless() -> Result<()> {
     if !require_root() {
