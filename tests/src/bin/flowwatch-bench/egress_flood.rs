@@ -43,34 +43,36 @@ pub fn flood(src: Ipv4Addr, dst: Ipv4Addr, packets: u64, flows: u32) -> Result<F
     // SAFETY: `fd` is a fresh descriptor nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     let datagrams: Vec<Vec<u8>> = (0..flows).map(|i| datagram(src, dst, 1024 + i as u16)).collect();
+    let mut iovecs: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|datagram| libc::iovec { iov_base: datagram.as_ptr().cast_mut().cast(), iov_len: datagram.len() })
+        .collect();
+    // SAFETY: all-zero is a valid sockaddr_in; family and address are set below.
     let mut address: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     address.sin_family = libc::AF_INET as libc::sa_family_t;
     address.sin_addr.s_addr = u32::from_ne_bytes(dst.octets());
+    // One message per flow, built once: a batch is a run of them, and the
+    // flows come round in order.
+    let mut messages: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iovec| {
+            // SAFETY: all-zero is a valid mmsghdr; the fields used are set below.
+            let mut message: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            message.msg_hdr.msg_name = (&raw mut address).cast();
+            message.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            message.msg_hdr.msg_iov = iovec;
+            message.msg_hdr.msg_iovlen = 1;
+            message
+        })
+        .collect();
 
     let started = Instant::now();
     let mut next = 0u64;
     while next < packets {
-        let count = BATCH.min((packets - next) as usize);
-        let mut iovecs: Vec<libc::iovec> = (0..count)
-            .map(|i| {
-                let datagram = &datagrams[((next + i as u64) % u64::from(flows)) as usize];
-                libc::iovec { iov_base: datagram.as_ptr().cast_mut().cast(), iov_len: datagram.len() }
-            })
-            .collect();
-        let mut messages: Vec<libc::mmsghdr> = iovecs
-            .iter_mut()
-            .map(|iovec| {
-                // SAFETY: all-zero is a valid mmsghdr; the fields used are set below.
-                let mut message: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                message.msg_hdr.msg_name = (&raw mut address).cast();
-                message.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                message.msg_hdr.msg_iov = iovec;
-                message.msg_hdr.msg_iovlen = 1;
-                message
-            })
-            .collect();
-        // SAFETY: `messages` points at live iovecs, datagrams and address.
-        let sent = unsafe { libc::sendmmsg(socket.as_raw_fd(), messages.as_mut_ptr(), count as u32, 0) };
+        let first = (next % u64::from(flows)) as usize;
+        let count = BATCH.min(messages.len() - first).min((packets - next) as usize);
+        // SAFETY: `messages[first..first + count]` point at live iovecs, datagrams and address.
+        let sent = unsafe { libc::sendmmsg(socket.as_raw_fd(), messages[first..].as_mut_ptr(), count as u32, 0) };
         if sent < 0 {
             let err = std::io::Error::last_os_error();
             // Transient: the queue was full; nothing of this batch went out.
