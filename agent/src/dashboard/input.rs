@@ -104,14 +104,6 @@ impl StatsLine {
         both.accumulate(&self.egress);
         both
     }
-
-    pub fn packets(&self) -> u64 {
-        self.hooks().packets
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.hooks().bytes
-    }
 }
 
 /// The `write` object of a stats line: only its loss counter is shown.
