@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 
 /// The variable `cargo xtask test` and `cargo xtask bench` set.
 pub const SHARED_DATA_ENV: &str = "FLOWWATCH_SHARED_DATA";
@@ -17,10 +17,11 @@ pub fn shared_data_dir() -> PathBuf {
 }
 
 /// Every capture (`.pcap`, `.pcapng`) under the shared data's `pcaps/`, at
-/// any depth, sorted; an error when a folder cannot be read.
+/// any depth, sorted; an error when a folder cannot be read or holds none.
 pub fn shared_captures() -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    let mut pending = vec![shared_data_dir().join("pcaps")];
+    let root = shared_data_dir().join("pcaps");
+    let mut pending = vec![root.clone()];
     while let Some(folder) = pending.pop() {
         let entries = std::fs::read_dir(&folder)
             .with_context(|| format!("reading {} (set {SHARED_DATA_ENV} to ../shared/data)", folder.display()))?;
@@ -33,6 +34,7 @@ pub fn shared_captures() -> Result<Vec<PathBuf>> {
             }
         }
     }
+    ensure!(!found.is_empty(), "no captures under {}", root.display());
     found.sort();
     Ok(found)
 }

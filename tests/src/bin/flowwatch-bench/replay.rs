@@ -22,7 +22,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-use integration_tests::{agent::flowwatch_bin, shared_data::shared_data_dir};
+use integration_tests::{agent::flowwatch_bin, shared_data::shared_captures};
 
 use crate::report::Report;
 
@@ -152,13 +152,6 @@ fn repeated(round: &Path, span_s: f64, copies: usize, dir: &Path, output: &Path)
     concatenated(&parts, output)?;
     parts.iter().try_for_each(fs::remove_file)?;
     Ok(())
-}
-
-/// The shared captures, at least one.
-fn shared_captures() -> Result<Vec<PathBuf>> {
-    let found = integration_tests::shared_data::shared_captures()?;
-    ensure!(!found.is_empty(), "no captures under {}", shared_data_dir().join("pcaps").display());
-    Ok(found)
 }
 
 /// Flows in an NDJSON records file: its `flow` lines less the interim
