@@ -37,9 +37,10 @@ impl<K> Default for DeadlineQueue<K> {
 }
 
 fn bucket_of(due: u128) -> u64 {
-    // Dues are at most two `u64` nanosecond values added: below 2^65, so
-    // the bucket number is below 2^35 and the cast loses nothing.
-    (due >> BUCKET_SHIFT) as u64
+    // Dues are at most two `u64` nanosecond values added (bucket numbers
+    // below 2^35), but a poll's `now` may be any value, `u128::MAX` for a
+    // final drain: saturate rather than wrap to a low bucket.
+    u64::try_from(due >> BUCKET_SHIFT).unwrap_or(u64::MAX)
 }
 
 impl<K: Copy> DeadlineQueue<K> {
