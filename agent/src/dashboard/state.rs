@@ -122,7 +122,11 @@ impl Dashboard {
 
     fn stats(&mut self, stats: StatsLine) {
         if let Some(previous) = &self.last_stats {
-            self.wire_traffic.spread(previous.time, stats.time, stats.hooks().bytes.saturating_sub(previous.hooks().bytes));
+            self.wire_traffic.spread(
+                previous.time,
+                stats.time,
+                stats.hooks().bytes.saturating_sub(previous.hooks().bytes),
+            );
         }
         self.see_time(stats.time);
         self.last_stats = Some(stats);
