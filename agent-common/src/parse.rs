@@ -4,7 +4,8 @@
 //! bounds, and nothing allocates or recurses.
 
 /// Read access to a frame. The kernel implements it over packet pointers
-/// (XDP) or `bpf_skb_load_bytes` (TC); replay over a byte slice.
+/// (XDP, and the linear part of a TC skb) and over `bpf_skb_load_bytes`
+/// (TC, for headers past the linear part); replay over a byte slice.
 pub trait PacketBytes {
     /// Copies `N` bytes starting at `offset`; `None` when the frame is shorter.
     fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]>;

@@ -4,7 +4,7 @@
 //! through the qdisc layer and TC egress as an application's packets do,
 //! in an skb whose linear part holds every header. trafgen's packet socket
 //! would hand TC an skb whose linear part is the Ethernet header alone,
-//! which no locally generated packet looks like.
+//! which packet-socket senders produce but no packet from the IP stack.
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
