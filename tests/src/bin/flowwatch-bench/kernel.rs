@@ -16,7 +16,10 @@ use agent::{
     },
     flow::FlowMapSource,
 };
-use agent_common::flow::FlowKey;
+use agent_common::{
+    counters::HookCounters,
+    flow::{DIRECTION_EGRESS, DIRECTION_INGRESS, FlowKey, FlowStats},
+};
 use anyhow::{Context, Result};
 use integration_tests::{netns::NetNs, veth::VethPair};
 
@@ -27,8 +30,9 @@ use crate::{
 };
 
 /// Turns each program's flood is split into. Odd, so the per-round ratio
-/// has a true median.
-const ROUNDS: u64 = 5;
+/// has a true median; many, so that one noisy stretch of the host's time
+/// falls in few of them.
+const ROUNDS: u64 = 15;
 
 /// One program's flood: the veth pair whose `a` end runs it, and whether
 /// the flood leaves that end (egress, TC) or arrives at it (ingress, XDP).
@@ -44,6 +48,36 @@ impl<'p> Flood<'p> {
 
     fn egress(pair: &'p VethPair) -> Self {
         Self { pair, egress: true }
+    }
+}
+
+/// The order of the floods in each round. Programs whose costs are divided
+/// by each other run back to back, so the host's load changes little
+/// between the two halves of a ratio; which of the two goes first
+/// alternates. The blocks (a compared pair, or one program) turn by one
+/// each round, so no program always runs in the same place.
+struct Schedule {
+    blocks: Vec<Vec<usize>>,
+}
+
+impl Schedule {
+    /// `floods` floods, indexed from 0; `pairs` those compared.
+    fn new(floods: usize, pairs: &[[usize; 2]]) -> Self {
+        let paired = |flood: &usize| pairs.iter().any(|pair| pair.contains(flood));
+        let singles = (0..floods).filter(|flood| !paired(flood)).map(|flood| vec![flood]);
+        Self { blocks: pairs.iter().map(|pair| pair.to_vec()).chain(singles).collect() }
+    }
+
+    /// The floods of round `round`, in order; every flood once.
+    fn round(&self, round: u64) -> Vec<usize> {
+        let count = self.blocks.len();
+        (0..count)
+            .flat_map(|turn| {
+                let block = &self.blocks[(turn + round as usize) % count];
+                let reversed = round % 2 == 1;
+                (0..block.len()).map(move |i| if reversed { block[block.len() - 1 - i] } else { block[i] })
+            })
+            .collect()
     }
 }
 
@@ -117,6 +151,20 @@ fn exact_count_row(report: &mut Report, metric: &str, counted: u64, sent: u64) {
         .note(exactness(counted, sent));
 }
 
+/// An agent's flows, each with its per-CPU values merged.
+type Flows = Vec<(FlowKey, FlowStats)>;
+
+/// The flood's flows an agent's map holds in `direction`, each with its
+/// per-CPU values merged, and the agent's hook counters, read after the map
+/// so they cover every packet it holds.
+fn flood_flows(capture: &mut LiveCapture, direction: u8) -> Result<(Flows, [HookCounters; 2])> {
+    let mut snapshot = Vec::new();
+    capture.flow_map().snapshot(&mut snapshot)?;
+    snapshot.retain(|(key, _)| is_flood(key, direction));
+    let hooks = capture.flow_map().hook_counters()?;
+    Ok((snapshot, hooks))
+}
+
 /// A flowwatch program's cost against the minimal counter on its hook: the
 /// median of the rounds' ratios, with the rounds and the whole run's ratio.
 fn ratio_row(report: &mut Report, metric: &str, mut rounds: Vec<f64>, whole_run: f64) {
@@ -134,6 +182,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
     let a = NetNs::new()?;
     let b = NetNs::new()?;
     let agent_pair = VethPair::new(&a, &b)?;
+    let agent_egress_pair = VethPair::new(&a, &b)?;
     let empty_pair = VethPair::new(&a, &b)?;
     let counter_pair = VethPair::new(&a, &b)?;
     let parse_pair = VethPair::new(&a, &b)?;
@@ -143,12 +192,20 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
     let _stats = BpfStats::enable()?;
 
     a.run_in(|| -> Result<()> {
-        let mut capture = LiveCapture::start(&CaptureConfig {
-            interfaces: vec![agent_pair.a_if.clone()],
-            xdp_mode: XdpModeChoice::Driver,
-            map_entries,
-            ..CaptureConfig::default()
-        })?;
+        // Two agents: each reference program has a map of its own holding
+        // only its hook's 10,000 flows, so flowwatch's ingress and egress
+        // are measured with the same, and neither's map carries the other
+        // flood's flows (twice the entries, and the cache misses with them).
+        let start_agent = |pair: &VethPair| {
+            LiveCapture::start(&CaptureConfig {
+                interfaces: vec![pair.a_if.clone()],
+                xdp_mode: XdpModeChoice::Driver,
+                map_entries,
+                ..CaptureConfig::default()
+            })
+        };
+        let mut capture = start_agent(&agent_pair)?;
+        let mut egress_capture = start_agent(&agent_egress_pair)?;
         let mut references = ReferencePrograms::load(map_entries)?;
         references.attach(REFERENCE_EMPTY, &empty_pair.a_if)?;
         references.attach(REFERENCE_COUNTER, &counter_pair.a_if)?;
@@ -167,24 +224,24 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         // egress floods (a quarter as many packets, from a raw socket on this
         // thread, in namespace `a`) leave the `a` ends through TC egress.
         let ingress_targets =
-            [&agent_pair, &empty_pair, &counter_pair, &parse_pair].into_iter().chain(&keyed_pairs).map(Flood::ingress);
-        let egress_targets = [&agent_pair, &empty_tc_pair, &counter_tc_pair].into_iter().map(Flood::egress);
+            [&agent_pair, &counter_pair, &empty_pair, &parse_pair].into_iter().chain(&keyed_pairs).map(Flood::ingress);
+        let egress_targets = [&agent_egress_pair, &counter_tc_pair, &empty_tc_pair].into_iter().map(Flood::egress);
         let floods: Vec<Flood> = ingress_targets.chain(egress_targets).collect();
         const AGENT: usize = 0;
+        const COUNTER: usize = 1;
         const PARSE_ONLY: usize = 3;
         const FIRST_KEYED: usize = 4;
         let agent_egress = FIRST_KEYED + KeyedAblation::ALL.len();
+        let counter_tc = agent_egress + 1;
+        let schedule = Schedule::new(floods.len(), &[[AGENT, COUNTER], [agent_egress, counter_tc]]);
         let mut sent = vec![FloodResult::default(); floods.len()];
         // Each flowwatch program's ratio to the minimal counter on its hook,
         // one per round: drift in the machine's speed between rounds then
         // moves both sides of a ratio.
         let mut round_ratios = HookRatios::default();
-        let mut before = (capture.program_stats(), references.stats());
+        let mut before = (capture.program_stats(), egress_capture.program_stats(), references.stats());
         for round in 0..ROUNDS {
-            // The order turns by one each round, so no program always runs
-            // in the same place: its place in a round cannot favour it.
-            for turn in 0..floods.len() {
-                let which = (turn + round as usize) % floods.len();
+            for which in schedule.round(round) {
                 let flood = &floods[which];
                 let total = if flood.egress { packets / 4 } else { packets };
                 let share = total / ROUNDS + u64::from(round < total % ROUNDS);
@@ -194,28 +251,24 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
                     trafgen::flood(&b, flood.pair, share, flows)?
                 };
             }
-            let after = (capture.program_stats(), references.stats());
-            let ratio = |ours: &'static str, reference: &'static str| {
-                ns_per_packet_between(&before.0, &after.0, ours) / ns_per_packet_between(&before.1, &after.1, reference)
-            };
-            round_ratios.ingress.push(ratio(agent_common::names::INGRESS_PROGRAM, REFERENCE_COUNTER));
-            round_ratios.egress.push(ratio(agent_common::names::EGRESS_PROGRAM, REFERENCE_COUNTER_TC));
+            let after = (capture.program_stats(), egress_capture.program_stats(), references.stats());
+            let reference = |name| ns_per_packet_between(&before.2, &after.2, name);
+            let ingress = ns_per_packet_between(&before.0, &after.0, agent_common::names::INGRESS_PROGRAM);
+            let egress = ns_per_packet_between(&before.1, &after.1, agent_common::names::EGRESS_PROGRAM);
+            round_ratios.ingress.push(ingress / reference(REFERENCE_COUNTER));
+            round_ratios.egress.push(egress / reference(REFERENCE_COUNTER_TC));
             before = after;
         }
         let (ingress, egress) = (sent[AGENT], sent[agent_egress]);
         let (parse_flood, keyed_floods) = (sent[PARSE_ONLY], &sent[FIRST_KEYED..agent_egress]);
 
         let ours = capture.program_stats();
+        let ours_egress = egress_capture.program_stats();
         let refs = references.stats();
-        let mut snapshot = Vec::new();
-        capture.flow_map().snapshot(&mut snapshot)?;
-        // Read after the snapshot, so they cover every packet it holds.
-        let hooks = capture.flow_map().hook_counters()?;
-        let flood_packets = |direction: u8| -> u64 {
-            snapshot.iter().filter(|(k, _)| is_flood(k, direction)).map(|(_, s)| s.packets).sum()
-        };
-        let flood_flows = snapshot.iter().filter(|(k, _)| is_flood(k, 0)).count();
-        let (ingress_counted, egress_counted) = (flood_packets(0), flood_packets(1));
+        let (ingress_flows, ingress_hooks) = flood_flows(&mut capture, DIRECTION_INGRESS)?;
+        let (egress_flows, egress_hooks) = flood_flows(&mut egress_capture, DIRECTION_EGRESS)?;
+        let counted = |flows: &Flows| -> u64 { flows.iter().map(|(_, s)| s.packets).sum() };
+        let (ingress_counted, egress_counted) = (counted(&ingress_flows), counted(&egress_flows));
         // The parse-only counter has no key to tell a stray frame by; the
         // veth pairs are quiet by the time the programs attach.
         let parsed = references.parsed_packets()?;
@@ -224,7 +277,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             Ok(flows.iter().filter(|(k, _)| is_flood(k, 0)).map(|(_, packets)| packets).sum())
         });
         let ingress_ns = ns_per_packet(&ours, agent_common::names::INGRESS_PROGRAM);
-        let egress_ns = ns_per_packet(&ours, agent_common::names::EGRESS_PROGRAM);
+        let egress_ns = ns_per_packet(&ours_egress, agent_common::names::EGRESS_PROGRAM);
         let empty_ns = ns_per_packet(&refs, REFERENCE_EMPTY);
         let counter_ns = ns_per_packet(&refs, REFERENCE_COUNTER);
         let empty_tc_ns = ns_per_packet(&refs, REFERENCE_EMPTY_TC);
@@ -278,10 +331,42 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         exact_count_row(report, "flood packets counted by agent (ingress)", ingress_counted, ingress.sent);
         exact_count_row(report, "flood packets counted by agent (egress)", egress_counted, egress.sent);
         report
-            .add("kernel", "flood flows in the map (ingress)", flood_flows as f64, "flows")
+            .add("kernel", "flood flows in the map (ingress)", ingress_flows.len() as f64, "flows")
             .target(format!("= {flows}"))
-            .note(format!("hooks saw {} + {} packets in all", hooks[0].packets, hooks[1].packets));
+            .note(format!("its hooks saw {} + {} packets in all", ingress_hooks[0].packets, ingress_hooks[1].packets));
+        report
+            .add("kernel", "flood flows in the map (egress)", egress_flows.len() as f64, "flows")
+            .target(format!("= {flows}"))
+            .note(format!("its hooks saw {} + {} packets in all", egress_hooks[0].packets, egress_hooks[1].packets));
         Ok(())
     })??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn every_round_runs_each_flood_once_with_compared_pairs_back_to_back() {
+        let schedule = Schedule::new(6, &[[0, 3], [4, 5]]);
+        let mut firsts = Vec::new();
+        for round in 0..6 {
+            let order = schedule.round(round);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3, 4, 5], "round {round}: {order:?}");
+            for [x, y] in [[0, 3], [4, 5]] {
+                let adjacent = order.windows(2).any(|w| w == [x, y] || w == [y, x]);
+                assert!(adjacent, "round {round}: {order:?}");
+            }
+            firsts.push(order[0]);
+        }
+        // The pair alternates which half runs first, and the blocks turn.
+        assert_eq!(schedule.round(0)[..2], [0, 3]);
+        assert_eq!(schedule.round(1)[..2], [5, 4]);
+        firsts.sort_unstable();
+        firsts.dedup();
+        assert!(firsts.len() >= 4, "blocks should turn: {firsts:?}");
+    }
 }
