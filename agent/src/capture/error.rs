@@ -41,6 +41,12 @@ pub enum CaptureError {
         #[source]
         source: ProgramError,
     },
+    #[error("test run of {program} (BPF_PROG_TEST_RUN) failed: {source}")]
+    TestRun {
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
     #[error("-w packet sampling: {detail}")]
     Sampling { detail: String },
     #[error("map {map}: {source}")]

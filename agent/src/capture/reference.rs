@@ -14,7 +14,7 @@ use aya::{
 use super::{
     BENCH_REFERENCE_OBJECT, CaptureError, ProgramStats,
     attach::{attach_tc_egress, program_mut},
-    program_stats,
+    program_stats, test_run_ns,
 };
 
 pub const REFERENCE_EMPTY: &str = "reference_empty";
@@ -150,6 +150,12 @@ impl ReferencePrograms {
     pub fn stats(&self) -> Vec<ProgramStats> {
         let all: Vec<&'static str> = XDP_PROGRAMS.into_iter().chain(TC_PROGRAMS).collect();
         program_stats(&self.ebpf, &all)
+    }
+
+    /// A reference program run `repeat` times on `frame` in the kernel's
+    /// test harness: mean nanoseconds per run (see [`super::LiveCapture::test_run_ns`]).
+    pub fn test_run_ns(&self, program: &'static str, frame: &[u8], repeat: u32) -> Result<f64, CaptureError> {
+        test_run_ns(&self.ebpf, program, frame, repeat)
     }
 
     /// Packets the parse-only ablation parsed, over every CPU (its cost per

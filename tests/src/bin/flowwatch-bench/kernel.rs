@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use integration_tests::{netns::NetNs, veth::VethPair};
 
 use crate::{
-    egress_flood,
+    egress_flood, hot_path,
     report::{Report, median},
     trafgen::{self, FloodResult},
 };
@@ -338,6 +338,42 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
             .add("kernel", "flood flows in the map (egress)", egress_flows.len() as f64, "flows")
             .target(format!("= {flows}"))
             .note(format!("its hooks saw {} + {} packets in all", egress_hooks[0].packets, egress_hooks[1].packets));
+
+        // Last: the test runs count into the programs' statistics and add
+        // the test frame's flow to each map, both read above.
+        let frame = hot_path::frame(&agent_pair);
+        let reference = |name| hot_path::cost(&frame, |frame, repeat| Ok(references.test_run_ns(name, frame, repeat)?));
+        let (empty_hot, empty_tc_hot) = (reference(REFERENCE_EMPTY)?, reference(REFERENCE_EMPTY_TC)?);
+        let xdp = |label: &str, hot: f64, flood: f64| hot_path::OverEmpty {
+            label: label.to_owned(),
+            hot_ns: hot - empty_hot,
+            flood_ns: flood - empty_ns,
+        };
+        let tc = |label: &str, hot: f64, flood: f64| hot_path::OverEmpty {
+            label: label.to_owned(),
+            hot_ns: hot - empty_tc_hot,
+            flood_ns: flood - empty_tc_ns,
+        };
+        let counter = xdp(REFERENCE_COUNTER, reference(REFERENCE_COUNTER)?, counter_ns);
+        let parse = xdp(ABLATION_PARSE_ONLY, reference(ABLATION_PARSE_ONLY)?, parse_ns);
+        let keyed = KeyedAblation::ALL
+            .iter()
+            .zip([key_ns, clock_ns, statistics_ns])
+            .map(|(ablation, flood)| Ok(xdp(ablation.program(), reference(ablation.program())?, flood)))
+            .collect::<Result<Vec<_>>>()?;
+        let ingress_hot = hot_path::cost(&frame, |frame, repeat| {
+            Ok(capture.test_run_ns(agent_common::names::INGRESS_PROGRAM, frame, repeat)?)
+        })?;
+        let ingress = xdp("flowwatch XDP ingress", ingress_hot, ingress_ns);
+        let counter_tc = tc(REFERENCE_COUNTER_TC, reference(REFERENCE_COUNTER_TC)?, counter_tc_ns);
+        let egress_hot = hot_path::cost(&frame, |frame, repeat| {
+            Ok(egress_capture.test_run_ns(agent_common::names::EGRESS_PROGRAM, frame, repeat)?)
+        })?;
+        let egress = tc("flowwatch TC egress", egress_hot, egress_ns);
+        let programs: Vec<&hot_path::OverEmpty> =
+            [&counter, &parse].into_iter().chain(&keyed).chain([&ingress, &counter_tc, &egress]).collect();
+        let hooks = [("XDP ingress", &ingress, &counter), ("TC egress", &egress, &counter_tc)];
+        hot_path::report(report, &programs, &hooks);
         Ok(())
     })??;
     Ok(())

@@ -7,6 +7,7 @@
 mod cpu_time;
 mod drain;
 mod egress_flood;
+mod hot_path;
 mod kernel;
 mod models;
 mod records;
