@@ -2,8 +2,10 @@
 //! runs in the kernel's test harness (`BPF_PROG_TEST_RUN`) on one frame
 //! many times, so that frame's flow entry and value stay in the CPU's
 //! caches. Beside the floods' figures it splits what a program costs into
-//! the work it does and the memory it touches: a flood over 10,000 flows
-//! misses the caches on nearly every lookup, the test harness on none.
+//! the work it does and what cold caches add: a flood over 10,000 flows
+//! misses the data caches on nearly every lookup, the test harness on
+//! none, and between two runs of a TC egress program in a flood the whole
+//! network stack runs, which also evicts the program's code.
 //! The harness's own cost per run is not the flood's, so programs are
 //! compared by what each adds to the empty program on the same path.
 
@@ -48,7 +50,7 @@ pub struct OverEmpty {
 
 /// The rows: each program over the empty one, hot and in the flood; then
 /// for each hook, flowwatch's program over the minimal counter, split into
-/// the work (hot) and the memory (the flood's rest).
+/// the work (hot) and cold caches (the flood's rest).
 pub fn report(report: &mut Report, programs: &[&OverEmpty], hooks: &[(&str, &OverEmpty, &OverEmpty)]) {
     for program in programs {
         report
@@ -60,6 +62,6 @@ pub fn report(report: &mut Report, programs: &[&OverEmpty], hooks: &[(&str, &Ove
         let flood = ours.flood_ns - counter.flood_ns;
         report
             .add("kernel", format!("hot path: flowwatch {hook} over the minimal counter"), work, "ns/pkt")
-            .note(format!("in the flood {flood:+.0} ns: {work:.0} ns of work, {:.0} ns of cache misses", flood - work));
+            .note(format!("in the flood {flood:+.0} ns: {work:.0} ns of work, {:.0} ns of cold caches", flood - work));
     }
 }
