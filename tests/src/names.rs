@@ -23,6 +23,18 @@ pub fn unique(kind: char) -> String {
     format!("fw{}{kind}{}", std::process::id(), next_id())
 }
 
+/// The process id in a namespace name made by [`unique`] (`fw<pid>n<n>`,
+/// all of it), or `None` for any other name: the pattern is strict, so a
+/// namespace of someone else's is never taken for one of ours.
+pub fn namespace_owner_pid(name: &str) -> Option<u32> {
+    let (pid, counter) = name.strip_prefix("fw")?.split_once('n')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(pid) || !all_digits(counter) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// The two interface names of a veth pair numbered `id`: `fw<pid>v<id>a`/`b`.
 pub fn veth_names(id: u32) -> (String, String) {
     let base = format!("fw{}v{}", std::process::id(), id % 10_000);
@@ -45,5 +57,15 @@ mod tests {
         // Worst case: a 7-digit pid and a 4-digit counter.
         let worst = format!("fw{}v{}a", 4_194_304, 9_999);
         assert!(worst.len() <= IFNAME_MAX, "{worst}");
+    }
+
+    #[test]
+    fn the_owner_pid_is_read_back_from_our_namespace_names_only() {
+        assert_eq!(namespace_owner_pid(&unique('n')), Some(std::process::id()));
+        assert_eq!(namespace_owner_pid("fw15821n2"), Some(15821));
+        let foreign = ["fw", "fwn1", "fw123", "fw12n", "fw12nx", "fw12n3a", "fw1a2", "fw12v3a", "flowwatch", "eth0"];
+        for name in foreign {
+            assert_eq!(namespace_owner_pid(name), None, "{name}");
+        }
     }
 }

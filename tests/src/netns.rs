@@ -7,6 +7,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Once;
 
 /// A named network namespace (`ip netns add`), deleted on drop.
 #[derive(Debug)]
@@ -16,7 +17,11 @@ pub struct NetNs {
 
 impl NetNs {
     /// Creates a fresh namespace with a unique name and its loopback up.
+    /// The first call in a process also deletes namespaces left by runs
+    /// killed before their guards ran (see [`remove_orphans`]).
     pub fn new() -> Result<Self> {
+        static SWEEP: Once = Once::new();
+        SWEEP.call_once(remove_orphans);
         let name = names::unique('n');
         // A namespace with our pid in its name can only be left over from a
         // dead process that had the same pid: it is stale, remove it.
@@ -91,6 +96,31 @@ impl NetNs {
         let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
         let value = value.to_owned();
         self.run_in(move || std::fs::write(&path, value))?.with_context(|| format!("sysctl {key} in {}", self.name))
+    }
+}
+
+/// Deletes every namespace named by [`names::unique`] whose process is
+/// gone: a test or bench run killed by a signal (Ctrl-C, a timeout) never
+/// runs its guards, so its namespaces, and the veth pairs and programs in
+/// them, would stay. A live process's namespaces are left alone, so runs
+/// side by side do not disturb each other.
+fn remove_orphans() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Some(pid) = names::namespace_owner_pid(&name) else {
+            continue;
+        };
+        if pid != std::process::id() && !PathBuf::from(format!("/proc/{pid}")).exists() {
+            eprintln!("removing network namespace {name}, left by a run (pid {pid}) that was killed");
+            if let Err(e) = cmd::ip(&["netns", "del", &name]) {
+                eprintln!("warning: could not delete netns {name}: {e:#}");
+            }
+        }
     }
 }
 
