@@ -33,11 +33,20 @@ pub fn frame(pair: &VethPair) -> Vec<u8> {
     frames::udp_frame(pair.a_mac, pair.b_mac, &[], src, dst, 22)
 }
 
-/// The median of [`SAMPLES`] test runs of [`REPEAT`] runs each, through
-/// `test_run` (a loaded program's `test_run_ns`): nanoseconds per run.
-pub fn cost(frame: &[u8], test_run: impl Fn(&[u8], u32) -> Result<f64>) -> Result<f64> {
-    let samples = (0..SAMPLES).map(|_| test_run(frame, REPEAT)).collect::<Result<Vec<_>>>()?;
-    Ok(median(&samples))
+/// [`SAMPLES`] test runs of [`REPEAT`] runs each of one program.
+pub struct Cost {
+    /// Nanoseconds per run, the median of the test runs.
+    pub median_ns: f64,
+    /// The fastest and the slowest test run, in nanoseconds per run.
+    pub range_ns: (f64, f64),
+}
+
+/// Test-runs a program [`SAMPLES`] times through `test_run` (a loaded
+/// program's `test_run_ns`).
+pub fn cost(frame: &[u8], test_run: impl Fn(&[u8], u32) -> Result<f64>) -> Result<Cost> {
+    let mut samples = (0..SAMPLES).map(|_| test_run(frame, REPEAT)).collect::<Result<Vec<_>>>()?;
+    samples.sort_by(f64::total_cmp);
+    Ok(Cost { median_ns: median(&samples), range_ns: (samples[0], samples[samples.len() - 1]) })
 }
 
 /// One program's cost over its hook's empty program, on the test harness
@@ -46,6 +55,21 @@ pub struct OverEmpty {
     pub label: String,
     pub hot_ns: f64,
     pub flood_ns: f64,
+    /// The program's own test runs (not over the empty program), fastest
+    /// and slowest: a wide range says the row is unsteady.
+    pub hot_range_ns: (f64, f64),
+}
+
+impl OverEmpty {
+    /// `hot` and `flood` of a program, over those of its hook's empty program.
+    pub fn new(label: &str, hot: &Cost, flood_ns: f64, empty: (&Cost, f64)) -> Self {
+        Self {
+            label: label.to_owned(),
+            hot_ns: hot.median_ns - empty.0.median_ns,
+            flood_ns: flood_ns - empty.1,
+            hot_range_ns: hot.range_ns,
+        }
+    }
 }
 
 /// The rows: each program over the empty one, hot and in the flood; then
@@ -55,7 +79,10 @@ pub fn report(report: &mut Report, programs: &[&OverEmpty], hooks: &[(&str, &Ove
     for program in programs {
         report
             .add("kernel", format!("hot path: {} over the empty program", program.label), program.hot_ns, "ns/pkt")
-            .note(format!("in the flood {:+.0} ns", program.flood_ns));
+            .note(format!(
+                "in the flood {:+.0} ns; its test runs {:.0}–{:.0} ns",
+                program.flood_ns, program.hot_range_ns.0, program.hot_range_ns.1
+            ));
     }
     for (hook, ours, counter) in hooks {
         let work = ours.hot_ns - counter.hot_ns;

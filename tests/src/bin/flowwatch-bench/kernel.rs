@@ -344,15 +344,11 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         let frame = hot_path::frame(&agent_pair);
         let reference = |name| hot_path::cost(&frame, |frame, repeat| Ok(references.test_run_ns(name, frame, repeat)?));
         let (empty_hot, empty_tc_hot) = (reference(REFERENCE_EMPTY)?, reference(REFERENCE_EMPTY_TC)?);
-        let xdp = |label: &str, hot: f64, flood: f64| hot_path::OverEmpty {
-            label: label.to_owned(),
-            hot_ns: hot - empty_hot,
-            flood_ns: flood - empty_ns,
+        let xdp = |label: &str, hot: hot_path::Cost, flood: f64| {
+            hot_path::OverEmpty::new(label, &hot, flood, (&empty_hot, empty_ns))
         };
-        let tc = |label: &str, hot: f64, flood: f64| hot_path::OverEmpty {
-            label: label.to_owned(),
-            hot_ns: hot - empty_tc_hot,
-            flood_ns: flood - empty_tc_ns,
+        let tc = |label: &str, hot: hot_path::Cost, flood: f64| {
+            hot_path::OverEmpty::new(label, &hot, flood, (&empty_tc_hot, empty_tc_ns))
         };
         let counter = xdp(REFERENCE_COUNTER, reference(REFERENCE_COUNTER)?, counter_ns);
         let parse = xdp(ABLATION_PARSE_ONLY, reference(ABLATION_PARSE_ONLY)?, parse_ns);
