@@ -83,6 +83,13 @@ impl HookCounters {
         self.frozen_writes = self.frozen_writes.wrapping_add(other.frozen_writes);
     }
 
+    /// Several counters (CPUs' slots, or both hooks) added up.
+    pub fn total<'a>(counters: impl IntoIterator<Item = &'a HookCounters>) -> HookCounters {
+        let mut total = HookCounters::default();
+        counters.into_iter().for_each(|counters| total.accumulate(counters));
+        total
+    }
+
     /// Counts a frame the parser refused: it becomes no flow update.
     /// `segments` wire packets, `frame_len` bytes as the hook saw them.
     #[inline(always)]

@@ -102,9 +102,7 @@ impl FlowMapSource for KernelFlowMap {
         let mut totals = [HookCounters::default(); 2];
         for hook in Hook::ALL {
             let per_cpu = self.counters.get(&hook.index(), 0).map_err(|e| source_error("reading hook counters", e))?;
-            for value in per_cpu.iter() {
-                totals[hook.index() as usize].accumulate(value);
-            }
+            totals[hook.index() as usize] = HookCounters::total(per_cpu.iter());
         }
         Ok(totals)
     }

@@ -100,9 +100,7 @@ pub struct StatsLine {
 impl StatsLine {
     /// Both hooks' counters added up.
     pub fn hooks(&self) -> HookCounters {
-        let mut both = self.ingress;
-        both.accumulate(&self.egress);
-        both
+        HookCounters::total([&self.ingress, &self.egress])
     }
 }
 

@@ -36,8 +36,7 @@ impl Accounting {
         time: String,
         is_final: bool,
     ) -> StatsRecord {
-        let mut total = HookCounters::default();
-        hooks.iter().for_each(|h| total.accumulate(h));
+        let total = HookCounters::total(hooks);
         let explained =
             total.non_ip + total.malformed() + total.map_update_failed + self.flow_packets + pending_packets;
         StatsRecord {
