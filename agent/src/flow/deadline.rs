@@ -38,8 +38,8 @@ impl<K> Default for DeadlineQueue<K> {
 
 fn bucket_of(due: u128) -> u64 {
     // Dues are at most two `u64` nanosecond values added (bucket numbers
-    // below 2^35), but a poll's `now` may be any value, `u128::MAX` for a
-    // final drain: saturate rather than wrap to a low bucket.
+    // below 2^35), but `take_due` accepts any `u128` `now` (the tests drain
+    // everything at `u128::MAX`): saturate rather than wrap to a low bucket.
     u64::try_from(due >> BUCKET_SHIFT).unwrap_or(u64::MAX)
 }
 
