@@ -13,7 +13,7 @@ use agent_common::{
     flow::{FlowKey, FlowStats, PacketSample},
     parse::{ParsedPacket, parse_ethernet},
 };
-use agent_ebpf::frame::DirectFrame;
+use agent_ebpf::{frame::DirectFrame, record::prefetch_lines};
 use aya_ebpf::{
     bindings::{TC_ACT_PIPE, xdp_action},
     helpers::bpf_ktime_get_ns,
@@ -99,17 +99,27 @@ impl PacketValue for FlowStats {
 
 /// One packet under `key`: added in place to this CPU's value of the entry,
 /// or a new entry. Every LRU program here counts this way, so they differ
-/// only in their keys, their values and what `packet` holds (read before
-/// the lookup, as flowwatch reads its clock).
+/// only in their keys, their values and what `packet` reads. `packet` runs
+/// after the lookup, where flowwatch reads its clock; `prefetch` starts
+/// loading the value's cache lines before it, as flowwatch does before
+/// its clock read.
 #[inline(always)]
-fn count_packet<K, V: PacketValue>(map: &LruPerCpuHashMap<K, V>, key: &K, packet: &V::Packet) {
-    match map.get_ptr_mut(key) {
-        // SAFETY: a per-CPU value, written only by this program on this CPU.
-        Some(value) => unsafe { (*value).add(packet) },
-        None => {
-            let _ = map.insert(key, V::first(packet), 0);
-        }
+fn count_packet<K, V: PacketValue>(
+    map: &LruPerCpuHashMap<K, V>,
+    key: &K,
+    prefetch: bool,
+    packet: impl FnOnce() -> V::Packet,
+) {
+    let Some(value) = map.get_ptr_mut(key) else {
+        let _ = map.insert(key, V::first(&packet()), 0);
+        return;
+    };
+    if prefetch {
+        prefetch_lines(value);
     }
+    let packet = packet();
+    // SAFETY: a per-CPU value, written only by this program on this CPU.
+    unsafe { (*value).add(&packet) }
 }
 
 #[map(name = "REF_FLOWS")]
@@ -186,7 +196,8 @@ fn count_five_tuple(map: &LruPerCpuHashMap<FiveTuple, Count>, start: usize, end:
         return;
     }
     let key = FiveTuple { src, dst, sport, dport, proto, _pad: [0; 3] };
-    count_packet(map, &key, &((end - start) as u64));
+    let bytes = (end - start) as u64;
+    count_packet(map, &key, false, || bytes);
 }
 
 /// Ablation: flowwatch's parser, then one per-CPU counter (no flow map).
@@ -203,18 +214,19 @@ pub fn ablation_parse_only(ctx: XdpContext) -> u32 {
 }
 
 /// Parses the frame and counts it under flowwatch's key in `map`, with
-/// what `packet` takes from it: the keyed ablations differ only in that.
+/// what `packet` takes from it: the keyed ablations differ only in that
+/// (and in `prefetch`, see [`count_packet`]).
 #[inline(always)]
 fn count_keyed<V: PacketValue>(
     ctx: &XdpContext,
     map: &LruPerCpuHashMap<FlowKey, V>,
+    prefetch: bool,
     packet: impl FnOnce(&DirectFrame, &ParsedPacket) -> V::Packet,
 ) -> u32 {
     let frame = DirectFrame::xdp(ctx);
     if let Ok(parsed) = parse_ethernet(&frame, None) {
-        let packet = packet(&frame, &parsed);
         let key = parsed.flow_key(ctx.ingress_ifindex() as u32, Hook::Ingress.direction());
-        count_packet(map, &key, &packet);
+        count_packet(map, &key, prefetch, || packet(&frame, &parsed));
     }
     xdp_action::XDP_PASS
 }
@@ -223,7 +235,7 @@ fn count_keyed<V: PacketValue>(
 /// counting packets and bytes only (no clock, no statistics, no hook counters).
 #[xdp]
 pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
-    count_keyed(&ctx, &ABLATION_FLOWS, |frame, _| frame.frame_len() as u64)
+    count_keyed(&ctx, &ABLATION_FLOWS, false, |frame, _| frame.frame_len() as u64)
 }
 
 /// Ablation: the key ablation plus `bpf_ktime_get_ns` on every packet, kept
@@ -231,14 +243,14 @@ pub fn ablation_parse_and_key(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn ablation_clock(ctx: XdpContext) -> u32 {
     // SAFETY: helper without preconditions.
-    count_keyed(&ctx, &ABLATION_CLOCKED, |_, _| unsafe { bpf_ktime_get_ns() })
+    count_keyed(&ctx, &ABLATION_CLOCKED, true, |_, _| unsafe { bpf_ktime_get_ns() })
 }
 
 /// Ablation: flowwatch's per-flow statistics (`FlowStats::record`, the
 /// 104-byte value), without the hook counters and the freeze check.
 #[xdp]
 pub fn ablation_statistics(ctx: XdpContext) -> u32 {
-    count_keyed(&ctx, &ABLATION_STATISTICS, |frame, parsed| {
+    count_keyed(&ctx, &ABLATION_STATISTICS, true, |frame, parsed| {
         // SAFETY: helper without preconditions.
         parsed.sample(frame.frame_len(), 1, unsafe { bpf_ktime_get_ns() })
     })

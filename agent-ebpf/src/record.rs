@@ -65,15 +65,24 @@ pub fn record_frame(parsed: Result<ParsedPacket, ParseError>, obs: &Observation)
             return;
         }
     };
-    // SAFETY: helper without preconditions.
-    let sample = parsed.sample(obs.frame_len, segments, unsafe { bpf_ktime_get_ns() });
-    counters.count_parsed(&sample);
-
     let mut key = parsed.flow_key(obs.ifindex, obs.hook.direction());
     // SAFETY: a read of an immutable global; volatile so the compiler keeps
     // the load instead of folding the value the object was built with.
     let freeze_after_ns = unsafe { core::ptr::read_volatile(&FREEZE_AFTER_NS) };
-    if let Some(stats) = flow_entry(&key) {
+    let found = flow_entry(&key);
+    // The clock after the lookup, with the value's cache lines already on
+    // their way: the clocksource read ends in `rdtscp` (or `lfence; rdtsc`),
+    // which waits for every earlier load, so the value's cache misses resolve
+    // during the helper call instead of after it. The freeze protocol only
+    // needs the clock read between the lookup and the write.
+    if let Some(stats) = found {
+        prefetch_lines(stats);
+    }
+    // SAFETY: helper without preconditions.
+    let sample = parsed.sample(obs.frame_len, segments, unsafe { bpf_ktime_get_ns() });
+    counters.count_parsed(&sample);
+
+    if let Some(stats) = found {
         // SAFETY: per-CPU value, written only by this CPU.
         if !entry_is_frozen(unsafe { &*stats }, &key, sample.now_ns, freeze_after_ns) {
             // SAFETY: as above.
@@ -117,6 +126,26 @@ pub fn record_frame(parsed: Result<ParsedPacket, ParseError>, obs: &Observation)
             None => counters.map_update_failed += segments as u64,
         },
     }
+}
+
+/// Loads one byte of every cache line `*value` spans (one per 64 bytes,
+/// and its last byte), so that their misses are in flight together before
+/// a helper call that waits for earlier loads; the reads themselves are
+/// discarded. The pointer must come from a map lookup for a value of `T`.
+#[inline(always)]
+pub fn prefetch_lines<T>(value: *const T) {
+    const CACHE_LINE: usize = 64;
+    let bytes = value.cast::<u8>();
+    let size = core::mem::size_of::<T>();
+    let mut offset = 0;
+    while offset < size {
+        // SAFETY: `offset < size`, inside the map value; volatile so the
+        // otherwise unused load is kept.
+        unsafe { core::ptr::read_volatile(bytes.add(offset)) };
+        offset += CACHE_LINE;
+    }
+    // SAFETY: the value's last byte (the steps above may stop a line short of it).
+    unsafe { core::ptr::read_volatile(bytes.add(size - 1)) };
 }
 
 /// This CPU's slot of the entry for `key`. Takes the key by reference so
