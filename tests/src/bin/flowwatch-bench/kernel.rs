@@ -31,10 +31,19 @@ use crate::{
     trafgen::{self, FloodResult},
 };
 
-/// Turns each program's flood is split into. Odd, so the per-round ratio
-/// has a true median; many, so that one noisy stretch of the host's time
-/// falls in few of them.
-const ROUNDS: u64 = 15;
+/// What the kernel section sends to each program.
+pub struct FloodPlan {
+    /// Packets per XDP program over all rounds; each TC program gets a
+    /// quarter as many (a raw socket sends them, slower than trafgen).
+    pub packets: u64,
+    /// Turns each program's flood is split into. Odd, so the per-round
+    /// ratio has a true median; many, because one noisy stretch of the
+    /// host's time moves a round's ratio by tens of percent, and the median
+    /// of n rounds steadies only as √n.
+    pub rounds: u64,
+    /// Distinct UDP flows in every flood.
+    pub flows: u32,
+}
 
 /// One program's flood: the veth pair whose `a` end runs it, and whether
 /// the flood leaves that end (egress, TC) or arrives at it (ingress, XDP).
@@ -156,15 +165,20 @@ fn flood_flows(capture: &mut LiveCapture, direction: u8) -> Result<(Flows, [Hook
 fn ratio_row(report: &mut Report, metric: &str, mut rounds: Vec<f64>, whole_run: f64) {
     rounds.sort_by(f64::total_cmp);
     report.add("kernel", metric, median(&rounds), "x").target("<= 1.5x").note(format!(
-        "median of {ROUNDS} rounds ({}); over the whole run {whole_run:.2}x",
+        "median of {} rounds ({}); over the whole run {whole_run:.2}x",
+        rounds.len(),
         rounds.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
     ));
 }
 
 /// `map_entries`: slots of flowwatch's flow map and of every reference LRU
 /// map alike (a fair comparison uses the same map type, flags and size).
-pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> Result<()> {
-    eprintln!("kernel: {packets} packets over {flows} UDP flows per program, LRU maps of {map_entries} entries");
+pub fn run(report: &mut Report, plan: FloodPlan, map_entries: u32) -> Result<()> {
+    let FloodPlan { packets, rounds, flows } = plan;
+    eprintln!(
+        "kernel: {packets} packets over {flows} UDP flows per XDP program, a quarter per TC program, \
+         in {rounds} rounds; LRU maps of {map_entries} entries"
+    );
     let a = NetNs::new()?;
     let b = NetNs::new()?;
     let agent_pair = VethPair::new(&a, &b)?;
@@ -223,11 +237,11 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         // moves both sides of a ratio.
         let mut round_ratios = HookRatios::default();
         let mut before = (capture.program_stats(), egress_capture.program_stats(), references.stats());
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             for which in round_order(floods.len(), round) {
                 let flood = &floods[which];
                 let total = if flood.egress { packets / 4 } else { packets };
-                let share = total / ROUNDS + u64::from(round < total % ROUNDS);
+                let share = total / rounds + u64::from(round < total % rounds);
                 sent[which] += if flood.egress {
                     egress_flood::flood(flood.pair.a_v4, flood.pair.b_v4, share, flows)?
                 } else {
@@ -307,7 +321,7 @@ pub fn run(report: &mut Report, packets: u64, flows: u32, map_entries: u32) -> R
         report.add("kernel", "flowwatch TC egress", egress_ns, "ns/pkt").note("raw-socket UDP flood, 64-byte frames");
         ratio_row(report, "flowwatch TC egress / minimal TC counter", round_ratios.egress, egress_ns / counter_tc_ns);
         report.add("kernel", "trafgen rate into veth with agent attached", ingress.pps(), "pkt/s").note(format!(
-            "{} packets in {:.2} s ({ROUNDS} floods, trafgen start-up included), 1 sender core",
+            "{} packets in {:.2} s ({rounds} floods, trafgen start-up included), 1 sender core",
             ingress.sent,
             ingress.elapsed.as_secs_f64()
         ));

@@ -36,9 +36,14 @@ struct Args {
     /// Sections to run (default: all).
     #[arg(long, value_enum)]
     only: Vec<Section>,
-    /// Packets per trafgen run in the kernel section.
-    #[arg(long, default_value_t = 2_000_000)]
+    /// Packets per XDP program in the kernel section, over all rounds (each
+    /// TC program gets a quarter as many).
+    #[arg(long, default_value_t = 4_000_000)]
     packets: u64,
+    /// Rounds the kernel section's floods are split into; each flowwatch
+    /// ratio is the median of the rounds' ratios. Odd, so it is one round's.
+    #[arg(long, default_value_t = 31)]
+    rounds: u64,
     /// Distinct UDP flows in the kernel section's flood.
     #[arg(long, default_value_t = 10_000)]
     flows: u32,
@@ -76,7 +81,11 @@ fn main() -> Result<()> {
     }
     let mut report = Report::default();
     if wants(Section::Kernel) {
-        kernel::run(&mut report, args.packets, args.flows, args.kernel_map_entries)?;
+        kernel::run(
+            &mut report,
+            kernel::FloodPlan { packets: args.packets, rounds: args.rounds, flows: args.flows },
+            args.kernel_map_entries,
+        )?;
     }
     if wants(Section::Drain) {
         drain::run(&mut report, args.drain_flows)?;
