@@ -312,8 +312,8 @@ pub fn run(report: &mut Report, plan: FloodPlan, map_entries: u32) -> Result<()>
         let ours = capture.program_stats();
         let ours_egress = egress_capture.program_stats();
         let refs = references.stats();
-        // After every cost is read: these floods run on every CPU, and only
-        // their rate and count are reported.
+        // After every cost above is read, so these long floods enter no
+        // per-packet figure: only their rate and the agent's count.
         let fastest = fastest_floods(&b, [&bare_pair, &empty_pair, &agent_pair], packets / 2, flows)?;
         let (ingress_flows, ingress_hooks) = flood_flows(&mut capture, DIRECTION_INGRESS)?;
         let (egress_flows, egress_hooks) = flood_flows(&mut egress_capture, DIRECTION_EGRESS)?;

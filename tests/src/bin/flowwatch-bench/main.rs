@@ -42,7 +42,7 @@ struct Args {
     packets: u64,
     /// Rounds the kernel section's floods are split into; each flowwatch
     /// ratio is the median of the rounds' ratios. Odd, so it is one round's.
-    #[arg(long, default_value_t = 31)]
+    #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u64).range(1..))]
     rounds: u64,
     /// Distinct UDP flows in the kernel section's flood.
     #[arg(long, default_value_t = 10_000)]
