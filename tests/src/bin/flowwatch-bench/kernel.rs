@@ -20,7 +20,7 @@ use agent_common::{
     counters::HookCounters,
     flow::{DIRECTION_EGRESS, DIRECTION_INGRESS, FlowKey, FlowStats},
 };
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use integration_tests::{netns::NetNs, veth::VethPair};
 use rand_linfa::{SeedableRng, seq::SliceRandom};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -224,6 +224,12 @@ fn ratio_row(report: &mut Report, metric: &str, mut rounds: Vec<f64>, whole_run:
 /// map alike (a fair comparison uses the same map type, flags and size).
 pub fn run(report: &mut Report, plan: FloodPlan, map_entries: u32) -> Result<()> {
     let FloodPlan { packets, rounds, flows } = plan;
+    // Every flood needs a packet: trafgen takes `-n 0` for "forever".
+    ensure!(
+        packets / 4 >= rounds,
+        "--packets {packets} leaves a TC flood of some round empty: give at least 4 × --rounds ({})",
+        4 * rounds
+    );
     eprintln!(
         "kernel: {packets} packets over {flows} UDP flows per XDP program, a quarter per TC program, \
          in {rounds} rounds; LRU maps of {map_entries} entries"

@@ -33,6 +33,10 @@ impl FloodResult {
 /// `ns`) to the `a` end, cycling through `flows` source ports. trafgen
 /// bypasses the qdisc layer, so only the `a` end's XDP program sees them.
 pub fn flood(ns: &NetNs, pair: &VethPair, packets: u64, flows: u32) -> Result<FloodResult> {
+    // trafgen takes `-n 0` for "until interrupted".
+    if packets == 0 {
+        bail!("a trafgen flood of 0 packets would never end");
+    }
     let (dev, src_mac, dst_mac, src_ip, dst_ip) = (&pair.b_if, pair.b_mac, pair.a_mac, pair.b_v4, pair.a_v4);
     let last_port = 1024 + flows - 1;
     // 14 + 20 + 8 + 22 = 64-byte frames.
