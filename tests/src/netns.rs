@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Once;
 
+/// Where `ip netns` keeps its named namespaces.
+const NETNS_DIR: &str = "/run/netns";
+
 /// A named network namespace (`ip netns add`), deleted on drop.
 #[derive(Debug)]
 pub struct NetNs {
@@ -23,11 +26,6 @@ impl NetNs {
         static SWEEP: Once = Once::new();
         SWEEP.call_once(remove_orphans);
         let name = names::unique('n');
-        // A namespace with our pid in its name can only be left over from a
-        // dead process that had the same pid: it is stale, remove it.
-        if PathBuf::from("/run/netns").join(&name).exists() {
-            let _ = cmd::ip(&["netns", "del", &name]);
-        }
         cmd::ip(&["netns", "add", &name])?;
         let ns = NetNs { name };
         cmd::ip(&["-n", ns.name(), "link", "set", "lo", "up"])?;
@@ -40,7 +38,7 @@ impl NetNs {
 
     /// The bind-mounted namespace file.
     pub fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
+        PathBuf::from(NETNS_DIR).join(&self.name)
     }
 
     /// Runs `f` on a fresh thread that has joined this namespace, so every
@@ -103,9 +101,12 @@ impl NetNs {
 /// gone: a test or bench run killed by a signal (Ctrl-C, a timeout) never
 /// runs its guards, so its namespaces, and the veth pairs and programs in
 /// them, would stay. A live process's namespaces are left alone, so runs
-/// side by side do not disturb each other.
+/// side by side do not disturb each other. Runs before this process makes
+/// its first namespace, so one with this process's pid is left over from
+/// a dead process that had the same pid, and goes too (a new name would
+/// otherwise collide with it).
 fn remove_orphans() {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else {
         return;
     };
     for entry in entries.flatten() {
@@ -115,7 +116,7 @@ fn remove_orphans() {
         let Some(pid) = names::namespace_owner_pid(&name) else {
             continue;
         };
-        if pid != std::process::id() && !PathBuf::from(format!("/proc/{pid}")).exists() {
+        if pid == std::process::id() || !PathBuf::from(format!("/proc/{pid}")).exists() {
             eprintln!("removing network namespace {name}, left by a run (pid {pid}) that was killed");
             if let Err(e) = cmd::ip(&["netns", "del", &name]) {
                 eprintln!("warning: could not delete netns {name}: {e:#}");
