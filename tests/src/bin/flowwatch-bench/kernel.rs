@@ -161,11 +161,9 @@ fn flood_flows(capture: &mut LiveCapture, direction: u8) -> Result<(Flows, [Hook
 }
 
 /// The highest rate trafgen reaches into a veth: with nothing attached, with
-/// the empty XDP program (a veth with an XDP program receives through a
-/// ring of its own and NAPI, and copies a frame whose skb lacks XDP's
-/// headroom, as a packet socket's skbs do, into a page that has it) and
-/// with the agent attached. Long floods, so trafgen's
-/// start-up (about 50 ms) hardly counts, unlike in the rounds.
+/// the empty XDP program (what attaching any XDP program to a veth costs,
+/// presumably its receiving through a ring of its own and NAPI) and with the agent
+/// attached. Long floods, so trafgen's start-up (about 50 ms) hardly counts.
 #[derive(Default)]
 struct FastestFloods {
     bare: FloodResult,
@@ -174,10 +172,10 @@ struct FastestFloods {
 }
 
 /// `packets` into each veth in two floods, taking turns, so a drift of the
-/// machine falls on all three. trafgen sends from one CPU: on
-/// both CPUs of this VM it aborts ("Flushing TX_RING failed: Resource
-/// temporarily unavailable") once the veth's ring toward the XDP program is
-/// full, so one sender is the highest rate it keeps up.
+/// machine falls on all three. trafgen sends from one CPU: on both CPUs of
+/// this VM, with an XDP program on the veth, it aborts ("Flushing TX_RING
+/// failed: Resource temporarily unavailable"; a bare veth takes two
+/// senders), so one sender is the highest rate it keeps up.
 fn fastest_floods(b: &NetNs, [bare, empty, agent]: [&VethPair; 3], packets: u64, flows: u32) -> Result<FastestFloods> {
     let mut fastest = FastestFloods::default();
     for half in 0..2 {

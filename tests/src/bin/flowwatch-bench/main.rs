@@ -41,7 +41,8 @@ struct Args {
     #[arg(long, default_value_t = 4_000_000)]
     packets: u64,
     /// Rounds the kernel section's floods are split into; each flowwatch
-    /// ratio is the median of the rounds' ratios. Odd, so it is one round's.
+    /// ratio is the median of the rounds' ratios (the default is odd, so
+    /// that median is one round's).
     #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u64).range(1..))]
     rounds: u64,
     /// Distinct UDP flows in the kernel section's flood.
